@@ -1,0 +1,285 @@
+// Package bridge holds the Lua-facing objects of fastlua: the event table a script sees
+// (event.request, event.response, their headers and parameters) and the JSON codec behind
+// payload and content.
+//
+// The objects are made once per Lua state (and nesting level) and bound to a request for the
+// length of a phase, so a run allocates nothing for the objects themselves. They are userdata
+// whose __index is a hidden table holding the sub-objects, so event.request.headers costs no Go
+// call; fields that cost something to produce (a string copy of the method, the decoded body)
+// come from a Go __index function, only when a script reads them. Writes go straight to
+// fasthttp's request and response, except decoded JSON bodies, which are compared with the bytes
+// they came from after each script and re-encoded only if they changed.
+package bridge
+
+import (
+	"fmt"
+
+	"github.com/valyala/fasthttp"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Phase is the point of a request at which a script runs.
+type Phase uint8
+
+// The three phases of DreamFactory's event scripts.
+const (
+	PreProcess Phase = iota
+	PostProcess
+	Queued
+)
+
+var phaseNames = [...]string{"pre_process", "post_process", "queued"}
+
+// String returns the phase as written in event names ("pre_process").
+func (p Phase) String() string {
+	if int(p) < len(phaseNames) {
+		return phaseNames[p]
+	}
+	return fmt.Sprintf("Phase(%d)", p)
+}
+
+// Info is what the middleware knows about an event beyond fasthttp's request and response.
+// Its methods are called only when a script reads the matching field.
+type Info interface {
+	// Name is the concrete event name, as "db._table.customer.get.pre_process".
+	Name() string
+	// Service is the first path segment below the prefix.
+	Service() string
+	// Resource is the rest of the path, as "_table/customer".
+	Resource() string
+	// VisitParams calls f for each placeholder binding of the running script's pattern.
+	VisitParams(f func(name, value string))
+}
+
+// ModificationError reports a change a script was not allowed to make, found after it ran
+// (a decoded payload or content changed in place).
+type ModificationError struct {
+	Field  string // "event.request.payload"
+	Reason string
+}
+
+func (e *ModificationError) Error() string {
+	return e.Field + " was changed, but " + e.Reason
+}
+
+// Event is the event object of one Lua state at one nesting level.
+type Event struct {
+	ud    *lua.LUserData
+	inner *lua.LTable // request, response, and the lazy fields once read
+	req   *request
+	resp  *response
+
+	// Bound for a phase.
+	info     Info
+	phase    Phase
+	request  *fasthttp.Request
+	response *fasthttp.Response
+
+	// Per script.
+	readOnly bool
+	cached   uint8 // lazy fields rawset into inner during this script
+
+	enc Encoder
+}
+
+const (
+	cachedName uint8 = 1 << iota
+	cachedParams
+	cachedResource
+)
+
+// NewEvent builds the event object for L. It is reused for every request the state serves.
+func NewEvent(L *lua.LState) *Event {
+	e := &Event{}
+	e.inner = L.CreateTable(0, 4)
+	e.req = newRequest(L, e)
+	e.resp = newResponse(L, e)
+	e.inner.RawSetString("request", e.req.ud)
+	e.inner.RawSetString("response", e.resp.ud)
+	innerMeta := L.CreateTable(0, 1)
+	innerMeta.RawSetString("__index", L.NewFunction(e.index))
+	e.inner.Metatable = innerMeta
+
+	e.ud = L.NewUserData()
+	e.ud.Value = e
+	e.ud.Metatable = objectMeta(L, "event", e.inner, L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("event.%s cannot be changed; change fields of event.request or event.response", L.CheckString(2))
+		return 0
+	}), []string{"name", "params", "resource", "request", "response"})
+	return e
+}
+
+// objectMeta makes the metatable of a bridge userdata: reads look in inner (whose own metatable
+// may compute fields), writes call newindex, pairs lists fields, and the metatable is protected.
+func objectMeta(L *lua.LState, name string, inner *lua.LTable, newindex *lua.LFunction, fields []string) *lua.LTable {
+	mt := L.CreateTable(0, 4)
+	mt.RawSetString("__index", inner)
+	mt.RawSetString("__newindex", newindex)
+	mt.RawSetString("__metatable", lua.LString(name))
+	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString(name))
+		return 1
+	}))
+	mt.RawSetString("__pairs", fieldPairs(L, fields))
+	return mt
+}
+
+// fieldPairs returns a __pairs metamethod that walks a fixed list of fields, reading each through
+// the object's own __index (so lazy fields are produced) and skipping nil ones.
+func fieldPairs(L *lua.LState, fields []string) *lua.LFunction {
+	iter := L.NewFunction(func(L *lua.LState) int {
+		obj := L.Get(1)
+		i := 0
+		if k, ok := L.Get(2).(lua.LString); ok {
+			for i < len(fields) && fields[i] != string(k) {
+				i++
+			}
+			i++
+		}
+		for ; i < len(fields); i++ {
+			if v := L.GetField(obj, fields[i]); v != lua.LNil {
+				L.Push(lua.LString(fields[i]))
+				L.Push(v)
+				return 2
+			}
+		}
+		L.Push(lua.LNil)
+		return 1
+	})
+	return L.NewFunction(func(L *lua.LState) int {
+		L.Push(iter)
+		L.Push(L.Get(1))
+		L.Push(lua.LNil)
+		return 3
+	})
+}
+
+// Value returns the Lua value a script sees as `event`.
+func (e *Event) Value() lua.LValue { return e.ud }
+
+// Bind attaches the event to a request for one phase. request and response are the objects the
+// scripts read and change: the RequestCtx's own in pre_process and post_process, copies for
+// queued scripts.
+func (e *Event) Bind(info Info, phase Phase, request *fasthttp.Request, response *fasthttp.Response) {
+	e.info, e.phase, e.request, e.response = info, phase, request, response
+	e.req.bind()
+	e.resp.bind()
+}
+
+// Unbind detaches the event from its request and drops every reference to it, so that nothing
+// of one request reaches the next.
+func (e *Event) Unbind() {
+	e.clearCached()
+	e.req.unbind()
+	e.resp.unbind()
+	e.info, e.request, e.response = nil, nil, nil
+	e.readOnly = false
+}
+
+// BeginScript prepares the event for one script: readOnly is true for scripts registered with
+// allow_event_modification = false.
+func (e *Event) BeginScript(readOnly bool) {
+	e.readOnly = readOnly
+}
+
+// EndScript finishes one script: decoded bodies the script changed in place are written back
+// (or reported, when it was not allowed to change them), and per-script fields are dropped.
+func (e *Event) EndScript() error {
+	e.clearCached()
+	if err := e.req.flush(); err != nil {
+		return err
+	}
+	return e.resp.flush()
+}
+
+// AbortScript finishes a script that failed. Changes it made in place to decoded bodies are
+// dropped (the bodies stay as they were); changes made through the objects (headers, status,
+// assignments already written) stay.
+func (e *Event) AbortScript() {
+	e.clearCached()
+	e.req.payload.reset()
+	e.resp.content.reset()
+}
+
+func (e *Event) clearCached() {
+	if e.cached == 0 {
+		return
+	}
+	if e.cached&cachedName != 0 {
+		e.inner.RawSetString("name", lua.LNil)
+	}
+	if e.cached&cachedParams != 0 {
+		e.inner.RawSetString("params", lua.LNil)
+	}
+	if e.cached&cachedResource != 0 {
+		e.inner.RawSetString("resource", lua.LNil)
+	}
+	e.cached = 0
+}
+
+// Answered reports whether a pre_process script answered the request (set the response's
+// status or content), so the handler must be skipped.
+func (e *Event) Answered() bool { return e.resp.answered }
+
+// index computes the lazy fields of event; args are (inner, key).
+func (e *Event) index(L *lua.LState) int {
+	e.mustBeBound(L)
+	key, _ := L.Get(2).(lua.LString)
+	var v lua.LValue = lua.LNil
+	switch key {
+	case "name":
+		v = lua.LString(e.info.Name())
+		e.inner.RawSetString("name", v)
+		e.cached |= cachedName
+	case "resource":
+		v = lua.LString(e.info.Resource())
+		e.inner.RawSetString("resource", v)
+		e.cached |= cachedResource
+	case "params":
+		tb := L.CreateTable(0, 2)
+		e.info.VisitParams(func(name, value string) {
+			tb.RawSetString(name, lua.LString(value))
+		})
+		v = tb
+		e.inner.RawSetString("params", v)
+		e.cached |= cachedParams
+	}
+	L.Push(v)
+	return 1
+}
+
+func (e *Event) mustBeBound(L *lua.LState) {
+	if e.request == nil {
+		L.RaiseError("the event is only available while its script runs")
+	}
+}
+
+// checkWrite raises a Lua error unless the running script may change obj.key (obj as
+// "event.request"; key may be empty).
+func (e *Event) checkWrite(L *lua.LState, obj, key string, requestSide bool) {
+	e.mustBeBound(L)
+	if e.readOnly {
+		L.RaiseError("%s cannot be changed: the script has allow_event_modification = false", fieldName(obj, key))
+	}
+	if requestSide && e.phase == PostProcess {
+		L.RaiseError("%s cannot be changed in post_process: the request has been handled", fieldName(obj, key))
+	}
+}
+
+func fieldName(obj, key string) string {
+	if key == "" {
+		return obj
+	}
+	return obj + "." + key
+}
+
+// flushError is the error for an in-place change found after a script ran.
+func (e *Event) flushError(field string, requestSide bool) error {
+	if e.readOnly {
+		return &ModificationError{Field: field, Reason: "the script has allow_event_modification = false"}
+	}
+	if requestSide && e.phase == PostProcess {
+		return &ModificationError{Field: field, Reason: "the request cannot be changed in post_process"}
+	}
+	return nil
+}

@@ -1,0 +1,272 @@
+package bridge
+
+import (
+	"bytes"
+	"fmt"
+	"iter"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// kvKind says which of fasthttp's key/value sets a kvObject shows.
+type kvKind uint8
+
+const (
+	kvRequestHeaders kvKind = iota
+	kvResponseHeaders
+	kvQuery
+)
+
+// kvStore is what fasthttp's RequestHeader, ResponseHeader and Args have in common.
+type kvStore interface {
+	Set(key, value string)
+	Add(key, value string)
+	Del(key string)
+	All() iter.Seq2[[]byte, []byte]
+}
+
+// kvObject is event.request.headers, event.response.headers or event.request.parameters: a
+// userdata reading and writing fasthttp's own header or argument storage. Header names are
+// case-insensitive and listed in lower case; repeated headers read as one value joined with
+// ","; repeated query arguments likewise. Assigning a table of strings sets repeated values;
+// assigning nil deletes.
+type kvObject struct {
+	ev   *Event
+	kind kvKind
+	ud   *lua.LUserData
+	name string // "event.request.headers"
+}
+
+func newKV(L *lua.LState, e *Event, kind kvKind) *kvObject {
+	o := &kvObject{ev: e, kind: kind}
+	switch kind {
+	case kvRequestHeaders:
+		o.name = "event.request.headers"
+	case kvResponseHeaders:
+		o.name = "event.response.headers"
+	case kvQuery:
+		o.name = "event.request.parameters"
+	}
+	mt := L.CreateTable(0, 5)
+	mt.RawSetString("__index", L.NewFunction(o.index))
+	mt.RawSetString("__newindex", L.NewFunction(o.newindex))
+	mt.RawSetString("__pairs", L.NewFunction(o.pairs))
+	mt.RawSetString("__metatable", lua.LString(o.name))
+	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString(o.name))
+		return 1
+	}))
+	o.ud = L.NewUserData()
+	o.ud.Value = o
+	o.ud.Metatable = mt
+	return o
+}
+
+func (o *kvObject) requestSide() bool { return o.kind != kvResponseHeaders }
+
+func (o *kvObject) store() kvStore {
+	switch o.kind {
+	case kvRequestHeaders:
+		return &o.ev.request.Header
+	case kvResponseHeaders:
+		return &o.ev.response.Header
+	default:
+		return o.ev.request.URI().QueryArgs()
+	}
+}
+
+// peekAll returns every value stored under key; the slices are valid until the next call.
+func (o *kvObject) peekAll(key string) [][]byte {
+	switch o.kind {
+	case kvRequestHeaders:
+		return o.ev.request.Header.PeekAll(key)
+	case kvResponseHeaders:
+		return o.ev.response.Header.PeekAll(key)
+	default:
+		return o.ev.request.URI().QueryArgs().PeekMulti(key)
+	}
+}
+
+// get returns the value of key as a Lua string, or nil.
+func (o *kvObject) get(key string) lua.LValue {
+	vals := o.peekAll(key)
+	switch len(vals) {
+	case 0:
+		return lua.LNil
+	case 1:
+		return lua.LString(vals[0])
+	}
+	return lua.LString(bytes.Join(vals, []byte(",")))
+}
+
+// index: args (ud, key).
+func (o *kvObject) index(L *lua.LState) int {
+	o.ev.mustBeBound(L)
+	key, ok := L.Get(2).(lua.LString)
+	if !ok {
+		L.Push(lua.LNil)
+		return 1
+	}
+	L.Push(o.get(string(key)))
+	return 1
+}
+
+// newindex: args (ud, key, value).
+func (o *kvObject) newindex(L *lua.LState) int {
+	key := L.CheckString(2)
+	o.ev.checkWrite(L, o.name, "", o.requestSide())
+	if err := o.set(key, L.Get(3)); err != nil {
+		L.RaiseError("%s", err.Error())
+	}
+	return 0
+}
+
+// set stores one key: a string or number sets it, a table of them sets repeated values, nil
+// deletes it.
+func (o *kvObject) set(key string, val lua.LValue) error {
+	if o.kind == kvQuery {
+		if key == "" {
+			return fmt.Errorf("%s: a parameter name cannot be empty", o.name)
+		}
+	} else if !isToken(key) {
+		return fmt.Errorf("%s: %q is not a valid header name", o.name, key)
+	}
+	s := o.store()
+	switch v := val.(type) {
+	case *lua.LNilType:
+		s.Del(key)
+	case lua.LString, lua.LNumber:
+		str := v.String()
+		if err := o.checkValue(key, str); err != nil {
+			return err
+		}
+		s.Set(key, str)
+	case *lua.LTable:
+		n := v.Len()
+		for i := 1; i <= n; i++ {
+			item := v.RawGetInt(i)
+			if _, ok := item.(lua.LString); !ok {
+				if _, ok := item.(lua.LNumber); !ok {
+					return fmt.Errorf("%s[%q]: a list of values must hold strings, not %s", o.name, key, describe(item))
+				}
+			}
+			if err := o.checkValue(key, item.String()); err != nil {
+				return err
+			}
+		}
+		s.Del(key)
+		for i := 1; i <= n; i++ {
+			s.Add(key, v.RawGetInt(i).String())
+		}
+	default:
+		return fmt.Errorf("%s[%q] must be a string, a number, a list of strings or nil, not %s", o.name, key, describe(val))
+	}
+	return nil
+}
+
+func (o *kvObject) checkValue(key, v string) error {
+	if o.kind != kvQuery && !validHeaderValue(v) {
+		return fmt.Errorf("%s[%q]: the value holds a control character (CR, LF or NUL are not allowed)", o.name, key)
+	}
+	return nil
+}
+
+// validHeaderValue rejects values that would split or corrupt a header line.
+func validHeaderValue(v string) bool {
+	return !strings.ContainsAny(v, "\r\n\x00")
+}
+
+// Headers fasthttp manages itself; replacing all headers leaves them alone.
+var managedHeaders = map[string]bool{
+	"host": true, "content-length": true, "transfer-encoding": true, "connection": true,
+}
+
+// replace sets the whole set from a table (event.request.headers = {...}): keys not in the
+// table are deleted, except the ones fasthttp manages (Host, Content-Length, ...).
+func (o *kvObject) replace(val lua.LValue) error {
+	tb, ok := val.(*lua.LTable)
+	if !ok {
+		return fmt.Errorf("%s must be assigned a table, not %s", o.name, describe(val))
+	}
+	// Validate everything first, so a bad entry changes nothing.
+	for k, v := tb.Next(lua.LNil); k != lua.LNil; k, v = tb.Next(k) {
+		ks, ok := k.(lua.LString)
+		if !ok {
+			return fmt.Errorf("%s: keys must be strings, not %s", o.name, describe(k))
+		}
+		if o.kind != kvQuery && !isToken(string(ks)) {
+			return fmt.Errorf("%s: %q is not a valid header name", o.name, string(ks))
+		}
+		switch v := v.(type) {
+		case lua.LString, lua.LNumber:
+			if err := o.checkValue(string(ks), v.String()); err != nil {
+				return err
+			}
+		case *lua.LTable:
+		default:
+			return fmt.Errorf("%s[%q] must be a string, a number or a list of strings, not %s", o.name, string(ks), describe(v))
+		}
+	}
+	var del []string
+	for k := range o.store().All() {
+		name := string(k)
+		if o.kind != kvQuery {
+			name = strings.ToLower(name)
+			if managedHeaders[name] {
+				continue
+			}
+		}
+		if tb.RawGetString(name) == lua.LNil {
+			del = append(del, name)
+		}
+	}
+	s := o.store()
+	for _, k := range del {
+		s.Del(k)
+	}
+	for k, v := tb.Next(lua.LNil); k != lua.LNil; k, v = tb.Next(k) {
+		name := string(k.(lua.LString))
+		if o.kind != kvQuery && managedHeaders[strings.ToLower(name)] {
+			continue
+		}
+		if err := o.set(name, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pairs: __pairs returns an iterator over a snapshot (a plain table) of the current values.
+func (o *kvObject) pairs(L *lua.LState) int {
+	o.ev.mustBeBound(L)
+	snap := L.CreateTable(0, 8)
+	for k, v := range o.store().All() {
+		name := string(k)
+		if o.kind != kvQuery {
+			name = strings.ToLower(name)
+		}
+		if prev, ok := snap.RawGetString(name).(lua.LString); ok {
+			snap.RawSetString(name, lua.LString(string(prev)+","+string(v)))
+		} else {
+			snap.RawSetString(name, lua.LString(v))
+		}
+	}
+	L.Push(tableNextFn)
+	L.Push(snap)
+	L.Push(lua.LNil)
+	return 3
+}
+
+// tableNextFn is next() for a plain table.
+var tableNextFn = goFunction(func(L *lua.LState) int {
+	tb := L.CheckTable(1)
+	k, v := tb.Next(L.Get(2))
+	if k == lua.LNil {
+		L.Push(lua.LNil)
+		return 1
+	}
+	L.Push(k)
+	L.Push(v)
+	return 2
+})

@@ -1,0 +1,746 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// JSON mapping between Lua values and JSON text, used for event.request.payload,
+// event.response.content and the json module.
+//
+//	JSON            Lua
+//	null            Null (json.null), a userdata shared by all states
+//	true/false      boolean
+//	number          number (a float64: integers beyond 2^53 are rounded to the nearest float)
+//	string          string (escapes decoded; \u surrogate pairs joined)
+//	array           table with keys 1..n; an empty array gets the ArrayMeta metatable
+//	object          table with string keys
+//
+// Encoding a table: keys 1..n and nothing else make an array; an empty table is {} unless it
+// carries ArrayMeta (json.array) or is EmptyArray (json.empty_array); anything else is an object
+// whose keys must be strings or numbers, written in sorted order so the output is deterministic.
+// NaN, infinities, functions, other userdata and tables nested deeper than MaxJSONDepth (cycles)
+// are errors.
+
+// MaxJSONDepth bounds the nesting of arrays and objects in both directions. It also stops cycles.
+const MaxJSONDepth = 200
+
+var sharedEnv = lua.LTable{Metatable: lua.LNil}
+
+// goFunction makes a Go function value that does not belong to any state. Such values can be
+// shared by all states because nothing about them can change.
+func goFunction(fn lua.LGFunction) *lua.LFunction {
+	return &lua.LFunction{IsG: true, Env: &sharedEnv, GFunction: fn}
+}
+
+// protectedMeta returns a metatable whose __metatable field hides it from getmetatable and
+// forbids setmetatable, so a script can neither read nor change it.
+func protectedMeta(name string) *lua.LTable {
+	mt := &lua.LTable{Metatable: lua.LNil}
+	mt.RawSetString("__metatable", lua.LString(name))
+	return mt
+}
+
+var (
+	// Null is json.null: the value JSON null decodes to, and the value that encodes as null
+	// inside a table (a nil would remove the key).
+	Null = &lua.LUserData{Value: jsonNull{}, Metatable: nullMeta()}
+	// EmptyArray is json.empty_array: a value that encodes as [].
+	EmptyArray = &lua.LUserData{Value: jsonEmptyArray{}, Metatable: emptyArrayMeta()}
+	// ArrayMeta marks a table as a JSON array, so that it encodes as [] when empty.
+	// json.array(t) sets it; decoding an empty JSON array sets it.
+	ArrayMeta = protectedMeta("json.array")
+)
+
+type jsonNull struct{}
+type jsonEmptyArray struct{}
+
+func nullMeta() *lua.LTable {
+	mt := protectedMeta("json.null")
+	mt.RawSetString("__tostring", goFunction(func(L *lua.LState) int {
+		L.Push(lua.LString("null"))
+		return 1
+	}))
+	return mt
+}
+
+func emptyArrayMeta() *lua.LTable {
+	mt := protectedMeta("json.empty_array")
+	mt.RawSetString("__tostring", goFunction(func(L *lua.LState) int {
+		L.Push(lua.LString("[]"))
+		return 1
+	}))
+	return mt
+}
+
+// SyntaxError is returned for malformed JSON; Offset is the byte position of the problem.
+type SyntaxError struct {
+	Offset int
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("invalid JSON at byte %d: %s", e.Offset, e.Msg)
+}
+
+// DecodeJSON parses data into a Lua value. Tables are created with L's allocator, so the result
+// belongs to L's run.
+func DecodeJSON(L *lua.LState, data []byte) (lua.LValue, error) {
+	d := decoder{data: data}
+	d.skipSpace()
+	v, err := d.value(L, 0)
+	if err != nil {
+		return lua.LNil, err
+	}
+	d.skipSpace()
+	if d.pos < len(d.data) {
+		return lua.LNil, d.errorf("unexpected %q after the value", d.data[d.pos])
+	}
+	return v, nil
+}
+
+type decoder struct {
+	data    []byte
+	pos     int
+	scratch []byte
+}
+
+func (d *decoder) errorf(format string, args ...any) error {
+	return &SyntaxError{Offset: d.pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (d *decoder) skipSpace() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (d *decoder) value(L *lua.LState, depth int) (lua.LValue, error) {
+	if d.pos >= len(d.data) {
+		return lua.LNil, d.errorf("unexpected end of input")
+	}
+	switch c := d.data[d.pos]; {
+	case c == '{':
+		if depth >= MaxJSONDepth {
+			return lua.LNil, d.errorf("nested deeper than %d", MaxJSONDepth)
+		}
+		return d.object(L, depth+1)
+	case c == '[':
+		if depth >= MaxJSONDepth {
+			return lua.LNil, d.errorf("nested deeper than %d", MaxJSONDepth)
+		}
+		return d.array(L, depth+1)
+	case c == '"':
+		b, err := d.str()
+		if err != nil {
+			return lua.LNil, err
+		}
+		return lua.LString(b), nil
+	case c == '-' || (c >= '0' && c <= '9'):
+		f, err := d.number()
+		if err != nil {
+			return lua.LNil, err
+		}
+		return lua.LNumber(f), nil
+	case c == 't':
+		return lua.LTrue, d.literal("true")
+	case c == 'f':
+		return lua.LFalse, d.literal("false")
+	case c == 'n':
+		return Null, d.literal("null")
+	default:
+		return lua.LNil, d.errorf("unexpected %q", c)
+	}
+}
+
+func (d *decoder) literal(word string) error {
+	if len(d.data)-d.pos < len(word) || string(d.data[d.pos:d.pos+len(word)]) != word {
+		return d.errorf("invalid literal, expected %s", word)
+	}
+	d.pos += len(word)
+	return nil
+}
+
+func (d *decoder) object(L *lua.LState, depth int) (lua.LValue, error) {
+	d.pos++ // {
+	tb := L.CreateTable(0, 4)
+	d.skipSpace()
+	if d.pos < len(d.data) && d.data[d.pos] == '}' {
+		d.pos++
+		return tb, nil
+	}
+	for {
+		d.skipSpace()
+		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
+			return lua.LNil, d.errorf("expected a string key")
+		}
+		key, err := d.str()
+		if err != nil {
+			return lua.LNil, err
+		}
+		d.skipSpace()
+		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
+			return lua.LNil, d.errorf("expected ':' after an object key")
+		}
+		d.pos++
+		d.skipSpace()
+		v, err := d.value(L, depth)
+		if err != nil {
+			return lua.LNil, err
+		}
+		tb.RawSetString(key, v)
+		d.skipSpace()
+		if d.pos >= len(d.data) {
+			return lua.LNil, d.errorf("unexpected end of input in an object")
+		}
+		switch d.data[d.pos] {
+		case ',':
+			d.pos++
+		case '}':
+			d.pos++
+			return tb, nil
+		default:
+			return lua.LNil, d.errorf("expected ',' or '}' in an object")
+		}
+	}
+}
+
+func (d *decoder) array(L *lua.LState, depth int) (lua.LValue, error) {
+	d.pos++ // [
+	d.skipSpace()
+	if d.pos < len(d.data) && d.data[d.pos] == ']' {
+		d.pos++
+		tb := L.CreateTable(0, 0)
+		tb.Metatable = ArrayMeta
+		return tb, nil
+	}
+	tb := L.CreateTable(4, 0)
+	for i := 1; ; i++ {
+		d.skipSpace()
+		v, err := d.value(L, depth)
+		if err != nil {
+			return lua.LNil, err
+		}
+		tb.RawSetInt(i, v)
+		d.skipSpace()
+		if d.pos >= len(d.data) {
+			return lua.LNil, d.errorf("unexpected end of input in an array")
+		}
+		switch d.data[d.pos] {
+		case ',':
+			d.pos++
+		case ']':
+			d.pos++
+			return tb, nil
+		default:
+			return lua.LNil, d.errorf("expected ',' or ']' in an array")
+		}
+	}
+}
+
+// number scans a JSON number and returns its value.
+func (d *decoder) number() (float64, error) {
+	start := d.pos
+	if d.data[d.pos] == '-' {
+		d.pos++
+	}
+	digits := func() int {
+		n := 0
+		for d.pos < len(d.data) && d.data[d.pos] >= '0' && d.data[d.pos] <= '9' {
+			d.pos++
+			n++
+		}
+		return n
+	}
+	intStart := d.pos
+	if digits() == 0 {
+		return 0, d.errorf("invalid number")
+	}
+	if d.data[intStart] == '0' && d.pos-intStart > 1 {
+		d.pos = intStart
+		return 0, d.errorf("invalid number: leading zero")
+	}
+	if d.pos < len(d.data) && d.data[d.pos] == '.' {
+		d.pos++
+		if digits() == 0 {
+			return 0, d.errorf("invalid number: no digits after '.'")
+		}
+	}
+	if d.pos < len(d.data) && (d.data[d.pos] == 'e' || d.data[d.pos] == 'E') {
+		d.pos++
+		if d.pos < len(d.data) && (d.data[d.pos] == '+' || d.data[d.pos] == '-') {
+			d.pos++
+		}
+		if digits() == 0 {
+			return 0, d.errorf("invalid number: no digits in the exponent")
+		}
+	}
+	text := d.data[start:d.pos]
+	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(text), len(text)), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, d.errorf("invalid number")
+	}
+	// Out of range numbers become ±Inf, which Lua can hold; they are rejected when encoded.
+	return f, nil
+}
+
+// str scans a JSON string starting at its quote and returns its decoded text.
+func (d *decoder) str() (string, error) {
+	b, err := d.strBytes()
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// strBytes scans a string and returns its decoded bytes, which alias the input or the scratch
+// buffer: valid only until the next call.
+func (d *decoder) strBytes() ([]byte, error) {
+	d.pos++ // opening quote
+	start := d.pos
+	for d.pos < len(d.data) {
+		c := d.data[d.pos]
+		if c == '"' {
+			s := d.data[start:d.pos]
+			d.pos++
+			return s, nil
+		}
+		if c == '\\' {
+			break
+		}
+		if c < 0x20 {
+			return nil, d.errorf("control character in a string")
+		}
+		d.pos++
+	}
+	if d.pos >= len(d.data) {
+		return nil, d.errorf("unterminated string")
+	}
+	// Slow path: escapes.
+	buf := append(d.scratch[:0], d.data[start:d.pos]...)
+	for d.pos < len(d.data) {
+		c := d.data[d.pos]
+		switch {
+		case c == '"':
+			d.pos++
+			d.scratch = buf
+			return buf, nil
+		case c < 0x20:
+			return nil, d.errorf("control character in a string")
+		case c != '\\':
+			buf = append(buf, c)
+			d.pos++
+			continue
+		}
+		d.pos++
+		if d.pos >= len(d.data) {
+			break
+		}
+		e := d.data[d.pos]
+		d.pos++
+		switch e {
+		case '"', '\\', '/':
+			buf = append(buf, e)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			r, ok := d.hex4()
+			if !ok {
+				return nil, d.errorf("invalid \\u escape")
+			}
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if d.pos+1 < len(d.data) && d.data[d.pos] == '\\' && d.data[d.pos+1] == 'u' {
+					save := d.pos
+					d.pos += 2
+					var ok2 bool
+					if r2, ok2 = d.hex4(); !ok2 {
+						return nil, d.errorf("invalid \\u escape")
+					}
+					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+						r = dec
+					} else {
+						d.pos = save
+						r = utf8.RuneError
+					}
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			buf = utf8.AppendRune(buf, r)
+		default:
+			d.pos--
+			return nil, d.errorf("invalid escape \\%c", e)
+		}
+	}
+	return nil, d.errorf("unterminated string")
+}
+
+func (d *decoder) hex4() (rune, bool) {
+	if len(d.data)-d.pos < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range d.data[d.pos : d.pos+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	d.pos += 4
+	return r, true
+}
+
+// EqualJSON reports whether v is what data decodes to: the same structure, numbers, strings,
+// booleans and nulls. It allocates nothing for ordinary documents and is how the bridge finds
+// out whether a script changed a decoded body in place. Malformed data is never equal.
+func EqualJSON(v lua.LValue, data []byte) bool {
+	d := decoder{data: data}
+	d.skipSpace()
+	if !d.equal(v, 0) {
+		return false
+	}
+	d.skipSpace()
+	return d.pos == len(d.data)
+}
+
+func (d *decoder) equal(v lua.LValue, depth int) bool {
+	if d.pos >= len(d.data) || depth > MaxJSONDepth {
+		return false
+	}
+	switch c := d.data[d.pos]; {
+	case c == '{':
+		tb, ok := v.(*lua.LTable)
+		if !ok {
+			return false
+		}
+		d.pos++
+		n := 0
+		d.skipSpace()
+		if d.pos < len(d.data) && d.data[d.pos] == '}' {
+			d.pos++
+			return tableLen(tb) == 0 && tb.Metatable != ArrayMeta
+		}
+		for {
+			d.skipSpace()
+			if d.pos >= len(d.data) || d.data[d.pos] != '"' {
+				return false
+			}
+			key, err := d.strBytes()
+			if err != nil {
+				return false
+			}
+			// The map lookup does not keep the key, so the bytes need not be copied.
+			field := tb.RawGetString(unsafe.String(unsafe.SliceData(key), len(key)))
+			if field == lua.LNil {
+				return false
+			}
+			d.skipSpace()
+			if d.pos >= len(d.data) || d.data[d.pos] != ':' {
+				return false
+			}
+			d.pos++
+			d.skipSpace()
+			if !d.equal(field, depth+1) {
+				return false
+			}
+			n++
+			d.skipSpace()
+			if d.pos >= len(d.data) {
+				return false
+			}
+			switch d.data[d.pos] {
+			case ',':
+				d.pos++
+			case '}':
+				d.pos++
+				// Duplicate keys in the document make n larger than the table: not equal,
+				// which at worst rewrites the body in its normal form.
+				return tableLen(tb) == n
+			default:
+				return false
+			}
+		}
+	case c == '[':
+		d.pos++
+		d.skipSpace()
+		if d.pos < len(d.data) && d.data[d.pos] == ']' {
+			d.pos++
+			if ud, ok := v.(*lua.LUserData); ok {
+				return ud == EmptyArray
+			}
+			tb, ok := v.(*lua.LTable)
+			return ok && tableLen(tb) == 0 && tb.Metatable == ArrayMeta
+		}
+		tb, ok := v.(*lua.LTable)
+		if !ok {
+			return false
+		}
+		for i := 1; ; i++ {
+			d.skipSpace()
+			if !d.equal(tb.RawGetInt(i), depth+1) {
+				return false
+			}
+			d.skipSpace()
+			if d.pos >= len(d.data) {
+				return false
+			}
+			switch d.data[d.pos] {
+			case ',':
+				d.pos++
+			case ']':
+				d.pos++
+				return tableLen(tb) == i
+			default:
+				return false
+			}
+		}
+	case c == '"':
+		s, ok := v.(lua.LString)
+		if !ok {
+			return false
+		}
+		b, err := d.strBytes()
+		return err == nil && string(b) == string(s)
+	case c == '-' || (c >= '0' && c <= '9'):
+		n, ok := v.(lua.LNumber)
+		if !ok {
+			return false
+		}
+		f, err := d.number()
+		return err == nil && float64(n) == f
+	case c == 't':
+		return v == lua.LTrue && d.literal("true") == nil
+	case c == 'f':
+		return v == lua.LFalse && d.literal("false") == nil
+	case c == 'n':
+		return v == Null && d.literal("null") == nil
+	}
+	return false
+}
+
+// tableLen counts the non-nil entries of a table.
+func tableLen(tb *lua.LTable) int {
+	n := 0
+	for k, _ := tb.Next(lua.LNil); k != lua.LNil; k, _ = tb.Next(k) {
+		n++
+	}
+	return n
+}
+
+// Encoder turns Lua values into JSON. Its buffers are reused between calls, so keep one per
+// goroutine (per state) and copy what Bytes returns if it must outlive the next call.
+type Encoder struct {
+	buf  []byte
+	keys [][]keyValue
+}
+
+type keyValue struct {
+	key string
+	val lua.LValue
+}
+
+// EncodeError is returned for Lua values that have no JSON form.
+type EncodeError struct{ Msg string }
+
+func (e *EncodeError) Error() string { return "cannot encode to JSON: " + e.Msg }
+
+// Encode returns the JSON text of v. The slice is reused by the next call.
+func (e *Encoder) Encode(v lua.LValue) ([]byte, error) {
+	e.buf = e.buf[:0]
+	var err error
+	e.buf, err = e.append(e.buf, v, 0)
+	if err != nil {
+		return nil, err
+	}
+	return e.buf, nil
+}
+
+func (e *Encoder) append(dst []byte, v lua.LValue, depth int) ([]byte, error) {
+	switch v := v.(type) {
+	case *lua.LNilType:
+		return append(dst, "null"...), nil
+	case lua.LBool:
+		if v {
+			return append(dst, "true"...), nil
+		}
+		return append(dst, "false"...), nil
+	case lua.LNumber:
+		return AppendNumber(dst, float64(v))
+	case lua.LString:
+		return AppendString(dst, string(v)), nil
+	case *lua.LUserData:
+		switch v {
+		case Null:
+			return append(dst, "null"...), nil
+		case EmptyArray:
+			return append(dst, "[]"...), nil
+		}
+		return dst, &EncodeError{Msg: "a userdata value"}
+	case *lua.LTable:
+		if depth >= MaxJSONDepth {
+			return dst, &EncodeError{Msg: fmt.Sprintf("tables nested deeper than %d (or a table that contains itself)", MaxJSONDepth)}
+		}
+		return e.table(dst, v, depth+1)
+	default:
+		return dst, &EncodeError{Msg: "a " + v.Type().String() + " value"}
+	}
+}
+
+func (e *Encoder) table(dst []byte, tb *lua.LTable, depth int) ([]byte, error) {
+	n := tableLen(tb)
+	if n == 0 {
+		if tb.Metatable == ArrayMeta {
+			return append(dst, "[]"...), nil
+		}
+		return append(dst, "{}"...), nil
+	}
+	if isArray(tb, n) {
+		dst = append(dst, '[')
+		var err error
+		for i := 1; i <= n; i++ {
+			if i > 1 {
+				dst = append(dst, ',')
+			}
+			if dst, err = e.append(dst, tb.RawGetInt(i), depth); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, ']'), nil
+	}
+	// An object: collect and sort the keys into a per-depth scratch slice.
+	for len(e.keys) <= depth {
+		e.keys = append(e.keys, nil)
+	}
+	kvs := e.keys[depth][:0]
+	for k, v := tb.Next(lua.LNil); k != lua.LNil; k, v = tb.Next(k) {
+		switch k := k.(type) {
+		case lua.LString:
+			kvs = append(kvs, keyValue{string(k), v})
+		case lua.LNumber:
+			s, err := AppendNumber(nil, float64(k))
+			if err != nil {
+				return dst, &EncodeError{Msg: "a table key that is not a finite number"}
+			}
+			kvs = append(kvs, keyValue{string(s), v})
+		default:
+			return dst, &EncodeError{Msg: "a table key of type " + k.Type().String()}
+		}
+	}
+	slices.SortFunc(kvs, func(a, b keyValue) int { return strings.Compare(a.key, b.key) })
+	e.keys[depth] = kvs
+	dst = append(dst, '{')
+	var err error
+	for i, kv := range kvs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendString(dst, kv.key)
+		dst = append(dst, ':')
+		if dst, err = e.append(dst, kv.val, depth); err != nil {
+			clear(kvs)
+			return dst, err
+		}
+	}
+	clear(kvs) // drop references to Lua values
+	return append(dst, '}'), nil
+}
+
+// isArray reports whether the n entries of tb are exactly the keys 1..n.
+func isArray(tb *lua.LTable, n int) bool {
+	for i := n; i >= 1; i-- {
+		if tb.RawGetInt(i) == lua.LNil {
+			return false
+		}
+	}
+	return true
+}
+
+// AppendNumber appends f as a JSON number: integral values without a fraction or exponent
+// (up to 1e21), others in the shortest form that reads back as the same float64.
+func AppendNumber(dst []byte, f float64) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return dst, &EncodeError{Msg: "NaN or an infinite number"}
+	}
+	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
+		if f == 0 {
+			return append(dst, '0'), nil // also for -0
+		}
+		return strconv.AppendFloat(dst, f, 'f', -1, 64), nil
+	}
+	return strconv.AppendFloat(dst, f, 'g', -1, 64), nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD; <, > and & are kept
+// as they are (the output is for APIs, not HTML).
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\ufffd"...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

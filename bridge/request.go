@@ -1,0 +1,240 @@
+package bridge
+
+import (
+	"bytes"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// body is a JSON body as a script sees it: decoded on first read, compared with the bytes it
+// came from after each script, re-encoded only when it changed.
+type body struct {
+	value    lua.LValue // the decoded value (or what a script assigned)
+	loaded   bool       // value holds the decoded body
+	assigned bool       // a script assigned value; it must be encoded
+}
+
+func (b *body) reset() { *b = body{} }
+
+// request is event.request.
+type request struct {
+	ev      *Event
+	ud      *lua.LUserData
+	inner   *lua.LTable
+	headers *kvObject
+	params  *kvObject
+	payload body
+}
+
+var requestFields = []string{"method", "uri", "path", "service", "content_type", "headers", "parameters", "payload", "content"}
+
+func newRequest(L *lua.LState, e *Event) *request {
+	r := &request{ev: e}
+	r.headers = newKV(L, e, kvRequestHeaders)
+	r.params = newKV(L, e, kvQuery)
+	r.inner = L.CreateTable(0, 2)
+	r.inner.RawSetString("headers", r.headers.ud)
+	r.inner.RawSetString("parameters", r.params.ud)
+	innerMeta := L.CreateTable(0, 1)
+	innerMeta.RawSetString("__index", L.NewFunction(r.index))
+	r.inner.Metatable = innerMeta
+	r.ud = L.NewUserData()
+	r.ud.Value = r
+	r.ud.Metatable = objectMeta(L, "event.request", r.inner, L.NewFunction(r.newindex), requestFields)
+	return r
+}
+
+func (r *request) bind()   { r.payload.reset() }
+func (r *request) unbind() { r.payload.reset() }
+
+// Common methods as preallocated Lua values, so reading the method allocates nothing.
+var methodValues = func() map[string]lua.LValue {
+	m := map[string]lua.LValue{}
+	for _, s := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"} {
+		m[s] = lua.LString(s)
+	}
+	return m
+}()
+
+// index computes the lazy fields of event.request; args are (inner, key).
+func (r *request) index(L *lua.LState) int {
+	e := r.ev
+	e.mustBeBound(L)
+	req := e.request
+	key, _ := L.Get(2).(lua.LString)
+	var v lua.LValue = lua.LNil
+	switch key {
+	case "method":
+		m := req.Header.Method()
+		if mv, ok := methodValues[string(m)]; ok {
+			v = mv
+		} else {
+			v = lua.LString(m)
+		}
+	case "uri":
+		v = lua.LString(req.RequestURI())
+	case "path":
+		v = lua.LString(req.URI().Path())
+	case "service":
+		v = lua.LString(e.info.Service())
+	case "content_type":
+		if ct := req.Header.ContentType(); len(ct) > 0 {
+			v = lua.LString(ct)
+		}
+	case "payload":
+		v = r.payloadValue(L)
+	case "content":
+		v = lua.LString(req.Body())
+	}
+	L.Push(v)
+	return 1
+}
+
+func (r *request) payloadValue(L *lua.LState) lua.LValue {
+	if r.payload.loaded || r.payload.assigned {
+		return r.payload.value
+	}
+	req := r.ev.request
+	r.payload.loaded = true
+	r.payload.value = lua.LNil
+	if b := req.Body(); isJSON(req.Header.ContentType(), b) {
+		if v, err := DecodeJSON(L, b); err == nil {
+			r.payload.value = v
+		}
+	}
+	return r.payload.value
+}
+
+// newindex handles writes to event.request; args are (ud, key, value).
+func (r *request) newindex(L *lua.LState) int {
+	e := r.ev
+	key := L.CheckString(2)
+	val := L.Get(3)
+	switch key {
+	case "method":
+		e.checkWrite(L, "event.request", key, true)
+		m, ok := val.(lua.LString)
+		if !ok || !isToken(string(m)) {
+			L.RaiseError("event.request.method must be an HTTP method name, got %s", describe(val))
+		}
+		e.request.Header.SetMethod(string(bytes.ToUpper([]byte(m))))
+	case "payload":
+		e.checkWrite(L, "event.request", key, true)
+		switch val.(type) {
+		case *lua.LTable, *lua.LNilType, *lua.LUserData, lua.LString, lua.LNumber, lua.LBool:
+		default:
+			L.RaiseError("event.request.payload must be a table or a JSON value, got %s", describe(val))
+		}
+		r.payload = body{value: val, assigned: true}
+	case "content":
+		e.checkWrite(L, "event.request", key, true)
+		s, ok := val.(lua.LString)
+		if !ok && val != lua.LNil {
+			L.RaiseError("event.request.content must be a string, got %s", describe(val))
+		}
+		e.request.SetBodyString(string(s))
+		e.request.Header.SetContentLength(len(s))
+		r.payload.reset()
+	case "headers":
+		e.checkWrite(L, "event.request", key, true)
+		if err := r.headers.replace(val); err != nil {
+			L.RaiseError("%s", err.Error())
+		}
+	case "parameters":
+		e.checkWrite(L, "event.request", key, true)
+		if err := r.params.replace(val); err != nil {
+			L.RaiseError("%s", err.Error())
+		}
+	case "uri", "path", "service", "content_type":
+		e.mustBeBound(L)
+		L.RaiseError("event.request.%s is read-only", key)
+	default:
+		e.mustBeBound(L)
+		L.RaiseError("event.request has no field %q", key)
+	}
+	return 0
+}
+
+// flush writes a changed payload back to the request body.
+func (r *request) flush() error {
+	e := r.ev
+	p := &r.payload
+	if !p.assigned {
+		if !p.loaded {
+			return nil
+		}
+		if _, isTable := p.value.(*lua.LTable); !isTable || EqualJSON(p.value, e.request.Body()) {
+			return nil
+		}
+		if err := e.flushError("event.request.payload", true); err != nil {
+			return err
+		}
+	}
+	req := e.request
+	if p.value == lua.LNil {
+		req.ResetBody()
+		req.Header.SetContentLength(0)
+	} else {
+		b, err := e.enc.Encode(p.value)
+		if err != nil {
+			return &ModificationError{Field: "event.request.payload", Reason: err.Error()}
+		}
+		req.SetBody(b)
+		req.Header.SetContentLength(len(b))
+		if !isJSONType(req.Header.ContentType()) {
+			req.Header.SetContentType("application/json")
+		}
+	}
+	p.assigned = false
+	p.loaded = true
+	return nil
+}
+
+// isJSON reports whether a body is JSON: its content type says so, or there is no content type
+// and the body starts like a JSON object or array.
+func isJSON(contentType, b []byte) bool {
+	if len(contentType) > 0 {
+		return isJSONType(contentType)
+	}
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && (b[0] == '{' || b[0] == '[')
+}
+
+// isJSONType reports whether a media type is application/json or ends in +json.
+func isJSONType(ct []byte) bool {
+	if i := bytes.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = bytes.TrimSpace(ct)
+	if len(ct) >= 5 && bytes.EqualFold(ct[len(ct)-5:], []byte("+json")) {
+		return true
+	}
+	return bytes.EqualFold(ct, []byte("application/json"))
+}
+
+// isToken reports whether s is a non-empty HTTP token (method names, header names).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			continue
+		}
+		switch c {
+		case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// describe names a Lua value's type for error messages.
+func describe(v lua.LValue) string {
+	if v == lua.LNil {
+		return "nil"
+	}
+	return "a " + v.Type().String()
+}

@@ -1,0 +1,240 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// response is event.response.
+//
+// In pre_process the response has not been produced yet: reads return only what scripts set,
+// and setting status_code or content answers the request (the handler is skipped). In
+// post_process and queued scripts it is the handler's response.
+type response struct {
+	ev       *Event
+	ud       *lua.LUserData
+	inner    *lua.LTable
+	headers  *kvObject
+	content  body
+	answered bool // a pre_process script set status_code or content
+	// In pre_process, what scripts set.
+	statusSet, contentSet bool
+}
+
+var responseFields = []string{"status_code", "content_type", "headers", "content"}
+
+func newResponse(L *lua.LState, e *Event) *response {
+	r := &response{ev: e}
+	r.headers = newKV(L, e, kvResponseHeaders)
+	r.inner = L.CreateTable(0, 1)
+	r.inner.RawSetString("headers", r.headers.ud)
+	innerMeta := L.CreateTable(0, 1)
+	innerMeta.RawSetString("__index", L.NewFunction(r.index))
+	r.inner.Metatable = innerMeta
+	r.ud = L.NewUserData()
+	r.ud.Value = r
+	r.ud.Metatable = objectMeta(L, "event.response", r.inner, L.NewFunction(r.newindex), responseFields)
+	return r
+}
+
+func (r *response) bind() {
+	r.content.reset()
+	r.answered, r.statusSet, r.contentSet = false, false, false
+}
+
+func (r *response) unbind() { r.content.reset() }
+
+// produced reports whether the response holds something a script may read.
+func (r *response) produced() bool { return r.ev.phase != PreProcess }
+
+func (r *response) index(L *lua.LState) int {
+	e := r.ev
+	e.mustBeBound(L)
+	resp := e.response
+	key, _ := L.Get(2).(lua.LString)
+	var v lua.LValue = lua.LNil
+	switch key {
+	case "status_code":
+		if r.produced() || r.statusSet {
+			v = lua.LNumber(resp.StatusCode())
+		}
+	case "content_type":
+		if ct := resp.Header.ContentType(); len(ct) > 0 && (r.produced() || r.contentSet) {
+			v = lua.LString(ct)
+		}
+	case "content":
+		if r.produced() || r.contentSet {
+			v = r.contentValue(L)
+		}
+	}
+	L.Push(v)
+	return 1
+}
+
+func (r *response) contentValue(L *lua.LState) lua.LValue {
+	if r.content.loaded || r.content.assigned {
+		return r.content.value
+	}
+	resp := r.ev.response
+	b := resp.Body()
+	if len(resp.Header.ContentEncoding()) == 0 && isJSON(resp.Header.ContentType(), b) {
+		if v, err := DecodeJSON(L, b); err == nil {
+			r.content = body{value: v, loaded: true}
+			return v
+		}
+	}
+	return lua.LString(b)
+}
+
+func (r *response) newindex(L *lua.LState) int {
+	key := L.CheckString(2)
+	val := L.Get(3)
+	r.ev.checkWrite(L, "event.response", key, false)
+	var err error
+	switch key {
+	case "status_code":
+		err = r.setStatus(val)
+	case "content":
+		err = r.setContent(val)
+	case "content_type":
+		err = r.setContentType(val)
+	case "headers":
+		err = r.headers.replace(val)
+	default:
+		err = fmt.Errorf("event.response has no field %q", key)
+	}
+	if err != nil {
+		L.RaiseError("%s", err.Error())
+	}
+	return 0
+}
+
+func (r *response) setStatus(v lua.LValue) error {
+	n, ok := v.(lua.LNumber)
+	if !ok || n != lua.LNumber(int(n)) || n < 100 || n > 599 {
+		return fmt.Errorf("event.response.status_code must be a number from 100 to 599, got %s", describeValue(v))
+	}
+	r.ev.response.SetStatusCode(int(n))
+	r.statusSet = true
+	r.markAnswered()
+	return nil
+}
+
+func (r *response) setContent(v lua.LValue) error {
+	resp := r.ev.response
+	switch v := v.(type) {
+	case lua.LString:
+		resp.SetBodyString(string(v))
+		r.content.reset()
+	case *lua.LNilType:
+		resp.ResetBody()
+		r.content.reset()
+	case *lua.LTable, *lua.LUserData, lua.LNumber, lua.LBool:
+		r.content = body{value: v, assigned: true}
+	default:
+		return fmt.Errorf("event.response.content must be a table or a string, got %s", describe(v))
+	}
+	r.contentSet = true
+	r.markAnswered()
+	return nil
+}
+
+func (r *response) setContentType(v lua.LValue) error {
+	s, ok := v.(lua.LString)
+	if !ok || !validHeaderValue(string(s)) {
+		return fmt.Errorf("event.response.content_type must be a media type string, got %s", describeValue(v))
+	}
+	r.ev.response.Header.SetContentType(string(s))
+	return nil
+}
+
+func (r *response) markAnswered() {
+	if r.ev.phase == PreProcess {
+		r.answered = true
+	}
+}
+
+// flush encodes a content table a script assigned or changed in place.
+func (r *response) flush() error {
+	e := r.ev
+	c := &r.content
+	if !c.assigned {
+		if !c.loaded {
+			return nil
+		}
+		if _, isTable := c.value.(*lua.LTable); !isTable || EqualJSON(c.value, e.response.Body()) {
+			return nil
+		}
+		if err := e.flushError("event.response.content", false); err != nil {
+			return err
+		}
+	}
+	b, err := e.enc.Encode(c.value)
+	if err != nil {
+		return &ModificationError{Field: "event.response.content", Reason: err.Error()}
+	}
+	resp := e.response
+	resp.SetBody(b)
+	if !isJSONType(resp.Header.ContentType()) {
+		resp.Header.SetContentType("application/json")
+	}
+	c.assigned = false
+	c.loaded = true
+	return nil
+}
+
+// ApplyReturn applies the value a script returned. A table with status_code or content is the
+// response (headers and content_type are taken too); any other table is sent as JSON content
+// with status 200; nil changes nothing. Other values are an error.
+func (e *Event) ApplyReturn(v lua.LValue) error {
+	if v == lua.LNil {
+		return nil
+	}
+	tb, ok := v.(*lua.LTable)
+	if !ok {
+		return fmt.Errorf("a script may return a table (the response) or nothing, not %s", describe(v))
+	}
+	if e.readOnly {
+		return &ModificationError{Field: "event.response", Reason: "the script has allow_event_modification = false (it returned a table)"}
+	}
+	r := e.resp
+	status, content := tb.RawGetString("status_code"), tb.RawGetString("content")
+	if status == lua.LNil && content == lua.LNil {
+		return errors.Join(r.setStatus(lua.LNumber(200)), r.setContent(tb))
+	}
+	if status == lua.LNil {
+		status = lua.LNumber(200)
+	}
+	if err := r.setStatus(status); err != nil {
+		return err
+	}
+	if h := tb.RawGetString("headers"); h != lua.LNil {
+		if err := r.headers.replace(h); err != nil {
+			return err
+		}
+	}
+	if ct := tb.RawGetString("content_type"); ct != lua.LNil {
+		if err := r.setContentType(ct); err != nil {
+			return err
+		}
+	}
+	if err := r.setContent(content); err != nil {
+		return err
+	}
+	return r.flush()
+}
+
+// describeValue is describe with short strings and numbers shown.
+func describeValue(v lua.LValue) string {
+	switch v := v.(type) {
+	case lua.LNumber:
+		return "the number " + v.String()
+	case lua.LString:
+		if len(v) <= 40 {
+			return fmt.Sprintf("the string %q", string(v))
+		}
+	}
+	return describe(v)
+}

@@ -1,0 +1,143 @@
+package fastlua
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+)
+
+// chunkName is the source name compiled into every proto. Protos are shared between scripts
+// with the same source, so the script's own name is put into messages when they are reported
+// (see scriptErrorFrom), not compiled in.
+const chunkName = "script"
+
+// CompileError reports a script that does not compile. A script with a compile error is never
+// installed; the version already running (if any) stays.
+type CompileError struct {
+	Script  string // the script's name (its pattern, or its file)
+	Line    int    // 1-based; 0 when unknown
+	Column  int    // 1-based; 0 when unknown
+	Message string
+}
+
+func (e *CompileError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "fastlua: script %s does not compile: ", e.Script)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d", e.Line)
+		if e.Column > 0 {
+			fmt.Fprintf(&b, ", column %d", e.Column)
+		}
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Message)
+	return b.String()
+}
+
+// compiler turns Lua source into function prototypes. Protos are read-only once built and are
+// shared by every state; identical sources share one proto through an LRU cache keyed by the
+// source's SHA-256.
+type compiler struct {
+	cache   *lru.Cache[[sha256.Size]byte, *lua.FunctionProto]
+	maxSize int
+}
+
+func newCompiler(cacheSize, maxSource int) *compiler {
+	c, err := lru.New[[sha256.Size]byte, *lua.FunctionProto](cacheSize)
+	if err != nil {
+		panic(err) // only for a size <= 0, which Config defaults rule out
+	}
+	return &compiler{cache: c, maxSize: maxSource}
+}
+
+// compile returns the proto for source, compiling it unless an identical source was compiled
+// before. name is used in errors only.
+func (c *compiler) compile(name, source string) (*lua.FunctionProto, error) {
+	if len(source) > c.maxSize {
+		return nil, &CompileError{Script: name, Message: fmt.Sprintf("the source is %d bytes, more than the limit of %d (Config.MaxScriptSize)", len(source), c.maxSize)}
+	}
+	if line, ok := tooDeep(source); !ok {
+		return nil, &CompileError{Script: name, Line: line, Message: fmt.Sprintf("brackets nested deeper than %d", maxNesting)}
+	}
+	key := sha256.Sum256([]byte(source))
+	if p, ok := c.cache.Get(key); ok {
+		return p, nil
+	}
+	p, err := compileSource(name, source)
+	if err != nil {
+		return nil, err
+	}
+	c.cache.Add(key, p)
+	return p, nil
+}
+
+func compileSource(name, source string) (proto *lua.FunctionProto, err error) {
+	defer func() {
+		// The parser and compiler report errors by panicking; anything they did not catch
+		// themselves must not take the process down.
+		if r := recover(); r != nil {
+			proto, err = nil, &CompileError{Script: name, Message: fmt.Sprint(r)}
+		}
+	}()
+	chunk, err := parse.Parse(strings.NewReader(source), chunkName)
+	if err != nil {
+		var pe *parse.Error
+		if errors.As(err, &pe) {
+			ce := &CompileError{Script: name, Line: pe.Pos.Line, Column: pe.Pos.Column, Message: pe.Message}
+			if pe.Pos.Line == parse.EOF {
+				ce.Line, ce.Column = strings.Count(source, "\n")+1, 0
+				ce.Message += " at the end of the script"
+			} else if pe.Token != "" {
+				ce.Message += fmt.Sprintf(" near '%s'", pe.Token)
+			}
+			return nil, ce
+		}
+		return nil, &CompileError{Script: name, Message: err.Error()}
+	}
+	proto, err = lua.Compile(chunk, chunkName)
+	if err != nil {
+		var ce *lua.CompileError
+		if errors.As(err, &ce) {
+			return nil, &CompileError{Script: name, Line: ce.Line, Message: ce.Message}
+		}
+		return nil, &CompileError{Script: name, Message: err.Error()}
+	}
+	// A main chunk is a vararg function, and gopher-lua builds an `arg` table on every call of
+	// one unless told the chunk never names it. In a main chunk `arg` is an ordinary global (the
+	// compiler declares the local only for nested functions), so the table can never be read:
+	// clearing the flag removes ~1 µs and 8 allocations from every run.
+	proto.IsVarArg &^= lua.VarArgNeedsArg
+	return proto, nil
+}
+
+// maxNesting bounds bracket nesting in a source, so that the recursive compiler cannot run out
+// of stack on a hostile script.
+const maxNesting = 200
+
+// tooDeep reports the line where brackets nest deeper than maxNesting (ignoring strings and
+// comments only roughly: it errs on the side of refusing absurd sources, never valid ones with
+// reasonable nesting).
+func tooDeep(src string) (line int, ok bool) {
+	depth, line := 0, 1
+	for i := 0; i < len(src); i++ {
+		switch src[i] {
+		case '\n':
+			line++
+		case '(', '{', '[':
+			depth++
+			if depth > maxNesting {
+				return line, false
+			}
+		case ')', '}', ']':
+			if depth > 0 {
+				depth--
+			}
+		}
+	}
+	return 0, true
+}

@@ -1,0 +1,272 @@
+package fastlua
+
+import (
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/fastlua/fastlua/bridge"
+	"github.com/valyala/fasthttp"
+)
+
+// exchange is one request going through the middleware: its path segments, the scripts that
+// matched, and the state its scripts run on. Exchanges are pooled; everything is reset with
+// [:0] so their memory is reused.
+type exchange struct {
+	m    *Middleware
+	ctx  *fasthttp.RequestCtx
+	next fasthttp.RequestHandler
+
+	path    []byte // from the service on; valid for the request
+	segs    []span // into path; segs[0] is the service
+	verb    []byte // lower case
+	matched []*script
+
+	phase    bridge.Phase
+	cur      *script // the script running now (for event.params)
+	answered bool    // a pre_process script answered the request
+
+	st *state // the caller's state for a nested call (platform.api); nil at the top level
+
+	segBuf   [16]span
+	verbBuf  [16]byte
+	matchBuf [8]*script
+}
+
+var exchangePool = sync.Pool{New: func() any {
+	x := &exchange{}
+	x.segs = x.segBuf[:0]
+	x.matched = x.matchBuf[:0]
+	return x
+}}
+
+func (m *Middleware) getExchange(ctx *fasthttp.RequestCtx, next fasthttp.RequestHandler, path []byte) *exchange {
+	x := exchangePool.Get().(*exchange)
+	x.m, x.ctx, x.next, x.path = m, ctx, next, path
+	x.segs = splitSegments(x.segs[:0], path)
+	method := ctx.Request.Header.Method()
+	x.verb = x.verbBuf[:0]
+	for _, c := range method {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		x.verb = append(x.verb, c)
+	}
+	return x
+}
+
+func putExchange(x *exchange) {
+	clear(x.matched)
+	x.matched = x.matched[:0]
+	x.m, x.ctx, x.next, x.path, x.cur, x.st = nil, nil, nil, nil, nil, nil
+	x.answered = false
+	exchangePool.Put(x)
+}
+
+// serve runs the matching scripts around the next handler.
+func (x *exchange) serve(rt *routes) {
+	x.matched = rt.match(x.path, x.segs, x.verb, x.matched[:0])
+	if len(x.matched) == 0 {
+		x.next(x.ctx)
+		return
+	}
+	// matched is ordered by phase.
+	var pre, post []*script
+	i := 0
+	for i < len(x.matched) && x.matched[i].pat.phase == bridge.PreProcess {
+		i++
+	}
+	pre = x.matched[:i]
+	j := i
+	for j < len(x.matched) && x.matched[j].pat.phase == bridge.PostProcess {
+		j++
+	}
+	post = x.matched[i:j]
+	queued := x.matched[j:]
+
+	ok := true
+	if len(pre) > 0 {
+		ok = x.runPhase(bridge.PreProcess, pre)
+	}
+	if ok && !x.answered {
+		x.next(x.ctx)
+	}
+	if ok && len(post) > 0 {
+		x.runPhase(bridge.PostProcess, post)
+	}
+	if len(queued) > 0 {
+		x.m.enqueue(x, queued)
+	}
+}
+
+// runPhase runs one phase's scripts in order on one state. It reports false when a script
+// failed closed (the error response has been written).
+func (x *exchange) runPhase(phase bridge.Phase, scripts []*script) bool {
+	st := x.st
+	nested := st != nil
+	if !nested {
+		var err error
+		if st, err = x.m.pool.get(x.m.cfg.PoolTimeout); err != nil {
+			x.fail(&ScriptError{Kind: ErrUnavailable, Status: 503, Message: err.Error(), Err: err}, false)
+			return false
+		}
+	}
+	x.phase = phase
+	lv := st.enter()
+	lv.x = x
+	lv.ev.Bind(x, phase, &x.ctx.Request, &x.ctx.Response)
+	ok := true
+	for i, s := range scripts {
+		x.cur = s
+		lv.ev.BeginScript(s.ReadOnly)
+		ret, err := st.run(s, lv)
+		if err == nil {
+			if err = lv.ev.EndScript(); err == nil {
+				err = lv.ev.ApplyReturn(ret)
+			}
+		} else {
+			lv.ev.AbortScript()
+		}
+		s.runs.Add(1)
+		if err != nil {
+			se := x.scriptError(s, err)
+			s.errors.Add(1)
+			if se.Kind == ErrTimeout {
+				s.timeouts.Add(1)
+			}
+			if !s.FailOpen {
+				x.fail(se, false)
+				ok = false
+				break
+			}
+			x.fail(se, true)
+		}
+		if phase == bridge.PreProcess && lv.ev.Answered() {
+			x.answered = true
+			break
+		}
+		// A state that hit a limit cannot run the rest: move to a fresh one.
+		if st.broken && !nested && i+1 < len(scripts) {
+			lv.ev.Unbind()
+			lv.x, lv.script = nil, nil
+			st.leave()
+			x.m.pool.put(st)
+			var err error
+			if st, err = x.m.pool.get(x.m.cfg.PoolTimeout); err != nil {
+				x.fail(&ScriptError{Kind: ErrUnavailable, Status: 503, Message: err.Error(), Err: err}, false)
+				return false
+			}
+			lv = st.enter()
+			lv.x = x
+			lv.ev.Bind(x, phase, &x.ctx.Request, &x.ctx.Response)
+		}
+	}
+	lv.ev.Unbind()
+	lv.x, lv.script = nil, nil
+	st.leave()
+	if !nested {
+		x.m.pool.put(st)
+	}
+	x.cur = nil
+	return ok
+}
+
+// scriptError makes err a ScriptError naming the script and event.
+func (x *exchange) scriptError(s *script, err error) *ScriptError {
+	se, ok := err.(*ScriptError)
+	if !ok {
+		se = &ScriptError{Script: s.Name, Kind: ErrModification, Status: 500, Message: err.Error(), Err: err}
+	}
+	se.Event = x.Name()
+	return se
+}
+
+// fail logs a script's error and, unless the script fails open, answers the request with it.
+func (x *exchange) fail(se *ScriptError, open bool) {
+	m := x.m
+	attrs := []any{slog.String("script", se.Script), slog.String("event", se.Event),
+		slog.String("kind", se.Kind.String()), slog.Int("status", se.Status)}
+	if se.Line > 0 {
+		attrs = append(attrs, slog.Int("line", se.Line))
+	}
+	if se.Traceback != "" {
+		attrs = append(attrs, slog.String("traceback", se.Traceback))
+	}
+	if open {
+		m.logger.Warn("fastlua: script failed (fail-open, the request goes on): "+se.Message, attrs...)
+		return
+	}
+	if se.Kind == ErrRaised {
+		m.logger.Debug("fastlua: script answered with an error: "+se.Message, attrs...)
+	} else {
+		m.logger.Error("fastlua: script failed: "+se.Message, attrs...)
+	}
+	resp := &x.ctx.Response
+	resp.Reset()
+	resp.SetStatusCode(se.Status)
+	resp.Header.SetContentType("application/json")
+	resp.SetBodyRaw(errorBody(nil, se.Status, se.publicMessage(m.cfg.HideErrors)))
+}
+
+// Name is the concrete event name for the running phase (bridge.Info).
+func (x *exchange) Name() string {
+	var b strings.Builder
+	for _, sg := range x.segs {
+		b.Write(x.path[sg.start:sg.end])
+		b.WriteByte('.')
+	}
+	b.Write(x.verb)
+	b.WriteByte('.')
+	b.WriteString(x.phase.String())
+	return b.String()
+}
+
+// Service is the service segment (bridge.Info).
+func (x *exchange) Service() string {
+	if len(x.segs) == 0 {
+		return ""
+	}
+	return string(x.path[x.segs[0].start:x.segs[0].end])
+}
+
+// Resource is the resource path below the service, as "_table/customer" (bridge.Info).
+func (x *exchange) Resource() string {
+	if len(x.segs) < 2 {
+		return ""
+	}
+	return x.join(1, len(x.segs))
+}
+
+// join returns segments [from, to) joined with "/".
+func (x *exchange) join(from, to int) string {
+	var b strings.Builder
+	for i := from; i < to; i++ {
+		if i > from {
+			b.WriteByte('/')
+		}
+		sg := x.segs[i]
+		b.Write(x.path[sg.start:sg.end])
+	}
+	return b.String()
+}
+
+// VisitParams reports the running script's placeholder bindings (bridge.Info).
+func (x *exchange) VisitParams(f func(name, value string)) {
+	if x.cur == nil {
+		return
+	}
+	for i, sg := range x.cur.pat.segs {
+		switch sg.kind {
+		case segParam:
+			if i < len(x.segs) {
+				f(sg.text, string(x.path[x.segs[i].start:x.segs[i].end]))
+			}
+		case segCatchAll:
+			if i < len(x.segs) {
+				f(sg.text, x.join(i, len(x.segs)))
+			}
+		}
+	}
+}
+
+var _ bridge.Info = (*exchange)(nil)

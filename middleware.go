@@ -1,0 +1,299 @@
+// Package fastlua runs Lua event scripts around any fasthttp handler, in the model of
+// DreamFactory's event scripts: pre_process scripts before the handler (they may change the
+// request, or answer it), post_process scripts after it (they may change the response), and
+// queued scripts after the response has been sent.
+//
+//	mw, err := fastlua.New(fastlua.Config{
+//		Prefix: "/api/v2",
+//		Scripts: []fastlua.Script{{
+//			Name:   "db._table.{table_name}.post.pre_process",
+//			Source: `if event.request.payload.name == nil then
+//			           error({status_code = 400, message = "name is required"})
+//			         end`,
+//		}},
+//	})
+//	if err != nil { ... }
+//	defer mw.Close(context.Background())
+//	fasthttp.ListenAndServe(":8080", mw.Wrap(handler))
+//
+// # Events
+//
+// A request is named by its service (the first path segment below Config.Prefix), its resource
+// (the remaining segments) and its verb (the method in lower case):
+// GET /api/v2/db/_table/customer is the event db._table.customer.get.pre_process, then
+// ...post_process, then ...queued. Requests outside the prefix, or without a service segment,
+// go straight to the next handler.
+//
+// A script is registered on a pattern, an event name in which a segment may be {name} (exactly
+// one path segment, bound as event.params.name) or, as the last resource segment, {name...}
+// (one or more segments, bound joined with "/"). The service may be a {name} too. Matching is
+// done on path segments, so /files/report.pdf matches files.{file}.get.pre_process. Literal
+// segments are compared exactly and cannot contain a dot. Empty segments (a trailing slash) are
+// ignored. Every matching, active script runs, the least specific first: more placeholders
+// before fewer, a {name...} before a {name}, then by name. A pattern matches its own path depth
+// only: db.get.pre_process does not fire for /db/_table/customer; db.{path...}.get.pre_process
+// covers everything below /db.
+//
+// # The event object
+//
+// Scripts see a global event with name, params, resource, request and response:
+//
+//	event.request.method        "GET" (writable in pre_process)
+//	event.request.uri, .path, .service, .content_type
+//	event.request.headers       lower-case names, case-insensitive; repeated headers joined with ","
+//	event.request.parameters    query arguments
+//	event.request.payload       the body decoded as JSON when it is JSON, else nil
+//	event.request.content       the raw body
+//	event.response.status_code, .headers, .content, .content_type
+//
+// headers and parameters read and write fasthttp's own storage; assigning a list of strings sets
+// a repeated header, nil deletes one; pairs() works on them (as on every event object). A body is
+// decoded only when a script reads payload or content, and written back only if it changed: after
+// each script the decoded table is compared with the bytes it came from, and re-encoded (keys
+// sorted, Content-Length right) only if they differ. So a script that only reads the payload
+// leaves the body byte for byte as it was, and one that changes it in place
+// (event.request.payload.timestamp = os.time()) needs no assignment. JSON null is json.null; an
+// empty JSON array decodes to a table that encodes as [] again.
+//
+// In pre_process the request is writable; the response holds only what scripts set, and setting
+// event.response.status_code or event.response.content answers the request: the handler is
+// skipped, the remaining pre_process scripts too, and post_process and queued scripts still run on
+// that answer. Response headers set in pre_process stay on the response. In post_process the
+// request is read-only and the response is the handler's. A script may also return a table: one
+// with status_code or content is the response (headers and content_type are taken from it too),
+// any other table is sent as JSON with status 200; returning nothing changes nothing. Returning
+// anything else is an error.
+//
+// A script registered with ReadOnly (DreamFactory's allow_event_modification = false) sees the
+// same event, but every write raises an error naming the flag; a change made in place to a
+// decoded table is found after the script and reported the same way.
+//
+// # Errors
+//
+// error({status_code = 400, message = "..."}) answers with that status and DreamFactory's body,
+// {"error":{"code":400,"message":"..."}}, the message as given. error("text"), a runtime error,
+// a broken limit and a timeout answer 500 with a message that names the script and line
+// ("script db.get.pre_process, line 3: attempt to index a nil value"), or only the status text
+// with Config.HideErrors (the details are logged either way). A failing pre_process script stops
+// the request: the handler and the post_process scripts are skipped; queued scripts still run.
+// A failing post_process script replaces the response with the error. A script with FailOpen has
+// its errors logged and counted, and the request goes on as if it had not run (changes it made
+// through the event objects before failing stay). When every state is busy for longer than
+// Config.PoolTimeout the request is answered with 503.
+//
+// A script that does not compile is never installed: Set returns a *CompileError with the line
+// and message, and the version already installed keeps running.
+//
+// # Sandbox and limits
+//
+// Scripts get the base library without dofile, loadfile, load, loadstring, module, getfenv,
+// setfenv, collectgarbage and newproxy; string (without dump), table, math, coroutine, and os
+// with time, clock, date and difftime only. require returns those built-in modules and nothing
+// else. print writes to the log. There is no file, process or network access.
+//
+// Globals a script assigns live for that one run: each run has its own environment (and _G is
+// that environment), so nothing reaches another request or another script. Library tables are
+// read-only, also through rawset, table.insert, table.remove, table.sort and setmetatable, and
+// the string metatable is protected. setmetatable takes tables only (as in Lua 5.1). pairs
+// honours a __pairs metamethod.
+//
+// Each run has a time limit: Config.TimeLimit (one second by default) or the script's own. A run
+// that exceeds it fails with an error naming the limit, even inside pcall or a coroutine, and
+// its state is closed rather than reused. The limit is checked by gopher-lua before each
+// instruction, so it cannot interrupt a single long builtin call; the builtins that could
+// allocate without bound in one call are capped instead: string.rep, string.gsub, string.format
+// and table.concat by Config.MaxStringSize, Lua patterns by length, coroutines at 64 per run, the
+// call depth by Config.CallStackSize and the value stack by Config.MaxStackSlots. Memory in
+// general is not bounded: a script can still build a large table or string step by step until
+// its time runs out.
+//
+// # Performance
+//
+// Scripts are compiled once into shared, read-only prototypes (identical sources share one,
+// through an LRU cache), and each pooled state keeps the function it built from each prototype.
+// A request whose path matches no script costs a prefix check and one map lookup and allocates
+// nothing. The event objects are made once per state and reused; a field is produced only when
+// a script reads it. A state without a time limit runs gopher-lua's plain VM loop; with one, the
+// limit costs two atomic operations per run (see limits.go).
+package fastlua
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Config configures a Middleware. The zero value works: every field's comment says its default.
+type Config struct {
+	// Prefix is the path below which requests are events; the first segment below it is the
+	// service. Default "/": every request is an event.
+	Prefix string
+
+	// Scripts are installed by New, as by Set.
+	Scripts []Script
+
+	// TimeLimit is the time limit of each script run, unless the script sets its own.
+	// Default one second; negative means no limit.
+	TimeLimit time.Duration
+
+	// MaxStates bounds the number of Lua states, i.e. of scripts running at once. Default 64.
+	MaxStates int
+
+	// PoolTimeout is how long a request waits for a free state before it is answered with 503.
+	// Default one second.
+	PoolTimeout time.Duration
+
+	// MaxStringSize caps the strings string.rep, string.gsub, string.format and table.concat
+	// may produce in one call. Default 4 MiB.
+	MaxStringSize int
+
+	// MaxScriptSize caps the source of one script. Default 1 MiB.
+	MaxScriptSize int
+
+	// CallStackSize is the Lua call depth a script may reach. Default 200.
+	CallStackSize int
+
+	// MaxStackSlots is the number of Lua value-stack slots a state may grow to. Default 65536.
+	MaxStackSlots int
+
+	// CompileCacheSize is the number of compiled sources kept for reuse. Default 1024.
+	CompileCacheSize int
+
+	// HideErrors replaces the message of a script's unexpected error (which names the script
+	// and line) by the HTTP status text in responses. Errors a script raises with a status
+	// and message are sent as they are. Default false.
+	HideErrors bool
+
+	// Logger receives errors, print output and log calls. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with its zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	if c.Prefix == "" {
+		c.Prefix = "/"
+	}
+	if c.TimeLimit == 0 {
+		c.TimeLimit = time.Second
+	}
+	if c.MaxStates <= 0 {
+		c.MaxStates = 64
+	}
+	if c.PoolTimeout <= 0 {
+		c.PoolTimeout = time.Second
+	}
+	if c.MaxStringSize <= 0 {
+		c.MaxStringSize = 4 << 20
+	}
+	if c.MaxScriptSize <= 0 {
+		c.MaxScriptSize = 1 << 20
+	}
+	if c.CallStackSize <= 0 {
+		c.CallStackSize = 200
+	}
+	if c.MaxStackSlots <= 0 {
+		c.MaxStackSlots = 1 << 16
+	}
+	if c.CompileCacheSize <= 0 {
+		c.CompileCacheSize = 1024
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Middleware runs event scripts around fasthttp handlers. It is safe for concurrent use;
+// scripts can be changed while requests run.
+type Middleware struct {
+	cfg      Config
+	prefix   []byte
+	logger   *slog.Logger
+	compiler *compiler
+	pool     statePool
+	watchdog *watchdog
+	routes   atomic.Pointer[routes]
+	stats    counters
+
+	mu        sync.Mutex // serializes changes to the scripts
+	closed    bool
+	nextSlot  int
+	freeSlots []int
+}
+
+type counters struct {
+	statesCreated atomic.Uint64
+}
+
+// New makes a Middleware and installs Config.Scripts. It fails if a script's pattern is invalid
+// or its source does not compile.
+func New(cfg Config) (*Middleware, error) {
+	cfg = cfg.withDefaults()
+	m := &Middleware{
+		cfg:      cfg,
+		prefix:   normalizePrefix(cfg.Prefix),
+		logger:   cfg.Logger,
+		compiler: newCompiler(cfg.CompileCacheSize, cfg.MaxScriptSize),
+		watchdog: newWatchdog(),
+	}
+	m.pool = statePool{m: m, max: cfg.MaxStates}
+	m.routes.Store(newRoutes(m.prefix, map[string]*script{}))
+	if len(cfg.Scripts) > 0 {
+		if err := m.Set(cfg.Scripts...); err != nil {
+			m.watchdog.close()
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// normalizePrefix returns the prefix with a leading slash and without a trailing one.
+func normalizePrefix(p string) []byte {
+	p = "/" + strings.Trim(p, "/")
+	if p == "/" {
+		return nil
+	}
+	return []byte(p)
+}
+
+// Wrap returns a handler that runs the matching scripts around next.
+func (m *Middleware) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		rt := m.routes.Load()
+		svc, path, ok := rt.service(ctx.Path())
+		if !ok || !rt.mayMatch(svc) {
+			next(ctx)
+			return
+		}
+		x := m.getExchange(ctx, next, path)
+		x.serve(rt)
+		putExchange(x)
+	}
+}
+
+// Close stops the middleware: scripts stop being installed, and states are closed as they
+// become idle. Requests that arrive afterwards and match a script are answered with 503.
+func (m *Middleware) Close(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	m.mu.Unlock()
+	m.pool.close()
+	m.watchdog.close()
+	return nil
+}
+
+// enqueue hands a request's queued scripts to the queue.
+func (m *Middleware) enqueue(x *exchange, scripts []*script) {
+	// Queued scripts arrive with platform.api and the queue; until then they are not run.
+	_ = x
+	_ = scripts
+}

@@ -1,0 +1,177 @@
+package fastlua
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"sync/atomic"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Script is one event script and its settings. The zero value of every setting is the
+// default: active, allowed to modify the event, failing closed, with Config.TimeLimit.
+type Script struct {
+	// Name is the event pattern the script is registered on, such as
+	// "db._table.{table_name}.get.pre_process". It identifies the script: setting a script of
+	// the same name replaces it.
+	Name string
+	// Source is the Lua source.
+	Source string
+	// Disabled keeps the script installed but not run (DreamFactory's is_active = false).
+	Disabled bool
+	// ReadOnly makes every change to the event raise an error naming the flag
+	// (DreamFactory's allow_event_modification = false).
+	ReadOnly bool
+	// FailOpen logs and counts the script's errors and lets the request go on, instead of
+	// answering with an error.
+	FailOpen bool
+	// TimeLimit is the script's time limit per run. Zero means Config.TimeLimit; negative means
+	// none.
+	TimeLimit time.Duration
+}
+
+// script is an installed Script.
+type script struct {
+	Script
+	pat   *pattern
+	proto *lua.FunctionProto
+	slot  int           // index of the state's function for this script
+	limit time.Duration // resolved time limit; 0 for none
+
+	runs, errors, timeouts atomic.Uint64
+}
+
+// prepare parses and compiles a Script.
+func (m *Middleware) prepare(sc Script) (*script, error) {
+	pat, err := parsePattern(sc.Name)
+	if err != nil {
+		return nil, err
+	}
+	sc.Name = pat.text
+	proto, err := m.compiler.compile(sc.Name, sc.Source)
+	if err != nil {
+		return nil, err
+	}
+	s := &script{Script: sc, pat: pat, proto: proto}
+	switch {
+	case sc.TimeLimit > 0:
+		s.limit = sc.TimeLimit
+	case sc.TimeLimit == 0 && m.cfg.TimeLimit > 0:
+		s.limit = m.cfg.TimeLimit
+	}
+	return s, nil
+}
+
+// Set installs scripts, replacing those of the same names. It is all or nothing: if any script
+// has an invalid pattern or does not compile, none is installed and the error (a
+// *PatternError or *CompileError, several joined) says which. Set is safe while requests run;
+// a request uses the scripts that were installed when it arrived.
+func (m *Middleware) Set(scripts ...Script) error {
+	prepared := make([]*script, 0, len(scripts))
+	seen := map[string]bool{}
+	var errs []error
+	for _, sc := range scripts {
+		s, err := m.prepare(sc)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if seen[s.Name] {
+			errs = append(errs, fmt.Errorf("fastlua: script %s is given twice", s.Name))
+			continue
+		}
+		seen[s.Name] = true
+		prepared = append(prepared, s)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	byName := maps.Clone(m.routes.Load().byName)
+	for _, s := range prepared {
+		if old := byName[s.Name]; old != nil {
+			m.freeSlots = append(m.freeSlots, old.slot)
+		}
+		s.slot = m.allocSlot()
+		byName[s.Name] = s
+	}
+	m.install(byName)
+	return nil
+}
+
+// Remove uninstalls the scripts with the given names (patterns) and reports how many there
+// were.
+func (m *Middleware) Remove(names ...string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	byName := maps.Clone(m.routes.Load().byName)
+	n := 0
+	for _, name := range names {
+		if pat, err := parsePattern(name); err == nil {
+			name = pat.text
+		}
+		if old := byName[name]; old != nil {
+			m.freeSlots = append(m.freeSlots, old.slot)
+			delete(byName, name)
+			n++
+		}
+	}
+	if n > 0 {
+		m.install(byName)
+	}
+	return n
+}
+
+// Script returns the installed script with the given name (pattern).
+func (m *Middleware) Script(name string) (Script, bool) {
+	if pat, err := parsePattern(name); err == nil {
+		name = pat.text
+	}
+	s, ok := m.routes.Load().byName[name]
+	if !ok {
+		return Script{}, false
+	}
+	return s.Script, true
+}
+
+// Scripts returns the installed scripts, ordered by name.
+func (m *Middleware) Scripts() []Script {
+	list := m.routes.Load().sortedScripts()
+	out := make([]Script, len(list))
+	for i, s := range list {
+		out[i] = s.Script
+	}
+	return out
+}
+
+// install swaps in a new snapshot. m.mu is held.
+func (m *Middleware) install(byName map[string]*script) {
+	m.routes.Store(newRoutes(m.prefix, byName))
+	var shortest time.Duration
+	for _, s := range byName {
+		if s.limit > 0 && (shortest == 0 || s.limit < shortest) {
+			shortest = s.limit
+		}
+	}
+	if shortest > 0 {
+		m.watchdog.setTick(tickFor(shortest))
+	} else {
+		m.watchdog.setTick(0)
+	}
+}
+
+func (m *Middleware) allocSlot() int {
+	if n := len(m.freeSlots); n > 0 {
+		slot := m.freeSlots[n-1]
+		m.freeSlots = m.freeSlots[:n-1]
+		return slot
+	}
+	m.nextSlot++
+	return m.nextSlot - 1
+}

@@ -1,0 +1,320 @@
+package fastlua
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fastlua/fastlua/bridge"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// ErrPoolTimeout is returned (and answered with 503) when no Lua state became free within
+// Config.PoolTimeout.
+var ErrPoolTimeout = errors.New("fastlua: no Lua state became free in time (Config.MaxStates are all busy)")
+
+// ErrClosed is returned for work given to a closed Middleware.
+var ErrClosed = errors.New("fastlua: middleware closed")
+
+// statePool is a bounded LIFO pool of states: a mutex and a slice, so the state used last (with
+// warm caches) is used next. When all MaxStates are busy, callers wait in FIFO order; a state
+// that is released goes straight to the first waiter.
+type statePool struct {
+	m       *Middleware
+	mu      sync.Mutex
+	idle    []*state
+	live    int
+	max     int
+	waiters []chan *state // a nil state sent means "make your own"
+	closed  bool
+}
+
+func (p *statePool) get(timeout time.Duration) (*state, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if n := len(p.idle); n > 0 {
+		st := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return st, nil
+	}
+	if p.live < p.max {
+		p.live++
+		p.mu.Unlock()
+		return p.create()
+	}
+	ch := make(chan *state, 1)
+	p.waiters = append(p.waiters, ch)
+	p.mu.Unlock()
+
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case st := <-ch:
+		if st == nil {
+			return p.create()
+		}
+		return st, nil
+	case <-t.C:
+	}
+	p.mu.Lock()
+	for i, w := range p.waiters {
+		if w == ch {
+			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+			p.mu.Unlock()
+			return nil, ErrPoolTimeout
+		}
+	}
+	p.mu.Unlock()
+	// A state was handed over just as the timer fired: take it.
+	if st := <-ch; st != nil {
+		return st, nil
+	}
+	return p.create()
+}
+
+// create makes a state for a slot already counted in live.
+func (p *statePool) create() (*state, error) {
+	st, err := p.m.newState()
+	if err != nil {
+		p.release(nil)
+		return nil, err
+	}
+	return st, nil
+}
+
+// put returns a state after use. A broken state (its run panicked or hit a limit) is closed
+// instead, and its slot freed.
+func (p *statePool) put(st *state) {
+	if st.broken {
+		st.close()
+		p.release(nil)
+		return
+	}
+	p.release(st)
+}
+
+// release hands st (or, for nil, a free slot) to a waiter, or keeps it.
+func (p *statePool) release(st *state) {
+	p.mu.Lock()
+	if len(p.waiters) > 0 {
+		w := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		p.mu.Unlock()
+		w <- st
+		return
+	}
+	if st == nil || p.closed {
+		p.live--
+		p.mu.Unlock()
+		if st != nil {
+			st.close()
+		}
+		return
+	}
+	p.idle = append(p.idle, st)
+	p.mu.Unlock()
+}
+
+// close closes the idle states; states in use are closed when they come back.
+func (p *statePool) close() {
+	p.mu.Lock()
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	p.live -= len(idle)
+	p.mu.Unlock()
+	for _, st := range idle {
+		st.close()
+	}
+}
+
+// state is one sandboxed Lua state and what it keeps between runs: the functions it built
+// from the installed protos, its event objects, and its time-limit context.
+type state struct {
+	m         *Middleware
+	L         *lua.LState
+	G         *lua.LTable
+	protected map[*lua.LTable]string // read-only library tables
+	levels    []*level               // per nesting depth (platform.api calls nest)
+	depth     int                    // levels in use
+	fns       []*lua.LFunction       // by script slot
+	ctx       *limitCtx
+	deadline  atomic.Int64 // watchdog deadline of the running script; 0 when none
+	// per run
+	coroutines int
+	broken     bool // close instead of reuse
+}
+
+// level is what one nesting depth of a state needs: the global environment of its runs and the
+// event object.
+type level struct {
+	st      *state
+	env     *lua.LTable // the run's globals
+	base    *lua.LTable // {event, _G}: env's __index; its own __index is G
+	envMeta *lua.LTable
+	ev      *bridge.Event
+	dirty   bool // the run wrote a global: replace env
+	x       *exchange
+	script  *script
+}
+
+func (m *Middleware) newState() (st *state, err error) {
+	L := lua.NewState(lua.Options{
+		SkipOpenLibs:     true,
+		CallStackSize:    m.cfg.CallStackSize,
+		RegistrySize:     1024,
+		RegistryMaxSize:  m.cfg.MaxStackSlots,
+		RegistryGrowStep: 256,
+	})
+	st = &state{m: m, L: L, ctx: newLimitCtx()}
+	defer func() {
+		if r := recover(); r != nil {
+			L.Close()
+			st, err = nil, fmt.Errorf("fastlua: creating a Lua state: %v", r)
+		}
+	}()
+	st.openSandbox()
+	st.enter()
+	st.leave()
+	if m.watchdog != nil {
+		m.watchdog.add(st)
+	}
+	m.stats.statesCreated.Add(1)
+	return st, nil
+}
+
+func (st *state) close() {
+	if st.m.watchdog != nil {
+		st.m.watchdog.remove(st)
+	}
+	st.L.Close()
+}
+
+// enter takes the next nesting level.
+func (st *state) enter() *level {
+	if st.depth == len(st.levels) {
+		st.levels = append(st.levels, st.newLevel())
+	}
+	lv := st.levels[st.depth]
+	st.depth++
+	return lv
+}
+
+func (st *state) leave() { st.depth-- }
+
+func (st *state) newLevel() *level {
+	L := st.L
+	lv := &level{st: st}
+	lv.ev = bridge.NewEvent(L)
+	lv.base = L.CreateTable(0, 4)
+	lv.base.RawSetString("event", lv.ev.Value())
+	baseMeta := L.CreateTable(0, 1)
+	baseMeta.RawSetString("__index", st.G)
+	lv.base.Metatable = baseMeta
+	lv.envMeta = L.CreateTable(0, 3)
+	lv.envMeta.RawSetString("__index", lv.base)
+	lv.envMeta.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		lv.dirty = true
+		L.RawSet(L.CheckTable(1), L.CheckAny(2), L.Get(3))
+		return 0
+	}))
+	lv.envMeta.RawSetString("__metatable", lua.LFalse)
+	lv.newEnv()
+	return lv
+}
+
+// newEnv gives the level a fresh, empty global environment.
+func (lv *level) newEnv() {
+	lv.env = lv.st.L.CreateTable(0, 0)
+	lv.env.Metatable = lv.envMeta
+	lv.base.RawSetString("_G", lv.env)
+	lv.dirty = false
+}
+
+// fn returns the state's function for a script, building it from the proto on first use.
+func (st *state) fn(s *script) *lua.LFunction {
+	if s.slot < len(st.fns) {
+		if f := st.fns[s.slot]; f != nil && f.Proto == s.proto {
+			return f
+		}
+	} else {
+		st.fns = append(st.fns, make([]*lua.LFunction, s.slot+1-len(st.fns))...)
+	}
+	f := st.L.NewFunctionFromProto(s.proto)
+	st.fns[s.slot] = f
+	return f
+}
+
+// run runs one script at level lv and returns what it returned. The top-level run arms the time
+// limit; nested runs (platform.api) count against their caller's.
+func (st *state) run(s *script, lv *level) (lua.LValue, error) {
+	L := st.L
+	fn := st.fn(s)
+	fn.Env = lv.env
+	lv.script = s
+	top := L.GetTop()
+	outer := st.depth == 1
+	var limit time.Duration
+	if outer {
+		st.coroutines = 0
+		limit = s.limit
+		if limit > 0 {
+			L.SetContext(st.ctx)
+			st.deadline.Store(st.m.watchdog.deadline(limit))
+		} else if L.Context() != nil {
+			L.RemoveContext()
+		}
+	}
+	L.Push(fn)
+	err := L.PCall(0, 1, nil)
+	timedOut := false
+	if outer && limit > 0 {
+		timedOut = st.deadline.Swap(0) == deadlineFired
+		st.ctx.dropAfterFuncs()
+	}
+	var ret lua.LValue = lua.LNil
+	if err == nil {
+		ret = L.Get(-1)
+	}
+	L.SetTop(top)
+	if lv.dirty {
+		lv.newEnv()
+	}
+	if timedOut {
+		st.broken = true
+		return lua.LNil, &ScriptError{Script: s.Name, Kind: ErrTimeout, Status: 500,
+			Message: fmt.Sprintf("exceeded its time limit of %v", limit)}
+	}
+	if err != nil {
+		se := scriptErrorFrom(s, err)
+		if se.Kind == ErrPanic || se.Kind == ErrLimit {
+			st.broken = true
+		}
+		return lua.LNil, se
+	}
+	return ret, nil
+}
+
+// logAttrs names the running script and event for log records.
+func (st *state) logAttrs() []any {
+	if st.depth == 0 {
+		return nil
+	}
+	lv := st.levels[st.depth-1]
+	attrs := make([]any, 0, 2)
+	if lv.script != nil {
+		attrs = append(attrs, slog.String("script", lv.script.Name))
+	}
+	if lv.x != nil {
+		attrs = append(attrs, slog.String("event", lv.x.Name()))
+	}
+	return attrs
+}

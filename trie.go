@@ -1,0 +1,187 @@
+package fastlua
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/fastlua/fastlua/bridge"
+)
+
+// routes is an immutable snapshot of the installed scripts: a segment trie from a request's
+// path segments to the scripts whose patterns match. Installing scripts builds a new snapshot and
+// swaps it in atomically, so requests never take a lock to find their scripts.
+type routes struct {
+	prefix  []byte // Config.Prefix without its trailing slash ("" for "/")
+	root    node   // root.children are services; root.param is a {service} placeholder
+	byName  map[string]*script
+	queued  bool // some script is queued
+	nActive int
+}
+
+type node struct {
+	children map[string]*node
+	param    *node     // {name} child
+	catchAll []*script // patterns whose {name...} starts here
+	exact    []*script // patterns that end here
+}
+
+// span locates one path segment inside the path.
+type span struct{ start, end int }
+
+func newRoutes(prefix []byte, scripts map[string]*script) *routes {
+	rt := &routes{prefix: prefix, byName: scripts}
+	for _, s := range scripts {
+		if s.Disabled {
+			continue
+		}
+		rt.nActive++
+		if s.pat.phase == bridge.Queued {
+			rt.queued = true
+		}
+		n := &rt.root
+		for _, seg := range s.pat.segs {
+			switch seg.kind {
+			case segLiteral:
+				if n.children == nil {
+					n.children = map[string]*node{}
+				}
+				c := n.children[seg.text]
+				if c == nil {
+					c = &node{}
+					n.children[seg.text] = c
+				}
+				n = c
+			case segParam:
+				if n.param == nil {
+					n.param = &node{}
+				}
+				n = n.param
+			case segCatchAll:
+				n.catchAll = append(n.catchAll, s)
+				n = nil
+			}
+			if n == nil {
+				break
+			}
+		}
+		if n != nil {
+			n.exact = append(n.exact, s)
+		}
+	}
+	return rt
+}
+
+// service finds the service segment of path: the first segment below the prefix. ok is false
+// for paths outside the prefix or without a service.
+func (rt *routes) service(path []byte) (svc []byte, rest []byte, ok bool) {
+	if len(rt.prefix) > 0 {
+		if !bytes.HasPrefix(path, rt.prefix) {
+			return nil, nil, false
+		}
+		path = path[len(rt.prefix):]
+		if len(path) > 0 && path[0] != '/' {
+			return nil, nil, false
+		}
+	}
+	for len(path) > 0 && path[0] == '/' {
+		path = path[1:]
+	}
+	end := bytes.IndexByte(path, '/')
+	if end < 0 {
+		end = len(path)
+	}
+	if end == 0 {
+		return nil, nil, false
+	}
+	return path[:end], path, true
+}
+
+// mayMatch reports whether any script could match a request for service svc.
+func (rt *routes) mayMatch(svc []byte) bool {
+	return rt.root.param != nil || rt.root.children[string(svc)] != nil
+}
+
+// splitSegments appends the spans of the non-empty segments of p to dst. The spans index p.
+func splitSegments(dst []span, p []byte) []span {
+	i := 0
+	for i < len(p) {
+		for i < len(p) && p[i] == '/' {
+			i++
+		}
+		start := i
+		for i < len(p) && p[i] != '/' {
+			i++
+		}
+		if i > start {
+			dst = append(dst, span{start, i})
+		}
+	}
+	return dst
+}
+
+// match appends to out the active scripts for verb matching the path segments, in the order
+// they run: by phase, then least specific first.
+func (rt *routes) match(p []byte, segs []span, verb []byte, out []*script) []*script {
+	if len(segs) == 0 {
+		return out
+	}
+	start := len(out)
+	out = rt.root.match(p, segs, 0, verb, out)
+	found := out[start:]
+	// Insertion sort: a request matches a handful of scripts, and this allocates nothing.
+	for i := 1; i < len(found); i++ {
+		for j := i; j > 0 && runsBefore(found[j], found[j-1]); j-- {
+			found[j], found[j-1] = found[j-1], found[j]
+		}
+	}
+	return out
+}
+
+func runsBefore(a, b *script) bool {
+	if a.pat.phase != b.pat.phase {
+		return a.pat.phase < b.pat.phase
+	}
+	return lessSpecific(a.pat, b.pat)
+}
+
+func (n *node) match(p []byte, segs []span, i int, verb []byte, out []*script) []*script {
+	if i == len(segs) {
+		return appendVerb(out, n.exact, verb)
+	}
+	out = appendVerb(out, n.catchAll, verb)
+	seg := p[segs[i].start:segs[i].end]
+	if c := n.children[string(seg)]; c != nil {
+		out = c.match(p, segs, i+1, verb, out)
+	}
+	if n.param != nil {
+		out = n.param.match(p, segs, i+1, verb, out)
+	}
+	return out
+}
+
+func appendVerb(out, list []*script, verb []byte) []*script {
+	for _, s := range list {
+		if s.pat.verb == string(verb) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sortedScripts returns the installed scripts ordered by name.
+func (rt *routes) sortedScripts() []*script {
+	list := make([]*script, 0, len(rt.byName))
+	for _, s := range rt.byName {
+		list = append(list, s)
+	}
+	slices.SortFunc(list, func(a, b *script) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	return list
+}
