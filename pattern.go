@@ -48,7 +48,7 @@ func parsePattern(text string) (*pattern, error) {
 	bad := func(format string, args ...any) (*pattern, error) {
 		return nil, &PatternError{Pattern: text, Msg: fmt.Sprintf(format, args...)}
 	}
-	parts := strings.Split(text, ".")
+	parts := splitPattern(text)
 	if len(parts) < 3 {
 		return bad("want service[.resource...].verb.type, as db._table.{table_name}.get.pre_process")
 	}
@@ -126,6 +126,26 @@ func parsePattern(text string) (*pattern, error) {
 	b.WriteString(p.phase.String())
 	p.text = b.String()
 	return p, nil
+}
+
+// splitPattern splits a pattern at the dots outside braces ({name...} holds dots).
+func splitPattern(text string) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i := 0; i < len(text); i++ {
+		switch text[i] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+		case '.':
+			if depth == 0 {
+				parts = append(parts, text[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(parts, text[start:])
 }
 
 // lessSpecific orders patterns as DreamFactory runs them: more placeholders first, a {name...}

@@ -202,7 +202,10 @@ func (e *Event) ApplyReturn(v lua.LValue) error {
 	r := e.resp
 	status, content := tb.RawGetString("status_code"), tb.RawGetString("content")
 	if status == lua.LNil && content == lua.LNil {
-		return errors.Join(r.setStatus(lua.LNumber(200)), r.setContent(tb))
+		if err := errors.Join(r.setStatus(lua.LNumber(200)), r.setContent(tb)); err != nil {
+			return err
+		}
+		return r.flush()
 	}
 	if status == lua.LNil {
 		status = lua.LNumber(200)

@@ -1,0 +1,584 @@
+package fastlua
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// The DreamFactory pre_process validation example: without a name the request is answered with
+// 400 and the handler is not called; with one the handler gets the payload with a timestamp.
+func TestValidationExample(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{Prefix: "/api/v2", Scripts: scriptsFrom(t, "validation")}, h.handle)
+
+	r := ts.do("POST", "/api/v2/db/_table/account", `{"email":"a@example.com"}`)
+	if r.status != 400 || r.body != `{"error":"Name field is required"}` {
+		t.Fatalf("without a name: %d %s", r.status, r.body)
+	}
+	if h.count() != 0 {
+		t.Fatalf("the handler was called %d times for a refused request", h.count())
+	}
+
+	r = ts.do("POST", "/api/v2/db/_table/account", `{"name":"Ada","email":"a@example.com"}`)
+	if r.status != 200 {
+		t.Fatalf("with a name: %d %s", r.status, r.body)
+	}
+	got := h.lastSeen()
+	var payload map[string]any
+	if err := json.Unmarshal([]byte(got.Body), &payload); err != nil {
+		t.Fatalf("the handler got a body that is not JSON: %q", got.Body)
+	}
+	ts1, _ := payload["timestamp"].(string)
+	if payload["name"] != "Ada" || payload["email"] != "a@example.com" {
+		t.Fatalf("the handler got %v", payload)
+	}
+	if _, err := time.Parse(time.RFC3339, ts1); err != nil {
+		t.Fatalf("timestamp %q is not a time: %v", ts1, err)
+	}
+	if got.Length != len(got.Body) {
+		t.Fatalf("Content-Length %d for a body of %d bytes", got.Length, len(got.Body))
+	}
+}
+
+func TestPatternsAndOrder(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{Prefix: "/api/v2", Scripts: scriptsFrom(t, "order")}, h.handle)
+	cases := []struct {
+		method, path string
+		order        string // x-order as the handler received it; "" for no script
+	}{
+		// Least specific first: two placeholders, then {path...}, then {table_name}, then none.
+		{"GET", "/api/v2/db/_table/customer", "svc+table:db/customer,catchall:_table/customer,generic:customer,specific"},
+		{"GET", "/api/v2/db/_table/orders", "svc+table:db/orders,catchall:_table/orders,generic:orders"},
+		{"GET", "/api/v2/files/_table/x", "svc+table:files/x"},
+		// A service pattern fires for its own path only; {path...} needs at least one segment.
+		{"GET", "/api/v2/db", "service"},
+		{"GET", "/api/v2/db/", "service"},
+		{"GET", "/api/v2/db/_table", "catchall:_table"},
+		{"GET", "/api/v2/db/a/b/c/d", "catchall:a/b/c/d"},
+		// A segment holding a dot matches one placeholder.
+		{"GET", "/api/v2/files/report.pdf", "file:report.pdf"},
+		// Another verb.
+		{"POST", "/api/v2/db/_table/customer", "post-verb"},
+		{"DELETE", "/api/v2/db/_table/customer", ""},
+		// Outside the prefix, or no service: nothing runs.
+		{"GET", "/db/_table/customer", ""},
+		{"GET", "/api/v2x/db/_table/customer", ""},
+		{"GET", "/api/v2", ""},
+		{"GET", "/api/v2/", ""},
+		{"GET", "/api/v2/unknown/x", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			r := ts.do(c.method, c.path, "")
+			if r.status != 200 {
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+			if got := h.lastSeen().Headers["x-order"]; got != c.order {
+				t.Fatalf("x-order = %q, want %q", got, c.order)
+			}
+		})
+	}
+	ts.do("GET", "/api/v2/db/_table/customer", "")
+	got := h.lastSeen().Headers
+	if got["x-event"] != "db._table.customer.get.pre_process" || got["x-resource"] != "_table/customer" || got["x-service"] != "db" {
+		t.Fatalf("event fields: name %q resource %q service %q", got["x-event"], got["x-resource"], got["x-service"])
+	}
+}
+
+func TestParsePattern(t *testing.T) {
+	good := map[string]string{
+		"db._table.{table_name}.get.pre_process": "db._table.{table_name}.get.pre_process",
+		"db.GET.post_process":                    "db.get.post_process",
+		"{service}.{rest...}.patch.queued":       "{service}.{rest...}.patch.queued",
+		"files.{name}.delete.pre_process":        "files.{name}.delete.pre_process",
+	}
+	for in, want := range good {
+		p, err := parsePattern(in)
+		if err != nil || p.text != want {
+			t.Errorf("parsePattern(%q) = %v, %v; want %q", in, p, err, want)
+		}
+	}
+	bad := []string{
+		"", "db", "db.get", "db.get.later", "db.g3t.pre_process", "db..get.pre_process",
+		"{svc...}.get.pre_process", "db.{a...}.x.get.pre_process", "db.{a}.{a}.get.pre_process",
+		"db.{1a}.get.pre_process", "db.x{y}.get.pre_process", "db.a/b.get.pre_process",
+	}
+	for _, in := range bad {
+		if _, err := parsePattern(in); err == nil {
+			t.Errorf("parsePattern(%q) succeeded", in)
+		} else if !errors.As(err, new(*PatternError)) {
+			t.Errorf("parsePattern(%q): %T is not a *PatternError", in, err)
+		}
+	}
+}
+
+func TestAnswerEarly(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{Scripts: scriptsFrom(t, "early")}, h.handle)
+	r := ts.do("GET", "/shop/orders", "")
+	if r.status != 418 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	if h.count() != 0 {
+		t.Fatal("the handler ran after a pre_process script answered")
+	}
+	if r.headers["x-early"] != "1" || r.headers["x-post"] != "418" {
+		t.Fatalf("headers %v", r.headers)
+	}
+	if _, ok := r.headers["x-second"]; ok {
+		t.Fatal("a pre_process script ran after the request was answered")
+	}
+	if v := r.json(t); v["teapot"] != true || v["res"] != "orders" || v["post"] != "seen" {
+		t.Fatalf("body %s", r.body)
+	}
+	if !strings.HasPrefix(r.headers["content-type"], "application/json") {
+		t.Fatalf("content-type %q", r.headers["content-type"])
+	}
+}
+
+func TestPostProcess(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{Scripts: scriptsFrom(t, "post")}, h.handle)
+
+	r := ts.do("GET", "/api/items?x=1", "")
+	v := r.json(t)
+	if r.status != 200 || v["custom_field"] != "added" || v["method"] != "GET" || r.headers["x-post"] != "1" {
+		t.Fatalf("rewrite: %d %s %v", r.status, r.body, r.headers)
+	}
+	if _, ok := v["headers"]; ok {
+		t.Fatal("the field the script removed is still there")
+	}
+	if r.headers["content-length"] != fmt.Sprint(len(r.body)) {
+		t.Fatalf("Content-Length %s for %d bytes", r.headers["content-length"], len(r.body))
+	}
+
+	r = ts.do("PUT", "/api/items", `{"a":1}`)
+	if r.status != 202 || r.body != "accepted" || r.headers["content-type"] != "text/plain" {
+		t.Fatalf("string content: %d %q %q", r.status, r.body, r.headers["content-type"])
+	}
+
+	r = ts.do("DELETE", "/api/items", "")
+	if r.status != 200 || r.body != `{"deleted":true,"list":[1,2,3]}` {
+		t.Fatalf("table content: %d %s", r.status, r.body)
+	}
+	if h.count() != 3 {
+		t.Fatalf("handler calls %d", h.count())
+	}
+}
+
+func TestPreProcessChanges(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{Scripts: scriptsFrom(t, "modify")}, h.handle)
+
+	ts.do("POST", "/mod/item?gone=1&kept=2", `{"original":true}`, "X-Remove", "1", "X-Kept", "2")
+	s := h.lastSeen()
+	if s.Method != "PUT" {
+		t.Errorf("method %q", s.Method)
+	}
+	if s.Headers["x-added"] != "yes" || s.Headers["x-kept"] != "2" {
+		t.Errorf("headers %v", s.Headers)
+	}
+	if _, ok := s.Headers["x-remove"]; ok {
+		t.Error("a deleted header reached the handler")
+	}
+	if s.Query["added"] != "1" || s.Query["kept"] != "2" || s.Query["gone"] != "" {
+		t.Errorf("query %v", s.Query)
+	}
+	if s.Body != `{"n":3,"replaced":true}` || s.Length != len(s.Body) {
+		t.Errorf("body %q with Content-Length %d", s.Body, s.Length)
+	}
+
+	ts.do("POST", "/mod/raw", `{"x":1}`)
+	if s := h.lastSeen(); s.Body != "plain text" || s.Length != 10 {
+		t.Errorf("content: %q, Content-Length %d", s.Body, s.Length)
+	}
+
+	ts.do("GET", "/mod/multi", "")
+	if s := h.lastSeen(); s.Headers["x-count"] == "" || s.Headers["x-count"] == "0" {
+		t.Errorf("pairs over headers counted %q", s.Headers["x-count"])
+	}
+}
+
+func TestReturnValues(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{Scripts: scriptsFrom(t, "return")}, h.handle)
+	r := ts.do("GET", "/r/table", "")
+	if r.status != 201 || r.body != `{"made":true}` || r.headers["x-made"] != "yes" || h.count() != 0 {
+		t.Fatalf("response table: %d %s %v (handler calls %d)", r.status, r.body, r.headers, h.count())
+	}
+	r = ts.do("GET", "/r/plain", "")
+	if r.status != 200 || r.body != `{"hello":"world"}` {
+		t.Fatalf("plain table: %d %s", r.status, r.body)
+	}
+	r = ts.do("GET", "/r/bad", "")
+	if r.status != 500 || !strings.Contains(r.errorMessage(t), "may return a table") {
+		t.Fatalf("bad return: %d %s", r.status, r.body)
+	}
+}
+
+func TestReadOnlyScripts(t *testing.T) {
+	h := &echo{}
+	ro := func(name, file string) Script {
+		s := luaFile(t, name, filepath.Join("readonly", file))
+		s.ReadOnly = true
+		return s
+	}
+	ts := serve(t, Config{Scripts: []Script{
+		ro("ro.header.get.pre_process", "header.lua"),
+		ro("ro.payload.post.pre_process", "payload.lua"),
+		ro("ro.read.post.pre_process", "read.lua"),
+		luaFile(t, "ro.late.get.post_process", "readonly/post_request.lua"),
+	}}, h.handle)
+
+	for _, c := range []struct{ method, path, body, want string }{
+		{"GET", "/ro/header", "", "event.request.headers cannot be changed: the script has allow_event_modification = false"},
+		{"POST", "/ro/payload", `{"a":1}`, "event.request.payload was changed, but the script has allow_event_modification = false"},
+		{"GET", "/ro/late", "", "cannot be changed in post_process"},
+	} {
+		r := ts.do(c.method, c.path, c.body)
+		if msg := r.errorMessage(t); r.status != 500 || !strings.Contains(msg, c.want) {
+			t.Errorf("%s %s: %d %q, want a 500 with %q", c.method, c.path, r.status, msg, c.want)
+		}
+	}
+	calls := h.count()
+	body := `{ "name" : "kept",  "big": 12345678901234567890, "z": [ ] }`
+	r := ts.do("POST", "/ro/read?q=1", body)
+	if r.status != 200 || h.count() != calls+1 {
+		t.Fatalf("read-only reader: %d %s", r.status, r.body)
+	}
+	if got := h.lastSeen().Body; got != body {
+		t.Fatalf("a script that only read the payload changed the body:\n got %s\nwant %s", got, body)
+	}
+}
+
+func TestErrorShapes(t *testing.T) {
+	h := &echo{}
+	scripts := func() []Script {
+		return []Script{
+			luaFile(t, "errs.raised.get.pre_process", "errors/raised.lua"),
+			luaFile(t, "errs.nostatus.get.pre_process", "errors/raised_nostatus.lua"),
+			luaFile(t, "errs.text.get.pre_process", "errors/text.lua"),
+			luaFile(t, "errs.runtime.get.pre_process", "errors/runtime.lua"),
+			luaFile(t, "errs.post.get.post_process", "errors/text.lua"),
+		}
+	}
+	ts := serve(t, Config{Scripts: scripts()}, h.handle)
+	cases := []struct {
+		path   string
+		status int
+		msg    string
+	}{
+		{"/errs/raised", 422, "Unprocessable thing"},
+		{"/errs/nostatus", 500, "no status given"},
+		{"/errs/text", 500, "script errs.text.get.pre_process, line 3: boom"},
+		{"/errs/runtime", 500, "script errs.runtime.get.pre_process, line 2: attempt to index"},
+		{"/errs/post", 500, "script errs.post.get.post_process, line 3: boom"},
+	}
+	for _, c := range cases {
+		r := ts.do("GET", c.path, "")
+		if msg := r.errorMessage(t); r.status != c.status || !strings.HasPrefix(msg, c.msg) {
+			t.Errorf("%s: %d %q, want %d %q", c.path, r.status, msg, c.status, c.msg)
+		}
+		if !strings.HasPrefix(r.headers["content-type"], "application/json") {
+			t.Errorf("%s: content-type %q", c.path, r.headers["content-type"])
+		}
+	}
+	if r := ts.do("GET", "/errs/raised", ""); r.body != `{"error":{"code":422,"message":"Unprocessable thing"}}` {
+		t.Errorf("raised body %s", r.body)
+	}
+	if h.count() != 1 {
+		t.Errorf("the handler ran %d times; only the post_process case should reach it", h.count())
+	}
+	if !strings.Contains(ts.logs.String(), "boom") {
+		t.Error("the error was not logged")
+	}
+
+	// HideErrors: unexpected errors say only the status text; raised ones keep their message.
+	hidden := serve(t, Config{HideErrors: true, Scripts: scripts()}, h.handle)
+	if r := hidden.do("GET", "/errs/text", ""); r.errorMessage(t) != "Internal Server Error" {
+		t.Errorf("hidden error: %s", r.body)
+	}
+	if r := hidden.do("GET", "/errs/raised", ""); r.errorMessage(t) != "Unprocessable thing" {
+		t.Errorf("raised error with HideErrors: %s", r.body)
+	}
+	if !strings.Contains(hidden.logs.String(), "line=3") {
+		t.Errorf("the hidden error's details were not logged:\n%s", hidden.logs.String())
+	}
+}
+
+func TestFailOpen(t *testing.T) {
+	h := &echo{}
+	bad := luaFile(t, "open.x.get.pre_process", "errors/runtime.lua")
+	bad.FailOpen = true
+	ts := serve(t, Config{Scripts: []Script{bad}}, h.handle)
+	r := ts.do("GET", "/open/x", "")
+	if r.status != 200 || h.count() != 1 {
+		t.Fatalf("fail-open script stopped the request: %d %s", r.status, r.body)
+	}
+	if !strings.Contains(ts.logs.String(), "fail-open") {
+		t.Fatal("the fail-open error was not logged")
+	}
+	s := ts.mw.routes.Load().byName["open.x.get.pre_process"]
+	if s.errors.Load() != 1 || s.runs.Load() != 1 {
+		t.Fatalf("runs %d errors %d", s.runs.Load(), s.errors.Load())
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{Scripts: []Script{{Name: "c.x.get.pre_process", Source: `event.response.headers["x-v"] = "1"`}}}, h.handle)
+	err := ts.mw.Set(Script{Name: "c.x.get.pre_process", Source: "local x = \n\nif then end"})
+	var ce *CompileError
+	if !errors.As(err, &ce) || ce.Line != 3 || ce.Script != "c.x.get.pre_process" {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("message %q does not name the line", err)
+	}
+	if r := ts.do("GET", "/c/x", ""); r.headers["x-v"] != "1" {
+		t.Fatal("the working version was replaced by one that does not compile")
+	}
+	// All or nothing.
+	err = ts.mw.Set(Script{Name: "c.x.get.pre_process", Source: `event.response.headers["x-v"] = "2"`},
+		Script{Name: "c.y.get.pre_process", Source: "end"})
+	if err == nil {
+		t.Fatal("a batch with a broken script was accepted")
+	}
+	if r := ts.do("GET", "/c/x", ""); r.headers["x-v"] != "1" {
+		t.Fatal("part of a failed batch was installed")
+	}
+	if err := ts.mw.Set(Script{Name: "c.x", Source: ""}); !errors.As(err, new(*PatternError)) {
+		t.Fatalf("bad pattern: %v", err)
+	}
+}
+
+func TestSetAndRemoveAtRunTime(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{}, h.handle)
+	if r := ts.do("GET", "/rt/x", ""); r.headers["x-v"] != "" {
+		t.Fatal("a script ran before any was set")
+	}
+	for i := 1; i <= 3; i++ {
+		if err := ts.mw.Set(Script{Name: "rt.x.get.post_process", Source: fmt.Sprintf(`event.response.headers["x-v"] = "%d"`, i)}); err != nil {
+			t.Fatal(err)
+		}
+		if r := ts.do("GET", "/rt/x", ""); r.headers["x-v"] != fmt.Sprint(i) {
+			t.Fatalf("version %d: got %q", i, r.headers["x-v"])
+		}
+	}
+	if err := ts.mw.Set(Script{Name: "rt.x.get.post_process", Source: `event.response.headers["x-v"] = "off"`, Disabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if r := ts.do("GET", "/rt/x", ""); r.headers["x-v"] != "" {
+		t.Fatal("a disabled script ran")
+	}
+	if s, ok := ts.mw.Script("rt.x.GET.post_process"); !ok || !s.Disabled {
+		t.Fatalf("Script() = %+v, %v", s, ok)
+	}
+	if n := ts.mw.Remove("rt.x.get.post_process", "no.such.get.queued"); n != 1 {
+		t.Fatalf("Remove = %d", n)
+	}
+	if len(ts.mw.Scripts()) != 0 {
+		t.Fatal("a removed script is still listed")
+	}
+}
+
+// Scripts replaced in a loop while requests run: every request succeeds and sees one version.
+func TestSetUnderLoad(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{Scripts: []Script{{Name: "load.x.get.post_process", Source: `event.response.headers["x-v"] = "0"`}}}, h.handle)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []string
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := ts.do("GET", "/load/x", "")
+				if r.status != 200 || r.headers["x-v"] == "" {
+					mu.Lock()
+					failures = append(failures, fmt.Sprintf("%d %q", r.status, r.headers["x-v"]))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 1; i <= 50; i++ {
+		if err := ts.mw.Set(Script{Name: "load.x.get.post_process", Source: fmt.Sprintf(`event.response.headers["x-v"] = "%d"`, i)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatalf("%d requests failed, first: %s", len(failures), failures[0])
+	}
+	if r := ts.do("GET", "/load/x", ""); r.headers["x-v"] != "50" {
+		t.Fatalf("after the last Set: %q", r.headers["x-v"])
+	}
+}
+
+func TestSandboxEscapes(t *testing.T) {
+	files, _ := filepath.Glob("testdata/sandbox/*.lua")
+	if len(files) < 20 {
+		t.Fatalf("only %d escape scripts", len(files))
+	}
+	var scripts []Script
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".lua")
+		scripts = append(scripts, luaFile(t, "sandbox."+name+".get.pre_process", filepath.Join("sandbox", name+".lua")))
+	}
+	scripts = append(scripts, luaFile(t, "sandbox.check.get.pre_process", "leaks/read.lua"))
+	h := &echo{}
+	ts := serve(t, Config{MaxStates: 1, Scripts: scripts}, h.handle)
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".lua")
+		t.Run(name, func(t *testing.T) {
+			src, _ := os.ReadFile(f)
+			want, _, _ := strings.Cut(strings.TrimPrefix(string(src), "-- expect: "), "\n")
+			r := ts.do("GET", "/sandbox/"+name, "")
+			if msg := r.errorMessage(t); r.status != 500 || !strings.Contains(msg, want) {
+				t.Fatalf("the escape was not refused as expected: %d %q, want %q", r.status, msg, want)
+			}
+			// One state only: the next request runs where the attempt ran.
+			if r := ts.do("GET", "/sandbox/check", ""); r.status != 200 || r.headers["x-leaks"] != "" {
+				t.Fatalf("after the attempt: %d leaks %q", r.status, r.headers["x-leaks"])
+			}
+		})
+	}
+	if h.count() != len(files) {
+		t.Fatalf("handler calls %d, want %d (only the checks)", h.count(), len(files))
+	}
+}
+
+func TestNoLeaksBetweenRuns(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{MaxStates: 1, Scripts: []Script{
+		luaFile(t, "leak.write.get.pre_process", "leaks/write.lua"),
+		luaFile(t, "leak.read.get.pre_process", "leaks/read.lua"),
+		luaFile(t, "two.{x}.get.pre_process", "leaks/global_writer.lua"),
+		luaFile(t, "two.y.get.pre_process", "leaks/global_reader.lua"),
+	}}, h.handle)
+	for i := 0; i < 3; i++ {
+		r := ts.do("GET", "/leak/write", "")
+		if r.status != 200 || r.body != `{"refused":5}` {
+			t.Fatalf("writer: %d %s", r.status, r.body)
+		}
+		if r := ts.do("GET", "/leak/read", ""); r.headers["x-leaks"] != "" {
+			t.Fatalf("left behind: %q", r.headers["x-leaks"])
+		}
+	}
+	// Two scripts of the same request do not share globals either.
+	if r := ts.do("GET", "/two/y", ""); r.headers["x-shared"] != "nil" {
+		t.Fatalf("a global crossed from one script to the next: %q", r.headers["x-shared"])
+	}
+}
+
+func TestLimits(t *testing.T) {
+	h := &echo{}
+	var scripts []Script
+	for _, name := range []string{"endless", "endless_pcall", "endless_coroutine", "rep", "gsub", "concat", "recursion", "coroutines", "fine"} {
+		scripts = append(scripts, luaFile(t, "lim."+name+".get.pre_process", "limits/"+name+".lua"))
+	}
+	ts := serve(t, Config{MaxStates: 1, TimeLimit: 100 * time.Millisecond, MaxStringSize: 1 << 20, Scripts: scripts}, h.handle)
+	cases := []struct{ name, want string }{
+		{"endless", "exceeded its time limit of 100ms"},
+		{"endless_pcall", "exceeded its time limit of 100ms"},
+		{"endless_coroutine", "exceeded its time limit of 100ms"},
+		{"rep", "more than the string limit of 1048576 bytes"},
+		{"gsub", "more than the string limit"},
+		{"concat", "more than the string limit"},
+		{"recursion", "stack overflow"},
+		{"coroutines", "at most 64 coroutines"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			r := ts.do("GET", "/lim/"+c.name, "")
+			if msg := r.errorMessage(t); r.status != 500 || !strings.Contains(msg, c.want) {
+				t.Fatalf("%d %q, want %q", r.status, msg, c.want)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("took %v", d)
+			}
+			if r := ts.do("GET", "/lim/fine", ""); r.status != 200 || r.headers["x-fine"] != "yes" {
+				t.Fatalf("the next request: %d %s", r.status, r.body)
+			}
+		})
+	}
+	// A per-script limit overrides the global one.
+	long := luaFile(t, "lim.long.get.pre_process", "limits/endless.lua")
+	long.TimeLimit = 300 * time.Millisecond
+	if err := ts.mw.Set(long); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := ts.do("GET", "/lim/long", "")
+	if d := time.Since(start); !strings.Contains(r.errorMessage(t), "time limit of 300ms") || d < 300*time.Millisecond {
+		t.Fatalf("per-script limit: %s after %v", r.body, d)
+	}
+}
+
+// Many requests at once, each checked for its own data: no state or event crosses requests.
+func TestConcurrentRequests(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{MaxStates: 4, Scripts: scriptsFrom(t, "concurrent")}, h.handle)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := 0; g < 32; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				id := fmt.Sprintf("%d-%d", g, i)
+				kind := []string{"alpha", "beta", "gamma"}[i%3]
+				r := ts.do("POST", "/c/"+kind, fmt.Sprintf(`{"n":%d}`, i), "X-Id", id)
+				var v struct {
+					Body   string `json:"body"`
+					PostID string `json:"post_id"`
+				}
+				if err := json.Unmarshal([]byte(r.body), &v); err != nil {
+					errs <- fmt.Errorf("%s: %v: %s", id, err, r.body)
+					return
+				}
+				want := fmt.Sprintf(`{"echo":%q,"kind":%q,"n":%d}`, id, kind, i)
+				if r.status != 200 || v.Body != want || v.PostID != id {
+					errs <- fmt.Errorf("request %s got %d %s", id, r.status, r.body)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestPassThroughWithoutScripts(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{Prefix: "/api"}, func(ctx *fasthttp.RequestCtx) { h.handle(ctx) })
+	r := ts.do("POST", "/api/db/x?a=1", `{"z":1}`)
+	if r.status != 200 || h.lastSeen().Body != `{"z":1}` {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+}

@@ -1,0 +1,1 @@
+shared = "from the generic script"

@@ -1,0 +1,17 @@
+-- Tries every way to leave something behind for the next run.
+leaked = "plain global"
+_G.leaked_g = "through _G"
+rawset(_G, "leaked_raw", "through rawset")
+table.insert(_G, "through table.insert")
+event = nil
+print = nil
+local results = {
+  pcall(function() string.upper = function() return "pwned" end end),
+  pcall(function() getmetatable("").__index = {} end),
+  pcall(function() rawset(string, "lower", nil) end),
+  pcall(setmetatable, 1, { __index = function() return "pwned" end }),
+  pcall(setmetatable, _G, nil),
+}
+local refused = 0
+for _, ok in ipairs(results) do if not ok then refused = refused + 1 end end
+return { refused = refused }

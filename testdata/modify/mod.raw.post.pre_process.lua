@@ -1,0 +1,1 @@
+event.request.content = "plain text"

@@ -1,0 +1,3 @@
+local h = event.request.headers
+local prev = h["x-order"]
+h["x-order"] = (prev and (prev .. ",") or "") .. "post-verb"

@@ -1,0 +1,2 @@
+-- A change in place to the decoded payload: found after the script.
+event.request.payload.sneaky = true

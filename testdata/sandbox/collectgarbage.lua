@@ -1,0 +1,3 @@
+-- expect: attempt to call a non-function object
+-- Stop the collector for the whole process.
+collectgarbage("stop")

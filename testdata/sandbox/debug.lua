@@ -1,0 +1,3 @@
+-- expect: non-table object(nil) with key 'getregistry'
+-- The debug library reaches every upvalue and the registry.
+debug.getregistry()

@@ -1,0 +1,3 @@
+-- expect: event.request cannot be changed
+-- Replace the event's sub-objects for later runs.
+event.request = {}

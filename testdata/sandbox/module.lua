@@ -1,0 +1,3 @@
+-- expect: attempt to call a non-function object
+-- module() writes into package.loaded and the global table.
+module("escape")
