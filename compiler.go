@@ -112,7 +112,29 @@ func compileSource(name, source string) (proto *lua.FunctionProto, err error) {
 	// compiler declares the local only for nested functions), so the table can never be read:
 	// clearing the flag removes ~1 µs and 8 allocations from every run.
 	proto.IsVarArg &^= lua.VarArgNeedsArg
+	keepKeysBoxed(proto)
 	return proto, nil
+}
+
+// keepKeysBoxed rewrites GETTABLEKS and SETTABLEKS (t.name with a constant string key) to
+// GETTABLE and SETTABLE, in every function of a proto. The pairs have the same operands and
+// meaning; the KS forms pass the key to the VM as a Go string, which gopher-lua boxes again
+// (an allocation) whenever it calls an __index or __newindex function with it. The plain forms
+// pass the constant, boxed once at compile time. For the bridge's objects, whose fields are
+// read through __index functions, this removes an allocation from every field access.
+func keepKeysBoxed(p *lua.FunctionProto) {
+	const opShift = 26
+	for i, inst := range p.Code {
+		switch int(inst >> opShift) {
+		case lua.OP_GETTABLEKS:
+			p.Code[i] = inst&(1<<opShift-1) | uint32(lua.OP_GETTABLE)<<opShift
+		case lua.OP_SETTABLEKS:
+			p.Code[i] = inst&(1<<opShift-1) | uint32(lua.OP_SETTABLE)<<opShift
+		}
+	}
+	for _, child := range p.FunctionPrototypes {
+		keepKeysBoxed(child)
+	}
 }
 
 // maxNesting bounds bracket nesting in a source, so that the recursive compiler cannot run out
