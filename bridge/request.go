@@ -190,14 +190,26 @@ func (r *request) flush() error {
 	return nil
 }
 
-// isJSON reports whether a body is JSON: its content type says so, or there is no content type
-// and the body starts like a JSON object or array.
+// isJSON reports whether a body is JSON: its content type says so, or the content type is one
+// clients send by default (none, form-urlencoded as curl -d does, text/plain) and the body starts
+// like a JSON object or array (which a form body never does).
 func isJSON(contentType, b []byte) bool {
-	if len(contentType) > 0 {
-		return isJSONType(contentType)
+	if isJSONType(contentType) {
+		return true
+	}
+	if len(contentType) > 0 && !hasMediaType(contentType, "application/x-www-form-urlencoded") && !hasMediaType(contentType, "text/plain") {
+		return false
 	}
 	b = bytes.TrimLeft(b, " \t\r\n")
 	return len(b) > 0 && (b[0] == '{' || b[0] == '[')
+}
+
+// hasMediaType reports whether a Content-Type value is the media type mt (parameters ignored).
+func hasMediaType(ct []byte, mt string) bool {
+	if i := bytes.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	return bytes.EqualFold(bytes.TrimSpace(ct), []byte(mt))
 }
 
 // isJSONType reports whether a media type is application/json or ends in +json.
@@ -209,7 +221,7 @@ func isJSONType(ct []byte) bool {
 	if len(ct) >= 5 && bytes.EqualFold(ct[len(ct)-5:], []byte("+json")) {
 		return true
 	}
-	return bytes.EqualFold(ct, []byte("application/json"))
+	return hasMediaType(ct, "application/json")
 }
 
 // isToken reports whether s is a non-empty HTTP token (method names, header names).

@@ -1,0 +1,219 @@
+package bridge
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+func decode(t *testing.T, L *lua.LState, s string) lua.LValue {
+	t.Helper()
+	v, err := DecodeJSON(L, []byte(s))
+	if err != nil {
+		t.Fatalf("DecodeJSON(%s): %v", s, err)
+	}
+	return v
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	var enc Encoder
+	cases := []struct{ in, out string }{
+		{`{"a":1,"b":[1,2,3],"c":{"d":null}}`, `{"a":1,"b":[1,2,3],"c":{"d":null}}`},
+		{` { "z" : true , "a" : false } `, `{"a":false,"z":true}`}, // keys sorted, space dropped
+		{`[]`, `[]`},
+		{`{}`, `{}`},
+		{`{"list":[],"obj":{}}`, `{"list":[],"obj":{}}`},
+		{`[[],[[]],{}]`, `[[],[[]],{}]`},
+		{`"h\u00e9llo \ud83d\ude00 \"q\" \\ \/ \n\t"`, `"héllo 😀 \"q\" \\ / \n\t"`},
+		{`"\u0001\u001f"`, `"\u0001\u001f"`},
+		{`[1.5,-0.25,1e3,2E-2,0,-0]`, `[1.5,-0.25,1000,0.02,0,0]`},
+		{`9007199254740993`, `9007199254740992`}, // beyond 2^53: the nearest float64
+		{`12345678901234567890`, `12345678901234567000`},
+		{`1e300`, `1e+300`},
+		{`[null,null]`, `[null,null]`},
+		{`"\ud800"`, `"�"`}, // a lone surrogate becomes U+FFFD
+	}
+	for _, c := range cases {
+		v := decode(t, L, c.in)
+		out, err := enc.Encode(v)
+		if err != nil {
+			t.Errorf("Encode(%s): %v", c.in, err)
+			continue
+		}
+		if string(out) != c.out {
+			t.Errorf("round trip of %s = %s, want %s", c.in, out, c.out)
+		}
+		if !EqualJSON(v, []byte(c.in)) {
+			t.Errorf("EqualJSON(decode(%s), itself) = false", c.in)
+		}
+	}
+}
+
+func TestJSONEncodeLuaValues(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	var enc Encoder
+	run := func(src string) lua.LValue {
+		t.Helper()
+		if err := L.DoString("v = " + src); err != nil {
+			t.Fatal(err)
+		}
+		return L.GetGlobal("v")
+	}
+	L.SetGlobal("null", Null)
+	L.SetGlobal("empty_array", EmptyArray)
+	arr := L.CreateTable(0, 0)
+	arr.Metatable = ArrayMeta
+	L.SetGlobal("marked", arr)
+	cases := []struct{ src, out string }{
+		{`{1, 2, 3}`, `[1,2,3]`},
+		{`{}`, `{}`},
+		{`empty_array`, `[]`},
+		{`marked`, `[]`},
+		{`{a = empty_array, b = null}`, `{"a":[],"b":null}`},
+		{`{[1] = "a", [3] = "c"}`, `{"1":"a","3":"c"}`}, // sparse: an object
+		{`{[1.5] = "x"}`, `{"1.5":"x"}`},
+		{`{1, 2, x = 3}`, `{"1":1,"2":2,"x":3}`},
+		{`"\255"`, `"�"`},
+		{`123456789012`, `123456789012`},
+		{`0.1`, `0.1`},
+	}
+	for _, c := range cases {
+		out, err := enc.Encode(run(c.src))
+		if err != nil || string(out) != c.out {
+			t.Errorf("Encode(%s) = %s, %v; want %s", c.src, out, err, c.out)
+		}
+	}
+	for _, src := range []string{`function() end`, `{f = print}`, `0/0`, `1/0`, `{[true] = 1}`} {
+		var ee *EncodeError
+		if _, err := enc.Encode(run(src)); !errors.As(err, &ee) {
+			t.Errorf("Encode(%s): err = %v, want an *EncodeError", src, err)
+		}
+	}
+	// A table that contains itself is an error, not a stack overflow.
+	if err := L.DoString(`cyc = {}; cyc.self = cyc`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := enc.Encode(L.GetGlobal("cyc")); err == nil || !strings.Contains(err.Error(), "contains itself") {
+		t.Errorf("cycle: %v", err)
+	}
+}
+
+func TestJSONSyntaxErrors(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	cases := []struct {
+		in     string
+		offset int
+	}{
+		{``, 0},
+		{`{`, 1},
+		{`{"a" 1}`, 5},
+		{`{"a":1,}`, 7},
+		{`[1,2`, 4},
+		{`[01]`, 1},
+		{`"abc`, 4},
+		{`tru`, 0},
+		{`{"a":1} x`, 8},
+		{`"\x"`, 2},
+		{"\"a\x01\"", 2},
+		{`-`, 1},
+		{`1.`, 2},
+		{strings.Repeat("[", MaxJSONDepth+1), MaxJSONDepth},
+	}
+	for _, c := range cases {
+		_, err := DecodeJSON(L, []byte(c.in))
+		var se *SyntaxError
+		if !errors.As(err, &se) {
+			t.Errorf("DecodeJSON(%q) err = %v, want a *SyntaxError", c.in, err)
+			continue
+		}
+		if se.Offset != c.offset {
+			t.Errorf("DecodeJSON(%q): offset %d, want %d (%v)", c.in, se.Offset, c.offset, err)
+		}
+	}
+}
+
+func TestEqualJSONFindsChanges(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	doc := `{"a":1,"b":[1,2],"c":{"d":"x"},"e":null,"f":[]}`
+	changes := []string{
+		`v.a = 2`, `v.a = "1"`, `v.b[3] = 3`, `v.b[2] = nil`, `v.c.d = "y"`, `v.c.z = 1`,
+		`v.e = nil`, `v.e = false`, `v.f[1] = 1`, `v.new = 1`, `v.b = {1, 2, x = 1}`,
+	}
+	for _, change := range changes {
+		v := decode(t, L, doc)
+		L.SetGlobal("v", v)
+		if err := L.DoString(change); err != nil {
+			t.Fatal(err)
+		}
+		if EqualJSON(v, []byte(doc)) {
+			t.Errorf("EqualJSON did not see %q", change)
+		}
+	}
+	v := decode(t, L, doc)
+	L.SetGlobal("v", v)
+	if err := L.DoString(`local x = v.a; v.a = 5; v.a = x; v.tmp = 1; v.tmp = nil`); err != nil {
+		t.Fatal(err)
+	}
+	if !EqualJSON(v, []byte(doc)) {
+		t.Error("a change undone counts as a change")
+	}
+	if EqualJSON(v, []byte(`{"a":1`)) || EqualJSON(lua.LNil, []byte(`null`)) {
+		t.Error("EqualJSON accepted malformed data or nil for null")
+	}
+	// Duplicate keys decode to the last value; the table is not equal to the document, which
+	// at worst rewrites such a body in its normal form.
+	dup := decode(t, L, `{"a":1,"a":2}`)
+	if EqualJSON(dup, []byte(`{"a":1,"a":2}`)) {
+		t.Error("duplicate keys compared equal")
+	}
+}
+
+func BenchmarkDecodeJSON(b *testing.B) {
+	L := lua.NewState()
+	defer L.Close()
+	doc := []byte(sampleDoc)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeJSON(L, doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEqualJSON(b *testing.B) {
+	L := lua.NewState()
+	defer L.Close()
+	doc := []byte(sampleDoc)
+	v, _ := DecodeJSON(L, doc)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if !EqualJSON(v, doc) {
+			b.Fatal("not equal")
+		}
+	}
+}
+
+func BenchmarkEncodeJSON(b *testing.B) {
+	L := lua.NewState()
+	defer L.Close()
+	v, _ := DecodeJSON(L, []byte(sampleDoc))
+	var enc Encoder
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := enc.Encode(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// sampleDoc is about 1 KB of typical API JSON.
+const sampleDoc = `{"resource":[{"id":1,"name":"Ada Lovelace","email":"ada@example.com","active":true,"score":98.5,"tags":["math","poetry"],"address":{"city":"London","zip":"W1"}},{"id":2,"name":"Alan Turing","email":"alan@example.com","active":false,"score":87.25,"tags":["crypto"],"address":{"city":"Wilmslow","zip":"SK9"}},{"id":3,"name":"Grace Hopper","email":"grace@example.com","active":true,"score":91,"tags":["cobol","navy"],"address":{"city":"New York","zip":"10001"}},{"id":4,"name":"Edsger Dijkstra","email":"ewd@example.com","active":true,"score":99.9,"tags":["algorithms"],"address":{"city":"Austin","zip":"78701"}},{"id":5,"name":"Barbara Liskov","email":"liskov@example.com","active":true,"score":95,"tags":["abstraction","distributed"],"address":{"city":"Cambridge","zip":"02139"}}],"meta":{"count":5,"next":null}}`
