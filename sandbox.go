@@ -55,9 +55,9 @@ func (st *state) openSandbox() {
 		"select", "tonumber", "tostring", "type", "unpack", "xpcall", "getmetatable", "_VERSION"} {
 		G.RawSetString(name, global.RawGetString(name))
 	}
-	basePairs := global.RawGetString("pairs").(*lua.LFunction)
+	baseNext := global.RawGetString("next").(*lua.LFunction)
 	baseSetMetatable := global.RawGetString("setmetatable").(*lua.LFunction)
-	G.RawSetString("pairs", L.NewFunction(func(L *lua.LState) int { return st.pairs(L, basePairs) }))
+	G.RawSetString("pairs", L.NewFunction(func(L *lua.LState) int { return st.pairs(L, baseNext) }))
 	G.RawSetString("rawset", L.NewFunction(st.rawset))
 	G.RawSetString("setmetatable", L.NewFunction(func(L *lua.LState) int {
 		tb, ok := L.Get(1).(*lua.LTable)
@@ -65,7 +65,7 @@ func (st *state) openSandbox() {
 			L.ArgError(1, "table expected, got "+L.Get(1).Type().String())
 		}
 		st.checkTableWrite(L, tb, "setmetatable")
-		return baseSetMetatable.GFunction(L)
+		return callOriginal(L, baseSetMetatable)
 	}))
 	G.RawSetString("print", L.NewFunction(st.print))
 	G.RawSetString("require", L.NewFunction(st.require))
@@ -76,7 +76,7 @@ func (st *state) openSandbox() {
 	str.RawSetString("rep", L.NewFunction(st.strRep))
 	str.RawSetString("gsub", L.NewFunction(st.strGsub))
 	str.RawSetString("format", L.NewFunction(func(L *lua.LState) int {
-		n := origFormat.GFunction(L)
+		n := callOriginal(L, origFormat)
 		if s, ok := L.Get(-1).(lua.LString); ok && len(s) > st.m.cfg.MaxStringSize {
 			st.raiseStringLimit(L, "string.format", len(s))
 		}
@@ -86,7 +86,7 @@ func (st *state) openSandbox() {
 		orig := str.RawGetString(name).(*lua.LFunction)
 		str.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
 			st.checkPattern(L, name)
-			return orig.GFunction(L)
+			return callOriginal(L, orig)
 		}))
 	}
 	// The string metatable: methods come from the capped table, and it cannot be read or changed.
@@ -102,13 +102,13 @@ func (st *state) openSandbox() {
 		what := "table." + name
 		tbl.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
 			st.checkTableWrite(L, L.CheckTable(1), what)
-			return orig.GFunction(L)
+			return callOriginal(L, orig)
 		}))
 	}
 	origConcat := tbl.RawGetString("concat").(*lua.LFunction)
 	tbl.RawSetString("concat", L.NewFunction(func(L *lua.LState) int {
 		st.checkConcat(L)
-		return origConcat.GFunction(L)
+		return callOriginal(L, origConcat)
 	}))
 
 	osLib := L.CreateTable(0, 4)
@@ -126,7 +126,7 @@ func (st *state) openSandbox() {
 			if st.coroutines > maxCoroutines {
 				L.RaiseError("%s: a script may create at most %d coroutines per run", what, maxCoroutines)
 			}
-			return orig.GFunction(L)
+			return callOriginal(L, orig)
 		}))
 	}
 
@@ -135,6 +135,15 @@ func (st *state) openSandbox() {
 	G.RawSetString("math", st.readOnly(L, "math", global.RawGetString("math").(*lua.LTable)))
 	G.RawSetString("os", st.readOnly(L, "os", osLib))
 	G.RawSetString("coroutine", st.readOnly(L, "coroutine", co))
+}
+
+// callOriginal calls the builtin a wrapper stands in for with the wrapper's arguments and
+// returns its results. (Calling its GFunction directly would run it without its own upvalues.)
+func callOriginal(L *lua.LState, orig *lua.LFunction) int {
+	n := L.GetTop()
+	L.Insert(orig, 1)
+	L.Call(n, lua.MultRet)
+	return L.GetTop()
 }
 
 // copyTable makes a shallow copy of a library table without the named entries.
@@ -207,8 +216,8 @@ func (st *state) rawset(L *lua.LState) int {
 }
 
 // pairs supports a __pairs metamethod (as Lua 5.2 does), so event.request.headers and the
-// library tables can be iterated.
-func (st *state) pairs(L *lua.LState, base *lua.LFunction) int {
+// library tables can be iterated; otherwise it returns next, t, nil as Lua 5.1 does.
+func (st *state) pairs(L *lua.LState, next *lua.LFunction) int {
 	var mt lua.LValue = lua.LNil
 	switch v := L.Get(1).(type) {
 	case *lua.LTable:
@@ -224,7 +233,11 @@ func (st *state) pairs(L *lua.LState, base *lua.LFunction) int {
 			return 3
 		}
 	}
-	return base.GFunction(L)
+	tb := L.CheckTable(1)
+	L.Push(next)
+	L.Push(tb)
+	L.Push(lua.LNil)
+	return 3
 }
 
 // require returns a built-in module; nothing is loaded from files.

@@ -1,0 +1,143 @@
+package fastlua
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// All states busy for longer than PoolTimeout: 503 with DreamFactory's body, and the request
+// after that is served normally.
+func TestPoolExhausted(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{MaxStates: 1, PoolTimeout: 50 * time.Millisecond, Scripts: []Script{
+		{Name: "slow.x.get.pre_process", Source: `local t = os.clock() while os.clock() - t < 0.4 do end`},
+		{Name: "fast.x.get.pre_process", Source: `event.response.headers["x-fast"] = "1"`},
+	}}, h.handle)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); ts.do("GET", "/slow/x", "") }()
+	time.Sleep(100 * time.Millisecond)
+	r := ts.do("GET", "/fast/x", "")
+	if r.status != 503 || !strings.Contains(r.errorMessage(t), "no Lua state became free") {
+		t.Fatalf("while the only state is busy: %d %s", r.status, r.body)
+	}
+	wg.Wait()
+	if r := ts.do("GET", "/fast/x", ""); r.status != 200 || r.headers["x-fast"] != "1" {
+		t.Fatalf("after: %d %s", r.status, r.body)
+	}
+}
+
+// A state freed while requests wait goes to the first waiter.
+func TestPoolHandsOverToWaiters(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{MaxStates: 1, PoolTimeout: 5 * time.Second, Scripts: []Script{
+		{Name: "w.x.get.pre_process", Source: `local t = os.clock() while os.clock() - t < 0.01 do end`},
+	}}, h.handle)
+	var wg sync.WaitGroup
+	fails := make(chan int, 16)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := ts.do("GET", "/w/x", ""); r.status != 200 {
+				fails <- r.status
+			}
+		}()
+	}
+	wg.Wait()
+	close(fails)
+	for s := range fails {
+		t.Errorf("a waiting request got %d", s)
+	}
+}
+
+func TestBridgeDetails(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{Scripts: []Script{
+		{Name: "b.sniff.post.pre_process", Source: `event.response.headers["x-name"] = tostring(event.request.payload and event.request.payload.name)`},
+		{Name: "b.inject.get.pre_process", Source: `event.request.headers["x-evil"] = "a\r\nInjected: yes"`},
+		{Name: "b.badname.get.pre_process", Source: `event.request.headers["bad name"] = "x"`},
+		{Name: "b.method.get.pre_process", Source: `event.request.method = "GET /x"`},
+		{Name: "b.status.get.pre_process", Source: `event.response.status_code = 1000`},
+		{Name: "b.pairs.get.pre_process", Source: `
+local keys = {}
+for k in pairs(event) do keys[#keys + 1] = k end
+for k in pairs(event.request) do keys[#keys + 1] = k end
+for k in pairs(event.params) do keys[#keys + 1] = "p:" .. k end
+table.sort(keys)
+event.response.headers["x-keys"] = table.concat(keys, ",")`},
+		{Name: "b.hdr.get.pre_process", Source: `event.response.headers["x-pre"] = "kept"`},
+		{Name: "b.readfields.get.pre_process", Source: `
+local r = event.request
+event.response.headers["x-fields"] = table.concat({ r.method, r.uri, r.path, r.service, r.content_type or "-",
+  tostring(r.parameters.q), tostring(event.response.status_code), tostring(event.response.content) }, "|")`},
+	}}, h.handle)
+
+	// curl -d sends a JSON body as form-urlencoded; the payload is still decoded.
+	r := ts.do("POST", "/b/sniff", `{"name":"curl"}`, "Content-Type", "application/x-www-form-urlencoded")
+	if r.headers["x-name"] != "curl" {
+		t.Errorf("JSON sent as a form: x-name %q", r.headers["x-name"])
+	}
+	r = ts.do("POST", "/b/sniff", `name=form`, "Content-Type", "application/x-www-form-urlencoded")
+	if r.headers["x-name"] != "nil" {
+		t.Errorf("a real form body: x-name %q", r.headers["x-name"])
+	}
+	r = ts.do("POST", "/b/sniff", `{"name":`, "Content-Type", "application/json")
+	if r.status != 200 || r.headers["x-name"] != "nil" {
+		t.Errorf("invalid JSON: %d, x-name %q", r.status, r.headers["x-name"])
+	}
+
+	for path, want := range map[string]string{
+		"/b/inject":  "control character",
+		"/b/badname": "not a valid header name",
+		"/b/method":  "must be an HTTP method name",
+		"/b/status":  "from 100 to 599",
+	} {
+		r := ts.do("GET", path, "")
+		if msg := r.errorMessage(t); r.status != 500 || !strings.Contains(msg, want) {
+			t.Errorf("%s: %d %q, want %q", path, r.status, msg, want)
+		}
+	}
+
+	r = ts.do("GET", "/b/pairs", "")
+	if want := "content,headers,method,name,parameters,params,path,request,resource,response,service,uri"; r.headers["x-keys"] != want {
+		t.Errorf("pairs: %q, want %q (%d %s)", r.headers["x-keys"], want, r.status, r.body)
+	}
+	// A response header set in pre_process without answering stays on the handler's response.
+	if r := ts.do("GET", "/b/hdr", ""); r.headers["x-pre"] != "kept" || r.headers["x-handler"] != "echo" {
+		t.Errorf("pre_process header: %v", r.headers)
+	}
+	r = ts.do("GET", "/b/readfields?q=search%20me", "")
+	if want := "GET|/b/readfields?q=search%20me|/b/readfields|b|-|search me|nil|nil"; r.headers["x-fields"] != want {
+		t.Errorf("fields: %q, want %q", r.headers["x-fields"], want)
+	}
+}
+
+// Paths and methods at the edges do not disturb matching.
+func TestOddRequests(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{Scripts: []Script{
+		{Name: "{svc}.{rest...}.purge.pre_process", Source: `event.response.headers["x-rest"] = event.params.rest`},
+		{Name: "{svc}.get.pre_process", Source: `event.response.headers["x-svc"] = event.params.svc`},
+	}}, h.handle)
+	if r := ts.do("PURGE", "/cache/a/b%2Fc/d", ""); r.headers["x-rest"] != "a/b/c/d" {
+		t.Errorf("custom method with an encoded slash: %q", r.headers["x-rest"])
+	}
+	if r := ts.do("GET", "/"+strings.Repeat("s", 1000), ""); r.status != 200 || len(r.headers["x-svc"]) != 1000 {
+		t.Errorf("long service: %d %d", r.status, len(r.headers["x-svc"]))
+	}
+	if r := ts.do("GET", "/"+strings.Repeat("a/", 200), ""); r.status != 200 {
+		t.Errorf("deep path: %d", r.status)
+	}
+	if r := ts.do("GET", "/%00/x", ""); r.status >= 500 {
+		t.Errorf("NUL in the path: %d", r.status)
+	}
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod("GET")
+	ctx.Request.SetRequestURI("")
+	ts.mw.Wrap(h.handle)(&ctx)
+}
