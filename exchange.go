@@ -26,7 +26,13 @@ type exchange struct {
 	cur      *script // the script running now (for event.params)
 	answered bool    // a pre_process script answered the request
 
-	st *state // the caller's state for a nested call (platform.api); nil at the top level
+	st      *state    // the caller's state for a nested call (platform.api); nil at the top level
+	running *state    // the state the current phase runs on
+	depth   int       // 0 at the top level; +1 per nested platform.api call
+	root    *exchange // the top-level exchange: the session belongs to it
+
+	session     any  // Config.Session's value for the request
+	sessionDone bool // session has been built
 
 	segBuf   [16]span
 	verbBuf  [16]byte
@@ -58,9 +64,45 @@ func (m *Middleware) getExchange(ctx *fasthttp.RequestCtx, next fasthttp.Request
 func putExchange(x *exchange) {
 	clear(x.matched)
 	x.matched = x.matched[:0]
-	x.m, x.ctx, x.next, x.path, x.cur, x.st = nil, nil, nil, nil, nil, nil
-	x.answered = false
+	x.m, x.ctx, x.next, x.path, x.cur, x.st, x.running, x.root = nil, nil, nil, nil, nil, nil, nil, nil
+	x.answered, x.depth = false, 0
+	x.session, x.sessionDone = nil, false
 	exchangePool.Put(x)
+}
+
+// serveNested serves an in-process platform.api request made by a script of parent: on the
+// parent's state, one level deeper, with the parent's handler and session.
+func (m *Middleware) serveNested(ctx *fasthttp.RequestCtx, parent *exchange) {
+	rt := m.routes.Load()
+	svc, path, ok := rt.service(ctx.Path())
+	if !ok || !rt.mayMatch(svc) {
+		parent.next(ctx)
+		return
+	}
+	x := m.getExchange(ctx, parent.next, path)
+	x.st, x.depth, x.root = parent.running, parent.depth+1, parent.rootExchange()
+	x.serve(rt)
+	putExchange(x)
+}
+
+func (x *exchange) rootExchange() *exchange {
+	if x.root != nil {
+		return x.root
+	}
+	return x
+}
+
+// sessionValue returns the request's session, building it with Config.Session on first use.
+// ok is false when there is no Config.Session.
+func (x *exchange) sessionValue() (v any, ok bool) {
+	r := x.rootExchange()
+	if !r.sessionDone {
+		r.sessionDone = true
+		if hook := x.m.cfg.Session; hook != nil {
+			r.session = x.m.buildSession(hook, r.ctx)
+		}
+	}
+	return r.session, x.m.cfg.Session != nil
 }
 
 // serve runs the matching scripts around the next handler.
@@ -106,12 +148,13 @@ func (x *exchange) runPhase(phase bridge.Phase, scripts []*script) bool {
 	nested := st != nil
 	if !nested {
 		var err error
-		if st, err = x.m.pool.get(x.m.cfg.PoolTimeout); err != nil {
+		if st, err = x.acquire(phase); err != nil {
 			x.fail(&ScriptError{Kind: ErrUnavailable, Status: 503, Message: err.Error(), Err: err}, false)
 			return false
 		}
 	}
 	x.phase = phase
+	x.running = st
 	lv := st.enter()
 	lv.x = x
 	lv.ev.Bind(x, phase, &x.ctx.Request, &x.ctx.Response)
@@ -147,28 +190,46 @@ func (x *exchange) runPhase(phase bridge.Phase, scripts []*script) bool {
 		}
 		// A state that hit a limit cannot run the rest: move to a fresh one.
 		if st.broken && !nested && i+1 < len(scripts) {
-			lv.ev.Unbind()
-			lv.x, lv.script = nil, nil
+			lv.unbind()
 			st.leave()
 			x.m.pool.put(st)
 			var err error
-			if st, err = x.m.pool.get(x.m.cfg.PoolTimeout); err != nil {
+			if st, err = x.acquire(phase); err != nil {
 				x.fail(&ScriptError{Kind: ErrUnavailable, Status: 503, Message: err.Error(), Err: err}, false)
 				return false
 			}
+			x.running = st
 			lv = st.enter()
 			lv.x = x
 			lv.ev.Bind(x, phase, &x.ctx.Request, &x.ctx.Response)
 		}
 	}
-	lv.ev.Unbind()
-	lv.x, lv.script = nil, nil
+	lv.unbind()
 	st.leave()
 	if !nested {
 		x.m.pool.put(st)
 	}
-	x.cur = nil
+	x.cur, x.running = nil, nil
 	return ok
+}
+
+// acquire takes a state from the pool. Requests wait up to Config.PoolTimeout; queued scripts,
+// which delay no one, wait until a state is free (or Close gives up on them).
+func (x *exchange) acquire(phase bridge.Phase) (*state, error) {
+	for {
+		st, err := x.m.pool.get(x.m.cfg.PoolTimeout)
+		if err == ErrPoolTimeout && phase == bridge.Queued && !x.m.queue.abort.Load() {
+			continue
+		}
+		return st, err
+	}
+}
+
+// unbind detaches a level from its exchange after a phase.
+func (lv *level) unbind() {
+	lv.ev.Unbind()
+	lv.platform.unbind()
+	lv.x, lv.script = nil, nil
 }
 
 // scriptError makes err a ScriptError naming the script and event.
@@ -196,6 +257,10 @@ func (x *exchange) fail(se *ScriptError, open bool) {
 		m.logger.Warn("fastlua: script failed (fail-open, the request goes on): "+se.Message, attrs...)
 		return
 	}
+	if x.phase == bridge.Queued {
+		m.logger.Error("fastlua: queued script failed: "+se.Message, attrs...)
+		return
+	}
 	if se.Kind == ErrRaised {
 		m.logger.Debug("fastlua: script answered with an error: "+se.Message, attrs...)
 	} else {
@@ -209,7 +274,10 @@ func (x *exchange) fail(se *ScriptError, open bool) {
 }
 
 // Name is the concrete event name for the running phase (bridge.Info).
-func (x *exchange) Name() string {
+func (x *exchange) Name() string { return x.eventName(x.phase) }
+
+// eventName is the concrete event name for a phase.
+func (x *exchange) eventName(phase bridge.Phase) string {
 	var b strings.Builder
 	for _, sg := range x.segs {
 		b.Write(x.path[sg.start:sg.end])
@@ -217,7 +285,7 @@ func (x *exchange) Name() string {
 	}
 	b.Write(x.verb)
 	b.WriteByte('.')
-	b.WriteString(x.phase.String())
+	b.WriteString(phase.String())
 	return b.String()
 }
 

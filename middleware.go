@@ -119,13 +119,17 @@ package fastlua
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	lua "github.com/yuin/gopher-lua"
 )
 
 // Config configures a Middleware. The zero value works: every field's comment says its default.
@@ -171,6 +175,45 @@ type Config struct {
 
 	// Logger receives errors, print output and log calls. Default slog.Default().
 	Logger *slog.Logger
+
+	// PlatformConfig is what scripts read as platform.config (read-only): any Go value, maps,
+	// slices and structs alike. Default nil.
+	PlatformConfig any
+
+	// Session builds what scripts read as platform.session (read-only) from the request, once
+	// per request, on first use (and before the handler returns when the request has queued
+	// scripts). Typical values: the user, the role, the API key. Default nil: no session.
+	Session func(ctx *fasthttp.RequestCtx) any
+
+	// Store is platform.store. Default: a new MemoryStore (in-process).
+	Store Store
+
+	// AllowedHosts are the hosts platform.api may send absolute http:// and https:// URLs to:
+	// "api.example.com" (any port), "api.example.com:8443", or "*.example.com". Default none.
+	AllowedHosts []string
+
+	// HTTPTimeout bounds an outgoing platform.api request (and a call to a remote Store);
+	// the running script's time limit bounds it too. Default 10 seconds.
+	HTTPTimeout time.Duration
+
+	// HTTPClient sends outgoing platform.api requests. Default a fasthttp.Client with
+	// Config.HTTPTimeout for reads and writes.
+	HTTPClient *fasthttp.Client
+
+	// QueueSize bounds the queued events waiting for a worker. Default 1024.
+	QueueSize int
+
+	// QueueWorkers is the number of goroutines running queued scripts. Default
+	// GOMAXPROCS, at least 2.
+	QueueWorkers int
+
+	// QueueFull says what happens to a queued event when the queue is full: QueueDrop (the
+	// default: dropped, logged and counted) or QueueWait (the request waits up to QueueWait).
+	QueueFull QueuePolicy
+
+	// QueueWait is how long a request waits for room in a full queue with QueueWait.
+	// Default 100 milliseconds.
+	QueueWait time.Duration
 }
 
 // withDefaults returns c with its zero fields set to their defaults.
@@ -205,20 +248,45 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Store == nil {
+		c.Store = NewMemoryStore()
+	}
+	if c.HTTPTimeout <= 0 {
+		c.HTTPTimeout = 10 * time.Second
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &fasthttp.Client{ReadTimeout: c.HTTPTimeout, WriteTimeout: c.HTTPTimeout, NoDefaultUserAgentHeader: true}
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = 1024
+	}
+	if c.QueueWorkers <= 0 {
+		c.QueueWorkers = max(2, runtime.GOMAXPROCS(0))
+	}
+	if c.QueueWait <= 0 {
+		c.QueueWait = 100 * time.Millisecond
+	}
 	return c
 }
 
 // Middleware runs event scripts around fasthttp handlers. It is safe for concurrent use;
 // scripts can be changed while requests run.
 type Middleware struct {
-	cfg      Config
-	prefix   []byte
-	logger   *slog.Logger
-	compiler *compiler
-	pool     statePool
-	watchdog *watchdog
-	routes   atomic.Pointer[routes]
-	stats    counters
+	cfg        Config
+	prefix     []byte
+	logger     *slog.Logger
+	fhLogger   fasthttpLogger
+	compiler   *compiler
+	pool       statePool
+	watchdog   *watchdog
+	queue      *queue
+	store      Store
+	httpClient *fasthttp.Client
+	routes     atomic.Pointer[routes]
+	stats      counters
+
+	closing atomic.Bool  // Close has begun: new requests that match scripts get 503
+	active  atomic.Int64 // requests between the closing check and their end
 
 	mu        sync.Mutex // serializes changes to the scripts
 	closed    bool
@@ -234,12 +302,18 @@ type counters struct {
 // or its source does not compile.
 func New(cfg Config) (*Middleware, error) {
 	cfg = cfg.withDefaults()
+	if _, isLua := cfg.PlatformConfig.(lua.LValue); isLua {
+		return nil, errors.New("fastlua: Config.PlatformConfig must be a Go value, not a Lua value")
+	}
 	m := &Middleware{
-		cfg:      cfg,
-		prefix:   normalizePrefix(cfg.Prefix),
-		logger:   cfg.Logger,
-		compiler: newCompiler(cfg.CompileCacheSize, cfg.MaxScriptSize),
-		watchdog: newWatchdog(),
+		cfg:        cfg,
+		prefix:     normalizePrefix(cfg.Prefix),
+		logger:     cfg.Logger,
+		fhLogger:   fasthttpLogger{cfg.Logger},
+		compiler:   newCompiler(cfg.CompileCacheSize, cfg.MaxScriptSize),
+		watchdog:   newWatchdog(),
+		store:      cfg.Store,
+		httpClient: cfg.HTTPClient,
 	}
 	m.pool = statePool{m: m, max: cfg.MaxStates}
 	m.routes.Store(newRoutes(m.prefix, map[string]*script{}))
@@ -249,7 +323,19 @@ func New(cfg Config) (*Middleware, error) {
 			return nil, err
 		}
 	}
+	m.queue = newQueue(m, cfg.QueueSize, cfg.QueueWorkers)
 	return m, nil
+}
+
+// buildSession calls the Session hook; a panic in it is logged and gives no session.
+func (m *Middleware) buildSession(hook func(*fasthttp.RequestCtx) any, ctx *fasthttp.RequestCtx) (v any) {
+	defer func() {
+		if r := recover(); r != nil {
+			m.logger.Error("fastlua: Config.Session panicked", slog.Any("panic", r))
+			v = nil
+		}
+	}()
+	return hook(ctx)
 }
 
 // normalizePrefix returns the prefix with a leading slash and without a trailing one.
@@ -270,14 +356,26 @@ func (m *Middleware) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler 
 			next(ctx)
 			return
 		}
+		m.active.Add(1)
+		defer m.active.Add(-1)
+		if m.closing.Load() {
+			ctx.Response.Reset()
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetContentType("application/json")
+			ctx.SetBody(errorBody(nil, fasthttp.StatusServiceUnavailable, ErrClosed.Error()))
+			return
+		}
 		x := m.getExchange(ctx, next, path)
 		x.serve(rt)
 		putExchange(x)
 	}
 }
 
-// Close stops the middleware: scripts stop being installed, and states are closed as they
-// become idle. Requests that arrive afterwards and match a script are answered with 503.
+// Close stops the middleware. Requests that arrive afterwards and match a script are answered
+// with 503; requests already being served finish (until ctx ends); then the queued events
+// accepted so far are run, until ctx ends. Every accepted event that could not be run is
+// logged, and counted in the returned error (ErrQueueClosed). Finally the Lua states are
+// closed. Close waits for scripts that are running, which their time limits bound.
 func (m *Middleware) Close(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closed {
@@ -285,15 +383,22 @@ func (m *Middleware) Close(ctx context.Context) error {
 		return nil
 	}
 	m.closed = true
+	m.closing.Store(true)
 	m.mu.Unlock()
+
+	var errs []error
+	for m.active.Load() > 0 {
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("fastlua: Close: %d requests still running when the context ended", m.active.Load()))
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := m.queue.close(ctx); err != nil {
+		m.logger.Error(err.Error())
+		errs = append(errs, err)
+	}
 	m.pool.close()
 	m.watchdog.close()
-	return nil
-}
-
-// enqueue hands a request's queued scripts to the queue.
-func (m *Middleware) enqueue(x *exchange, scripts []*script) {
-	// Queued scripts arrive with platform.api and the queue; until then they are not run.
-	_ = x
-	_ = scripts
+	return errors.Join(errs...)
 }

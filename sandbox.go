@@ -2,10 +2,13 @@ package fastlua
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 
+	"github.com/fastlua/fastlua/bridge"
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/pm"
+	luar "layeh.com/gopher-luar"
 )
 
 // The sandbox.
@@ -27,7 +30,7 @@ const maxCoroutines = 64
 
 // Libraries a script may load with require, by name. They are the same read-only tables as the
 // globals of the same name.
-var builtinModules = []string{"string", "table", "math", "os", "coroutine"}
+var builtinModules = []string{"string", "table", "math", "os", "coroutine", "json", "log"}
 
 func (st *state) openSandbox() {
 	L := st.L
@@ -135,6 +138,14 @@ func (st *state) openSandbox() {
 	G.RawSetString("math", st.readOnly(L, "math", global.RawGetString("math").(*lua.LTable)))
 	G.RawSetString("os", st.readOnly(L, "os", osLib))
 	G.RawSetString("coroutine", st.readOnly(L, "coroutine", co))
+	G.RawSetString("json", st.readOnly(L, "json", bridge.NewJSONModule(L)))
+	G.RawSetString("log", st.newLogModule(L))
+
+	// platform pieces shared by the levels. luar exposes data only: no methods.
+	luar.GetConfig(L).MethodNames = func(reflect.Type, reflect.Method) []string { return nil }
+	st.roMeta = st.newROMeta(L)
+	st.config = st.readOnlyGo(L, "platform.config", st.m.cfg.PlatformConfig)
+	st.storeModule = st.newStoreModule(L)
 }
 
 // callOriginal calls the builtin a wrapper stands in for with the wrapper's arguments and

@@ -148,6 +148,11 @@ type state struct {
 	fns       []*lua.LFunction       // by script slot
 	ctx       *limitCtx
 	deadline  atomic.Int64 // watchdog deadline of the running script; 0 when none
+
+	enc         bridge.Encoder // for platform.api payloads, the store and log fields
+	config      lua.LValue     // platform.config
+	storeModule lua.LValue     // platform.store
+	roMeta      *lua.LTable    // metatable of read-only Go values
 	// per run
 	coroutines int
 	broken     bool // close instead of reuse
@@ -160,8 +165,9 @@ type level struct {
 	env     *lua.LTable // the run's globals
 	base    *lua.LTable // {event, _G}: env's __index; its own __index is G
 	envMeta *lua.LTable
-	ev      *bridge.Event
-	dirty   bool // the run wrote a global: replace env
+	ev       *bridge.Event
+	platform *platform
+	dirty    bool // the run wrote a global: replace env
 	x       *exchange
 	script  *script
 }
@@ -214,8 +220,10 @@ func (st *state) newLevel() *level {
 	L := st.L
 	lv := &level{st: st}
 	lv.ev = bridge.NewEvent(L)
+	lv.platform = st.newPlatform(lv)
 	lv.base = L.CreateTable(0, 4)
 	lv.base.RawSetString("event", lv.ev.Value())
+	lv.base.RawSetString("platform", lv.platform.ud)
 	baseMeta := L.CreateTable(0, 1)
 	baseMeta.RawSetString("__index", st.G)
 	lv.base.Metatable = baseMeta

@@ -190,6 +190,10 @@ func (r *request) flush() error {
 	return nil
 }
 
+// LooksJSON reports whether a body with the given Content-Type is JSON, by the rules
+// event.request.payload uses (see isJSON).
+func LooksJSON(contentType, body []byte) bool { return isJSON(contentType, body) }
+
 // isJSON reports whether a body is JSON: its content type says so, or the content type is one
 // clients send by default (none, form-urlencoded as curl -d does, text/plain) and the body starts
 // like a JSON object or array (which a form body never does).

@@ -1,0 +1,352 @@
+package fastlua
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// apiHandler is a small API: /api/v2/db/_table/customer, /api/v2/related_service/data,
+// /api/v2/echo/... (echoes method, query, body), 404 for anything else.
+func apiHandler(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("application/json")
+	path := string(ctx.Path())
+	switch {
+	case path == "/api/v2/db/_table/customer":
+		ctx.SetBodyString(`{"resource":[{"id":1,"name":"Ada"}]}`)
+	case path == "/api/v2/related_service/data":
+		ctx.SetBodyString(`{"items":[1,2]}`)
+	case strings.HasPrefix(path, "/api/v2/echo/"):
+		q := map[string]string{}
+		for k, v := range ctx.QueryArgs().All() {
+			q[string(k)] = string(v)
+		}
+		b, _ := json.Marshal(map[string]any{"method": string(ctx.Method()), "query": q, "body": string(ctx.PostBody()),
+			"content_type": string(ctx.Request.Header.ContentType())})
+		ctx.SetBody(b)
+	default:
+		ctx.SetStatusCode(404)
+		ctx.SetBodyString(`{"error":{"code":404,"message":"Not Found"}}`)
+	}
+}
+
+type user struct {
+	Name   string
+	Role   string
+	APIKey string `luar:"apiKey"`
+}
+
+func (u *user) IsAdmin() bool { return u.Role == "admin" }
+
+func platformServer(t *testing.T, cfg Config) *testServer {
+	t.Helper()
+	cfg.Prefix = "/api/v2"
+	cfg.Scripts = append(cfg.Scripts, scriptsFrom(t, "platform")...)
+	return serve(t, cfg, apiHandler)
+}
+
+func TestPlatformAPIPostProcessExample(t *testing.T) {
+	ts := platformServer(t, Config{})
+	r := ts.do("GET", "/api/v2/db/_table/customer", "", "X-Api-Key", "k1")
+	v := r.json(t)
+	rel, _ := v["related_data"].(map[string]any)
+	if r.status != 200 || v["custom_field"] != "custom value" || rel == nil {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if fmt.Sprint(rel["items"]) != "[1 2]" || rel["via"] != "related_service script" || rel["caller_key"] != "k1" {
+		t.Fatalf("related_data %v", rel)
+	}
+	if _, ok := v["resource"]; !ok {
+		t.Fatal("the handler's content was lost")
+	}
+}
+
+// A pool of one state, and a script that calls itself one level deep: the nested call runs on
+// the caller's state and the request completes.
+func TestPlatformAPINestedOnOneState(t *testing.T) {
+	ts := platformServer(t, Config{MaxStates: 1, PoolTimeout: 2 * time.Second})
+	done := make(chan response, 1)
+	go func() { done <- ts.do("GET", "/api/v2/selfcall/outer", "", "X-Api-Key", "secret") }()
+	var r response
+	select {
+	case r = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a nested platform.api call deadlocked on a pool of one state")
+	}
+	v := r.json(t)
+	inner, _ := v["inner"].(map[string]any)
+	if r.status != 200 || v["status"] != 200.0 || inner == nil {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if inner["inner_ran"] != true || inner["from"] != "outer" || inner["extra"] != "1" || inner["key"] != "secret" ||
+		inner["depth_name"] != "selfcall.inner.get.pre_process" || !strings.HasPrefix(fmt.Sprint(v["ct"]), "application/json") {
+		t.Fatalf("inner %v", inner)
+	}
+}
+
+func TestPlatformAPIDepthAndErrors(t *testing.T) {
+	ts := platformServer(t, Config{})
+	r := ts.do("GET", "/api/v2/deep/x", "")
+	if msg := r.errorMessage(t); r.status != 500 || !strings.Contains(msg, fmt.Sprintf("calls nest deeper than %d", MaxAPIDepth)) {
+		t.Fatalf("endless recursion: %d %s", r.status, r.body)
+	}
+	cases := []struct {
+		what   string
+		status int
+		check  func(v map[string]any) bool
+		errMsg string
+	}{
+		{what: "missing", status: 200, check: func(v map[string]any) bool { return v["status"] == 404.0 }},
+		{what: "post", status: 200, check: func(v map[string]any) bool {
+			q, _ := v["query"].(map[string]any)
+			return v["method"] == "POST" && v["body"] == `{"a":1,"list":[1,2]}` && q["q"] == "1" && q["p"] == "2" && v["content_type"] == "application/json"
+		}},
+		{what: "rawpost", status: 200, check: func(v map[string]any) bool {
+			return v["method"] == "PUT" && v["body"] == "raw body" && v["content_type"] == "text/plain"
+		}},
+		{what: "returned", status: 200, check: func(v map[string]any) bool {
+			q, _ := v["query"].(map[string]any)
+			return v["method"] == "GET" && q["from"] == "returned"
+		}},
+		{what: "badpath", status: 500, errMsg: "string expected, got table"},
+		{what: "badpayload", status: 500, errMsg: "payload must be a table, a string or nil"},
+		{what: "badoptions", status: 500, errMsg: "options.headers must be a table"},
+	}
+	for _, c := range cases {
+		r := ts.do("GET", "/api/v2/calls/"+c.what, "")
+		if r.status != c.status {
+			t.Errorf("%s: %d %s", c.what, r.status, r.body)
+			continue
+		}
+		if c.errMsg != "" {
+			if msg := r.errorMessage(t); !strings.Contains(msg, c.errMsg) {
+				t.Errorf("%s: %q, want %q", c.what, msg, c.errMsg)
+			}
+			continue
+		}
+		if v := r.json(t); !c.check(v) {
+			t.Errorf("%s: %s", c.what, r.body)
+		}
+	}
+}
+
+func TestPlatformAPIExternal(t *testing.T) {
+	// A real upstream on loopback.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawKey atomic.Value
+	up := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		sawKey.Store(string(ctx.Request.Header.Peek("X-Api-Key")) + "|" + string(ctx.Request.Header.Peek("X-Sent")))
+		if string(ctx.Path()) == "/slow" {
+			time.Sleep(time.Second)
+		}
+		ctx.Response.Header.Set("X-Upstream-Header", "up")
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"upstream":true,"x":"` + string(ctx.QueryArgs().Peek("x")) + `"}`)
+	}}
+	go up.Serve(ln)
+	defer up.Shutdown()
+	base := "http://" + ln.Addr().String()
+
+	ts := platformServer(t, Config{AllowedHosts: []string{"127.0.0.1"}, HTTPTimeout: 200 * time.Millisecond})
+	r := ts.do("GET", "/api/v2/ext/ok", "", "X-Upstream", base, "X-Api-Key", "secret")
+	v := r.json(t)
+	body, _ := v["body"].(map[string]any)
+	if r.status != 200 || v["status"] != 200.0 || body["upstream"] != true || body["x"] != "1" || v["header"] != "up" {
+		t.Fatalf("allowed host: %d %s", r.status, r.body)
+	}
+	if got := sawKey.Load(); got != "|yes" {
+		t.Fatalf("the upstream saw %q: the caller's credentials leaked, or options.headers were not sent", got)
+	}
+	r = ts.do("GET", "/api/v2/ext/refused", "", "X-Upstream", base)
+	if msg := r.errorMessage(t); r.status != 500 || !strings.Contains(msg, "example.invalid is not an allowed host") {
+		t.Fatalf("refused host: %d %s", r.status, r.body)
+	}
+	start := time.Now()
+	r = ts.do("GET", "/api/v2/ext/slow", "", "X-Upstream", base)
+	if v := r.json(t); v["status"] != 504.0 || !strings.Contains(fmt.Sprint(v["message"]), "timeout") || time.Since(start) > 900*time.Millisecond {
+		t.Fatalf("slow upstream: %s after %v", r.body, time.Since(start))
+	}
+	noHosts := platformServer(t, Config{AllowedHosts: []string{"127.0.0.1:1"}})
+	if r := noHosts.do("GET", "/api/v2/ext/down", ""); r.json(t)["status"] != 502.0 {
+		t.Fatalf("unreachable upstream: %s", r.body)
+	}
+}
+
+func TestPlatformConfigAndSession(t *testing.T) {
+	var sessions atomic.Int32
+	cfg := Config{
+		PlatformConfig: map[string]any{
+			"greeting": "hi",
+			"limits":   map[string]int{"rate": 3, "burst": 5},
+			"list":     []string{"a", "b"},
+			"owner":    &struct{ Name string; Nested struct{ Level int } }{Name: "ops", Nested: struct{ Level int }{Level: 2}},
+		},
+		Session: func(ctx *fasthttp.RequestCtx) any {
+			sessions.Add(1)
+			return &user{Name: "ada", Role: "admin", APIKey: string(ctx.Request.Header.Peek("X-Api-Key"))}
+		},
+	}
+	ts := platformServer(t, cfg)
+	r := ts.do("GET", "/api/v2/cfg/read", "", "X-Api-Key", "k9")
+	want := map[string]any{"greeting": "hi", "rate": 3.0, "n": 2.0, "first": "a", "limits": "burst=5,rate=3", "items": "a,b",
+		"owner": "ops", "level": 2.0, "user": "ada", "role": "admin", "key": "k9", "method": "nil"}
+	v := r.json(t)
+	for k, w := range want {
+		if v[k] != w {
+			t.Errorf("%s = %v, want %v (%s)", k, v[k], w, r.body)
+		}
+	}
+	for _, what := range []string{"top", "nested", "list", "session", "struct", "replace", "api"} {
+		r := ts.do("GET", "/api/v2/cfg/write?what="+what, "")
+		if msg := r.errorMessage(t); r.status != 500 || !(strings.Contains(msg, "read-only") || strings.Contains(msg, "cannot be changed")) {
+			t.Errorf("write %s: %d %s", what, r.status, r.body)
+		}
+	}
+	if cfg.PlatformConfig.(map[string]any)["greeting"] != "hi" || cfg.PlatformConfig.(map[string]any)["limits"].(map[string]int)["rate"] != 3 {
+		t.Fatal("a script changed the Go configuration")
+	}
+	before := sessions.Load()
+	r = ts.do("GET", "/api/v2/cfg/session", "")
+	if v := r.json(t); v["outer"] != "ada" || v["inner"] != "ada" {
+		t.Fatalf("session in a nested call: %s", r.body)
+	}
+	if n := sessions.Load() - before; n != 1 {
+		t.Fatalf("Config.Session ran %d times for one request and its nested call", n)
+	}
+	if _, err := New(Config{PlatformConfig: ts.mw}); err != nil {
+		t.Fatalf("a pointer to any Go value is accepted: %v", err)
+	}
+}
+
+func TestPlatformStore(t *testing.T) {
+	store := NewMemoryStore()
+	ts := platformServer(t, Config{Store: store})
+	for i := 1; i <= 5; i++ {
+		r := ts.do("GET", "/api/v2/limited/x", "", "X-Api-Key", "client-a")
+		want := 404 // the handler's answer: it has no such resource
+		if i > 3 {
+			want = 429
+		} else if r.headers["x-count"] != fmt.Sprint(i) {
+			t.Fatalf("request %d: x-count %q", i, r.headers["x-count"])
+		}
+		if r.status != want {
+			t.Fatalf("request %d: %d %s", i, r.status, r.body)
+		}
+		if i > 3 && r.errorMessage(t) != "Too Many Requests" {
+			t.Fatalf("429 body %s", r.body)
+		}
+	}
+	if r := ts.do("GET", "/api/v2/limited/x", "", "X-Api-Key", "client-b"); r.status != 404 || r.headers["x-count"] != "1" {
+		t.Fatalf("another key has its own count: %d %v", r.status, r.headers)
+	}
+
+	for _, c := range []struct{ value, typ string }{
+		{`"text"`, "string"}, {`42.5`, "number"}, {`true`, "boolean"}, {`{"a":[1,2],"b":{"c":null}}`, "table"},
+	} {
+		ts.do("POST", "/api/v2/store/set", `{"key":"k","value":`+c.value+`}`)
+		r := ts.do("POST", "/api/v2/store/get", `{"key":"k"}`)
+		v := r.json(t)
+		got, _ := json.Marshal(v["value"])
+		if v["type"] != c.typ || string(got) != c.value {
+			t.Errorf("round trip of %s: %s", c.value, r.body)
+		}
+	}
+	ts.do("POST", "/api/v2/store/set", `{"key":"short","value":"x","ttl":0.05}`)
+	time.Sleep(100 * time.Millisecond)
+	if r := ts.do("POST", "/api/v2/store/get", `{"key":"short"}`); r.json(t)["type"] != "nil" {
+		t.Errorf("an expired value was returned: %s", r.body)
+	}
+	ts.do("POST", "/api/v2/store/delete", `{"key":"k"}`)
+	if r := ts.do("POST", "/api/v2/store/get", `{"key":"k"}`); r.json(t)["type"] != "nil" {
+		t.Errorf("a deleted value was returned: %s", r.body)
+	}
+	for op, want := range map[string]string{"badincr": "not a number", "badset": "must be a string, number, boolean or table"} {
+		if r := ts.do("POST", "/api/v2/store/"+op, `{}`); r.status != 500 || !strings.Contains(r.errorMessage(t), want) {
+			t.Errorf("%s: %s", op, r.body)
+		}
+	}
+}
+
+func TestMemoryStore(t *testing.T) {
+	s := NewMemoryStore()
+	ctx := context.Background()
+	now := time.Unix(1000, 0)
+	s.now = func() time.Time { return now }
+	if n, _ := s.Incr(ctx, "w", 1, time.Minute); n != 1 {
+		t.Fatal(n)
+	}
+	now = now.Add(30 * time.Second)
+	if n, _ := s.Incr(ctx, "w", 2, time.Minute); n != 3 {
+		t.Fatalf("within the window: %v", n)
+	}
+	now = now.Add(31 * time.Second) // the window set by the first incr has passed
+	if n, _ := s.Incr(ctx, "w", 1, time.Minute); n != 1 {
+		t.Fatalf("a new window: %v", n)
+	}
+	_ = s.Set(ctx, "s", "x", 0)
+	if _, err := s.Incr(ctx, "s", 1, 0); !errors.Is(err, ErrNotNumber) {
+		t.Fatalf("incr of a string: %v", err)
+	}
+	// Many expiring keys are swept as writes go on.
+	for i := 0; i < 5000; i++ {
+		_ = s.Set(ctx, fmt.Sprint("tmp", i), "v", time.Second)
+	}
+	now = now.Add(time.Hour)
+	for i := 0; i < 20000; i++ {
+		_ = s.Set(ctx, "keep", "v", 0)
+		_, _ = s.Incr(ctx, fmt.Sprint("n", i%10), 1, 0)
+	}
+	if n := s.Len(); n > 1000 {
+		t.Fatalf("%d entries left: expired ones are not swept", n)
+	}
+
+	// incr is atomic per key.
+	s.now = time.Now
+	var wg sync.WaitGroup
+	for g := 0; g < 50; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				_, _ = s.Incr(ctx, "atomic", 1, 0)
+			}
+		}()
+	}
+	wg.Wait()
+	if v, _, _ := s.Get(ctx, "atomic"); v != 10000.0 {
+		t.Fatalf("50x200 concurrent incr = %v", v)
+	}
+}
+
+func TestModules(t *testing.T) {
+	ts := platformServer(t, Config{Scripts: []Script{luaFile(t, "mods.json.get.pre_process", "json/roundtrip.lua")}})
+	if r := ts.do("GET", "/api/v2/mods/json", ""); r.status != 404 || r.headers["x-json"] != "all passed" {
+		t.Fatalf("json conformance: %d %s", r.status, r.body)
+	}
+	if r := ts.do("GET", "/api/v2/mods/log", ""); r.headers["x-same"] != "true" {
+		t.Fatalf("require(\"json\") is not json: %v", r.headers)
+	}
+	logs := ts.logs.String()
+	for _, want := range []string{
+		`level=INFO msg="hello from Lua" script=mods.log.get.pre_process event=mods.log.get.pre_process`,
+		"user=ada", "n=3", "ok=true", "list=[1,2]",
+		`level=WARN msg=careful`,
+		`msg="printed\t42\tnil"`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log lacks %q:\n%s", want, logs)
+		}
+	}
+}

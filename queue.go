@@ -1,0 +1,201 @@
+package fastlua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fastlua/fastlua/bridge"
+	"github.com/valyala/fasthttp"
+)
+
+// Queued scripts.
+//
+// When a request has queued scripts, a deep copy of its event is made on the request's goroutine
+// (fasthttp reuses its request and response objects once the handler returns): the request and
+// the response as they are after post_process, the session value, and the handler chain for
+// platform.api. The copy goes on a bounded queue, and a fixed number of workers run the scripts
+// on states from the same pool, after the handler has returned. When the queue is full, the
+// event is dropped and counted (QueueDrop, the default), or the request waits up to
+// Config.QueueWait for room (QueueWait). Close drains the queue within its context's deadline
+// and returns (and logs) every accepted event it could not run.
+
+// QueuePolicy says what happens to a queued event when the queue is full.
+type QueuePolicy uint8
+
+const (
+	// QueueDrop drops the event, logs it and counts it. The response is never delayed.
+	QueueDrop QueuePolicy = iota
+	// QueueWait makes the request wait up to Config.QueueWait for room, then drops.
+	QueueWait
+)
+
+// ErrQueueClosed is returned by Close when accepted queued events could not all be run before its
+// context ended; the error says how many and which.
+var ErrQueueClosed = errors.New("fastlua: queued events not run")
+
+// queuedEvent is the deep copy of a request's event for its queued scripts.
+type queuedEvent struct {
+	ctx     fasthttp.RequestCtx // holds the copied request and response
+	conn    fakeConn
+	next    fasthttp.RequestHandler
+	scripts []*script
+	session any
+	hasSess bool
+	name    string // for logs when it cannot run
+}
+
+var queuedPool = sync.Pool{New: func() any { return &queuedEvent{} }}
+
+// queue is the bounded queue and its workers.
+type queue struct {
+	m  *Middleware
+	ch chan *queuedEvent
+
+	mu     sync.RWMutex // held for reading while sending; for writing to close
+	closed bool
+
+	workers sync.WaitGroup
+	abort   atomic.Bool // Close's deadline passed: workers stop taking events
+
+	accepted, done, dropped, failed atomic.Uint64
+}
+
+func newQueue(m *Middleware, size, workers int) *queue {
+	q := &queue{m: m, ch: make(chan *queuedEvent, size)}
+	q.workers.Add(workers)
+	for i := 0; i < workers; i++ {
+		go q.work()
+	}
+	return q
+}
+
+// enqueue copies the event of x for its queued scripts and queues it.
+func (m *Middleware) enqueue(x *exchange, scripts []*script) {
+	q := m.queue
+	ev := queuedPool.Get().(*queuedEvent)
+	ev.conn = fakeConn{remote: x.ctx.RemoteAddr(), local: x.ctx.LocalAddr()}
+	ev.ctx.Init2(&ev.conn, m.fhLogger, false)
+	x.ctx.Request.CopyTo(&ev.ctx.Request)
+	x.ctx.Response.CopyTo(&ev.ctx.Response)
+	ev.next = x.next
+	ev.scripts = append(ev.scripts[:0], scripts...)
+	ev.session, ev.hasSess = x.sessionValue()
+	if !q.push(ev) {
+		q.dropped.Add(1)
+		m.logger.Warn("fastlua: queued event dropped: the queue is full or closed",
+			slog.String("event", x.eventName(bridge.Queued)))
+		ev.release()
+	}
+}
+
+// push queues ev according to the policy; false means it was not accepted.
+func (q *queue) push(ev *queuedEvent) bool {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return false
+	}
+	select {
+	case q.ch <- ev:
+		q.accepted.Add(1)
+		return true
+	default:
+	}
+	if q.m.cfg.QueueFull != QueueWait {
+		return false
+	}
+	t := time.NewTimer(q.m.cfg.QueueWait)
+	defer t.Stop()
+	select {
+	case q.ch <- ev:
+		q.accepted.Add(1)
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func (q *queue) work() {
+	defer q.workers.Done()
+	for ev := range q.ch {
+		if q.abort.Load() {
+			q.notRun(ev)
+			continue
+		}
+		q.run(ev)
+	}
+}
+
+// run runs ev's scripts on a state from the pool.
+func (q *queue) run(ev *queuedEvent) {
+	defer ev.release()
+	m := q.m
+	rt := m.routes.Load()
+	_, path, ok := rt.service(ev.ctx.Path())
+	if !ok {
+		q.done.Add(1)
+		return
+	}
+	x := m.getExchange(&ev.ctx, ev.next, path)
+	x.session, x.sessionDone = ev.session, ev.hasSess
+	if !x.runPhase(bridge.Queued, ev.scripts) {
+		q.failed.Add(1)
+	}
+	putExchange(x)
+	q.done.Add(1)
+}
+
+func (q *queue) notRun(ev *queuedEvent) {
+	q.failed.Add(1)
+	name := string(ev.ctx.Request.Header.Method()) + " " + string(ev.ctx.Path())
+	q.m.logger.Error("fastlua: queued event not run: the middleware closed before it could run",
+		slog.String("request", name), slog.Int("scripts", len(ev.scripts)))
+	ev.release()
+}
+
+// close stops accepting events and runs what was accepted, until ctx ends. It returns the number
+// of accepted events that were not run.
+func (q *queue) close(ctx context.Context) error {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return nil
+	}
+	q.closed = true
+	q.mu.Unlock()
+	close(q.ch) // no sender is in push: they hold the read lock and check closed
+
+	finished := make(chan struct{})
+	go func() {
+		q.workers.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+		return nil
+	case <-ctx.Done():
+	}
+	// Out of time: workers finish the scripts they are running and report the rest.
+	before := q.failed.Load()
+	q.abort.Store(true)
+	<-finished
+	if n := q.failed.Load() - before; n > 0 {
+		return fmt.Errorf("%w: %d accepted events were still queued when the deadline passed", ErrQueueClosed, n)
+	}
+	return nil
+}
+
+func (ev *queuedEvent) release() {
+	ev.ctx.Request.Reset()
+	ev.ctx.Response.Reset()
+	ev.ctx.ResetUserValues()
+	clear(ev.scripts)
+	ev.scripts = ev.scripts[:0]
+	ev.next, ev.session, ev.hasSess = nil, nil, false
+	queuedPool.Put(ev)
+}

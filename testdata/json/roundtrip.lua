@@ -1,0 +1,37 @@
+-- json module conformance: every case must hold, or the script raises naming it.
+local function check(name, cond) if not cond then error("json case failed: " .. name) end end
+local function rt(s) return json.encode(json.decode(s)) end
+
+check("nested object", rt('{"a":{"b":{"c":[1,{"d":null}]}}}') == '{"a":{"b":{"c":[1,{"d":null}]}}}')
+check("keys sorted", rt('{"b":1,"a":2}') == '{"a":2,"b":1}')
+check("array", json.encode({ 1, 2, 3 }) == "[1,2,3]")
+check("empty table is an object", json.encode({}) == "{}")
+check("empty_array", json.encode(json.empty_array) == "[]")
+check("json.array", json.encode(json.array({})) == "[]")
+check("decoded empty array stays one", rt('{"x":[]}') == '{"x":[]}')
+check("sparse is an object", json.encode({ [1] = "a", [3] = "c" }) == '{"1":"a","3":"c"}')
+check("mixed is an object", json.encode({ 1, x = 2 }) == '{"1":1,"x":2}')
+check("null decodes to json.null", json.decode("null") == json.null)
+check("null in a table", json.decode('{"a":null}').a == json.null)
+check("null encodes", json.encode({ a = json.null }) == '{"a":null}')
+check("nil drops the key", json.encode({ a = nil, b = 1 }) == '{"b":1}')
+check("unicode", json.decode('"h\\u00e9llo \\ud83d\\ude00"') == "héllo 😀")
+check("unicode out", json.encode("héllo") == '"héllo"')
+check("escapes", json.encode('q"b\\n\n\t') == '"q\\"b\\\\n\\n\\t"')
+check("control chars", json.encode("\1") == '"\\u0001"')
+check("integers", json.encode(12345678901) == "12345678901")
+check("floats", json.encode(0.5) == "0.5" and json.encode(-2.25e-5) == "-2.25e-05")
+check("2^53 exact", json.encode(json.decode("9007199254740992")) == "9007199254740992")
+check("beyond 2^53 rounds", json.encode(json.decode("9007199254740993")) == "9007199254740992")
+check("booleans", rt("[true,false]") == "[true,false]")
+check("string", json.decode('"x"') == "x")
+local ok, err = pcall(json.decode, '{"a":1,}')
+check("error names the position", not ok and string.find(err, "at byte 7", 1, true) ~= nil)
+ok, err = pcall(json.encode, { f = print })
+check("functions refused", not ok and string.find(err, "function", 1, true) ~= nil)
+local cyc = {}; cyc.me = cyc
+ok, err = pcall(json.encode, cyc)
+check("cycles refused", not ok)
+ok, err = pcall(json.encode, 0/0)
+check("NaN refused", not ok)
+event.response.headers["x-json"] = "all passed"

@@ -1,0 +1,20 @@
+local what = event.params.what
+if what == "missing" then
+  local r = platform.api.get("nothing/here")
+  return { content = { status = r.status_code } }
+elseif what == "post" then
+  local r = platform.api.post("echo/it?q=1", { a = 1, list = { 1, 2 } }, { parameters = { p = "2" } })
+  return { content = r.content }
+elseif what == "rawpost" then
+  local r = platform.api.put("echo/it", "raw body", { headers = { ["content-type"] = "text/plain" } })
+  return { content = r.content }
+elseif what == "badpath" then
+  platform.api.get({})
+elseif what == "badpayload" then
+  platform.api.post("echo/it", function() end)
+elseif what == "badoptions" then
+  platform.api.get("echo/it", nil, { headers = "x" })
+elseif what == "returned" then
+  -- DreamFactory's obfuscation example: return another endpoint's answer as this one's.
+  return platform.api.get("echo/it", nil, { parameters = { from = "returned" } })
+end

@@ -1,0 +1,1 @@
+return { content = { user = platform.session.name } }

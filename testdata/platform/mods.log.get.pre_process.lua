@@ -1,0 +1,5 @@
+log.info("hello from Lua", { user = "ada", n = 3, ok = true, list = { 1, 2 } })
+log.warn("careful")
+print("printed", 42, nil)
+local json2 = require("json")
+event.response.headers["x-same"] = tostring(json2 == json)

@@ -1,0 +1,1 @@
+platform.store.incr("count:done", 1)

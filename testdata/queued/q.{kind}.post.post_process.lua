@@ -1,0 +1,1 @@
+event.response.content.id = event.request.headers["x-id"]
