@@ -191,7 +191,10 @@ func TestPlatformConfigAndSession(t *testing.T) {
 			"greeting": "hi",
 			"limits":   map[string]int{"rate": 3, "burst": 5},
 			"list":     []string{"a", "b"},
-			"owner":    &struct{ Name string; Nested struct{ Level int } }{Name: "ops", Nested: struct{ Level int }{Level: 2}},
+			"owner": &struct {
+				Name   string
+				Nested struct{ Level int }
+			}{Name: "ops", Nested: struct{ Level int }{Level: 2}},
 		},
 		Session: func(ctx *fasthttp.RequestCtx) any {
 			sessions.Add(1)

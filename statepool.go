@@ -161,15 +161,15 @@ type state struct {
 // level is what one nesting depth of a state needs: the global environment of its runs and the
 // event object.
 type level struct {
-	st      *state
-	env     *lua.LTable // the run's globals
-	base    *lua.LTable // {event, _G}: env's __index; its own __index is G
-	envMeta *lua.LTable
+	st       *state
+	env      *lua.LTable // the run's globals
+	base     *lua.LTable // {event, _G}: env's __index; its own __index is G
+	envMeta  *lua.LTable
 	ev       *bridge.Event
 	platform *platform
 	dirty    bool // the run wrote a global: replace env
-	x       *exchange
-	script  *script
+	x        *exchange
+	script   *script
 }
 
 func (m *Middleware) newState() (st *state, err error) {
