@@ -84,12 +84,53 @@
 // A script that does not compile is never installed: Set returns a *CompileError with the line
 // and message, and the version already installed keeps running.
 //
+// # platform, json and log
+//
+// platform.api.get|post|put|patch|delete(path, payload, options) calls another endpoint.
+// A relative path ("service/resource?query", below Config.Prefix) runs in process through this
+// middleware and the handler it wraps, so the target's own scripts run; the nested request
+// carries the caller's headers (its credentials: the call shares the caller's session) except
+// those describing the caller's body, then options.headers and options.parameters; a table
+// payload is sent as JSON, a string as it is. The call runs on the caller's Lua state, so it
+// never waits for the pool, within the caller's time limit; calls nest up to MaxAPIDepth. An
+// http:// or https:// URL goes out through Config.HTTPClient, only to Config.AllowedHosts, with
+// Config.HTTPTimeout (or less, when the script's time runs out sooner), and without the
+// caller's headers. The result is {status_code, headers, content, content_type} with content
+// decoded when it is JSON; HTTP errors are results, not errors; a request that cannot be made
+// is a 502 result (504 on a timeout). Returning the result answers with it
+// (return platform.api.get(...)).
+//
+// platform.config is Config.PlatformConfig and platform.session what Config.Session built from
+// the request (once per request, shared with its platform.api calls and queued scripts): any Go
+// values, bridged with gopher-luar, read-only (every write raises an error; methods are not
+// exposed; pairs works on maps and slices). platform.store is Config.Store (an in-process
+// MemoryStore by default): get(k), set(k, v, ttl), incr(k, by, ttl), delete(k); values keep
+// their type (string, number, boolean, table), ttl is in seconds, and incr starts a missing key
+// from zero with the ttl and keeps an existing key's expiry: a fixed-window counter, for rate
+// limits.
+//
+// The json module has encode, decode (errors name the byte offset), null (what JSON null decodes
+// to), empty_array and array(t) (a table that encodes as [] when empty). Numbers are float64:
+// integers beyond 2^53 come back rounded to the nearest float. The log module has debug, info,
+// warn and error(message, fields) and writes to Config.Logger with the script and event as
+// attributes; print writes at info level. Both are globals and can be required.
+//
+// # Queued scripts
+//
+// Queued scripts run after the handler has returned, off the request's goroutine, on a copy of
+// the event: the request and response as post_process left them, the params, the session. A
+// bounded queue (Config.QueueSize) feeds Config.QueueWorkers workers. When it is full, the
+// event is dropped, logged and counted (QueueDrop), or the request waits up to Config.QueueWait
+// (QueueWait). Close runs what was accepted until its context ends, and logs and reports (as
+// ErrQueueClosed) every accepted event it could not run. A queued script's errors are logged.
+//
 // # Sandbox and limits
 //
 // Scripts get the base library without dofile, loadfile, load, loadstring, module, getfenv,
 // setfenv, collectgarbage and newproxy; string (without dump), table, math, coroutine, and os
-// with time, clock, date and difftime only. require returns those built-in modules and nothing
-// else. print writes to the log. There is no file, process or network access.
+// with time, clock, date and difftime only; json and log. require returns those built-in
+// modules and nothing else. There is no file, process or network access except through
+// platform.
 //
 // Globals a script assigns live for that one run: each run has its own environment (and _G is
 // that environment), so nothing reaches another request or another script. Library tables are

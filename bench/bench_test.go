@@ -65,3 +65,31 @@ func BenchmarkPreProcessTrivial(b *testing.B) {
 		b.Fatal("the script did not run")
 	}
 }
+
+// A pre_process script that makes one in-process platform.api.get and answers with its result,
+// against the handler called directly.
+func BenchmarkPlatformAPIGet(b *testing.B) {
+	data := func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"id":7,"name":"item"}`)
+	}
+	b.Run("script", func(b *testing.B) {
+		h := newMiddleware(b, fastlua.Script{Name: "bench.proxy.get.pre_process",
+			Source: `return platform.api.get("bench/data")`}).Wrap(data)
+		ctx := newCtx("GET", "/api/v2/bench/proxy")
+		b.ReportAllocs()
+		for b.Loop() {
+			h(ctx)
+		}
+		if string(ctx.Response.Body()) != `{"id":7,"name":"item"}` {
+			b.Fatalf("body %s", ctx.Response.Body())
+		}
+	})
+	b.Run("handler-direct", func(b *testing.B) {
+		ctx := newCtx("GET", "/api/v2/bench/data")
+		b.ReportAllocs()
+		for b.Loop() {
+			data(ctx)
+		}
+	})
+}
