@@ -323,6 +323,9 @@ func (x *exchange) VisitParams(f func(name, value string)) {
 	if x.cur == nil {
 		return
 	}
+	if name := x.cur.pat.verbName; name != "" {
+		f(name, string(x.verb))
+	}
 	for i, sg := range x.cur.pat.segs {
 		switch sg.kind {
 		case segParam:

@@ -26,7 +26,8 @@
 //
 // A script is registered on a pattern, an event name in which a segment may be {name} (exactly
 // one path segment, bound as event.params.name) or, as the last resource segment, {name...}
-// (one or more segments, bound joined with "/"). The service may be a {name} too. Matching is
+// (one or more segments, bound joined with "/"). The service may be a {name} too, and so may
+// the verb (db._table.{rest...}.{verb}.pre_process runs for every method). Matching is
 // done on path segments, so /files/report.pdf matches files.{file}.get.pre_process. Literal
 // segments are compared exactly and cannot contain a dot. Empty segments (a trailing slash) are
 // ignored. Every matching, active script runs, the least specific first: more placeholders

@@ -57,19 +57,19 @@ func TestPatternsAndOrder(t *testing.T) {
 		order        string // x-order as the handler received it; "" for no script
 	}{
 		// Least specific first: two placeholders, then {path...}, then {table_name}, then none.
-		{"GET", "/api/v2/db/_table/customer", "svc+table:db/customer,catchall:_table/customer,generic:customer,specific"},
-		{"GET", "/api/v2/db/_table/orders", "svc+table:db/orders,catchall:_table/orders,generic:orders"},
+		{"GET", "/api/v2/db/_table/customer", "anyverb:get,svc+table:db/customer,catchall:_table/customer,generic:customer,specific"},
+		{"GET", "/api/v2/db/_table/orders", "anyverb:get,svc+table:db/orders,catchall:_table/orders,generic:orders"},
 		{"GET", "/api/v2/files/_table/x", "svc+table:files/x"},
 		// A service pattern fires for its own path only; {path...} needs at least one segment.
 		{"GET", "/api/v2/db", "service"},
 		{"GET", "/api/v2/db/", "service"},
-		{"GET", "/api/v2/db/_table", "catchall:_table"},
-		{"GET", "/api/v2/db/a/b/c/d", "catchall:a/b/c/d"},
+		{"GET", "/api/v2/db/_table", "anyverb:get,catchall:_table"},
+		{"GET", "/api/v2/db/a/b/c/d", "anyverb:get,catchall:a/b/c/d"},
 		// A segment holding a dot matches one placeholder.
 		{"GET", "/api/v2/files/report.pdf", "file:report.pdf"},
 		// Another verb.
-		{"POST", "/api/v2/db/_table/customer", "post-verb"},
-		{"DELETE", "/api/v2/db/_table/customer", ""},
+		{"POST", "/api/v2/db/_table/customer", "anyverb:post,post-verb"},
+		{"DELETE", "/api/v2/db/_table/customer", "anyverb:delete"},
 		// Outside the prefix, or no service: nothing runs.
 		{"GET", "/db/_table/customer", ""},
 		{"GET", "/api/v2x/db/_table/customer", ""},
@@ -101,6 +101,7 @@ func TestParsePattern(t *testing.T) {
 		"db.GET.post_process":                    "db.get.post_process",
 		"{service}.{rest...}.patch.queued":       "{service}.{rest...}.patch.queued",
 		"files.{name}.delete.pre_process":        "files.{name}.delete.pre_process",
+		"db.{rest...}.{verb}.pre_process":        "db.{rest...}.{verb}.pre_process",
 	}
 	for in, want := range good {
 		p, err := parsePattern(in)
@@ -112,6 +113,7 @@ func TestParsePattern(t *testing.T) {
 		"", "db", "db.get", "db.get.later", "db.g3t.pre_process", "db..get.pre_process",
 		"{svc...}.get.pre_process", "db.{a...}.x.get.pre_process", "db.{a}.{a}.get.pre_process",
 		"db.{1a}.get.pre_process", "db.x{y}.get.pre_process", "db.a/b.get.pre_process",
+		"db.{v}.{v}.pre_process", "db.{verb...}.pre_process", "db.x.{}.pre_process",
 	}
 	for _, in := range bad {
 		if _, err := parsePattern(in); err == nil {

@@ -25,7 +25,8 @@ type segment struct {
 type pattern struct {
 	text     string    // normalized written form
 	segs     []segment // service first, then the resource segments
-	verb     string    // lower case
+	verb     string    // lower case; "" when the verb is a placeholder
+	verbName string    // the verb placeholder's name
 	phase    bridge.Phase
 	params   int  // number of placeholders
 	catchAll bool // the last segment is {name...}
@@ -43,7 +44,8 @@ func (e *PatternError) Error() string {
 
 // parsePattern parses "service[.resource...].verb.type". A segment may be {name} (one path
 // segment, bound as event.params.name) or, as the last resource segment, {name...} (one or
-// more segments, bound joined with "/").
+// more segments, bound joined with "/"). The verb may be a {name} too: any method, bound in
+// lower case.
 func parsePattern(text string) (*pattern, error) {
 	bad := func(format string, args ...any) (*pattern, error) {
 		return nil, &PatternError{Pattern: text, Msg: fmt.Sprintf(format, args...)}
@@ -63,12 +65,18 @@ func parsePattern(text string) (*pattern, error) {
 	default:
 		return bad("the type %q is not pre_process, post_process or queued", typ)
 	}
-	verb := parts[len(parts)-2]
-	if !isVerb(verb) {
-		return bad("the verb %q is not an HTTP method name", verb)
-	}
-	p.verb = strings.ToLower(verb)
 	names := map[string]bool{}
+	verb := parts[len(parts)-2]
+	switch {
+	case strings.HasPrefix(verb, "{") && strings.HasSuffix(verb, "}") && isIdent(verb[1:len(verb)-1]):
+		p.verbName = verb[1 : len(verb)-1]
+		names[p.verbName] = true
+		p.params++
+	case isVerb(verb):
+		p.verb = strings.ToLower(verb)
+	default:
+		return bad("the verb %q is not an HTTP method name or a {placeholder}", verb)
+	}
 	body := parts[:len(parts)-2]
 	for i, s := range body {
 		switch {
@@ -121,7 +129,11 @@ func parsePattern(text string) (*pattern, error) {
 		}
 		b.WriteByte('.')
 	}
-	b.WriteString(p.verb)
+	if p.verbName != "" {
+		b.WriteString("{" + p.verbName + "}")
+	} else {
+		b.WriteString(p.verb)
+	}
 	b.WriteByte('.')
 	b.WriteString(p.phase.String())
 	p.text = b.String()

@@ -161,7 +161,7 @@ func (n *node) match(p []byte, segs []span, i int, verb []byte, out []*script) [
 
 func appendVerb(out, list []*script, verb []byte) []*script {
 	for _, s := range list {
-		if s.pat.verb == string(verb) {
+		if s.pat.verb == string(verb) || s.pat.verbName != "" {
 			out = append(out, s)
 		}
 	}
