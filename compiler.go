@@ -19,7 +19,8 @@ const chunkName = "script"
 // CompileError reports a script that does not compile. A script with a compile error is never
 // installed; the version already running (if any) stays.
 type CompileError struct {
-	Script  string // the script's name (its pattern, or its file)
+	Script  string // the script's name (its pattern)
+	File    string // the file it was read from, if any
 	Line    int    // 1-based; 0 when unknown
 	Column  int    // 1-based; 0 when unknown
 	Message string
@@ -27,7 +28,11 @@ type CompileError struct {
 
 func (e *CompileError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "fastlua: script %s does not compile: ", e.Script)
+	if e.File != "" {
+		fmt.Fprintf(&b, "fastlua: %s does not compile: ", e.File)
+	} else {
+		fmt.Fprintf(&b, "fastlua: script %s does not compile: ", e.Script)
+	}
 	if e.Line > 0 {
 		fmt.Fprintf(&b, "line %d", e.Line)
 		if e.Column > 0 {

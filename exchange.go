@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/fastlua/fastlua/bridge"
 	"github.com/valyala/fasthttp"
@@ -162,6 +163,11 @@ func (x *exchange) runPhase(phase bridge.Phase, scripts []*script) bool {
 	for i, s := range scripts {
 		x.cur = s
 		lv.ev.BeginScript(s.ReadOnly)
+		var start time.Time
+		timed := s.stats.runs.Add(1)%DurationSampleRate == 1
+		if timed {
+			start = time.Now()
+		}
 		ret, err := st.run(s, lv)
 		if err == nil {
 			if err = lv.ev.EndScript(); err == nil {
@@ -170,12 +176,14 @@ func (x *exchange) runPhase(phase bridge.Phase, scripts []*script) bool {
 		} else {
 			lv.ev.AbortScript()
 		}
-		s.runs.Add(1)
+		if timed {
+			s.stats.observe(time.Since(start))
+		}
 		if err != nil {
 			se := x.scriptError(s, err)
-			s.errors.Add(1)
+			s.stats.errors.Add(1)
 			if se.Kind == ErrTimeout {
-				s.timeouts.Add(1)
+				s.stats.timeouts.Add(1)
 			}
 			if !s.FailOpen {
 				x.fail(se, false)

@@ -163,8 +163,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -182,6 +186,19 @@ type Config struct {
 
 	// Scripts are installed by New, as by Set.
 	Scripts []Script
+
+	// ScriptDir is a directory of script files (<pattern>.lua, with settings in a header; see
+	// files.go) installed by New and watched: a file added, changed, renamed or removed takes
+	// effect within a second. The admin API writes its changes there. Default "": none.
+	ScriptDir string
+
+	// ScriptFS is a file system (an embed.FS, say) whose top-level script files New installs.
+	// It is not watched. Default nil.
+	ScriptFS fs.FS
+
+	// AdminToken is the credential of the admin API (AdminHandler). Default "": the admin API
+	// refuses every request.
+	AdminToken string
 
 	// TimeLimit is the time limit of each script run, unless the script sets its own.
 	// Default one second; negative means no limit.
@@ -329,6 +346,7 @@ type Middleware struct {
 
 	closing atomic.Bool  // Close has begun: new requests that match scripts get 503
 	active  atomic.Int64 // requests between the closing check and their end
+	watcher *dirWatcher
 
 	mu        sync.Mutex // serializes changes to the scripts
 	closed    bool
@@ -359,11 +377,38 @@ func New(cfg Config) (*Middleware, error) {
 	}
 	m.pool = statePool{m: m, max: cfg.MaxStates}
 	m.routes.Store(newRoutes(m.prefix, map[string]*script{}))
-	if len(cfg.Scripts) > 0 {
-		if err := m.Set(cfg.Scripts...); err != nil {
+	scripts := slices.Clone(cfg.Scripts)
+	var errs []error
+	if cfg.ScriptFS != nil {
+		list, err := LoadScripts(cfg.ScriptFS, ".")
+		errs = append(errs, err)
+		scripts = append(scripts, list...)
+	}
+	if cfg.ScriptDir != "" {
+		list, err := LoadScripts(os.DirFS(cfg.ScriptDir), ".")
+		errs = append(errs, err)
+		for i := range list {
+			list[i].File = filepath.Join(cfg.ScriptDir, list[i].File)
+		}
+		scripts = append(scripts, list...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		m.watchdog.close()
+		return nil, err
+	}
+	if len(scripts) > 0 {
+		if err := m.Set(scripts...); err != nil {
 			m.watchdog.close()
 			return nil, err
 		}
+	}
+	if cfg.ScriptDir != "" {
+		w, err := m.watchDir(cfg.ScriptDir)
+		if err != nil {
+			m.watchdog.close()
+			return nil, fmt.Errorf("fastlua: watching %s: %w", cfg.ScriptDir, err)
+		}
+		m.watcher = w
 	}
 	m.queue = newQueue(m, cfg.QueueSize, cfg.QueueWorkers)
 	return m, nil
@@ -427,6 +472,9 @@ func (m *Middleware) Close(ctx context.Context) error {
 	m.closed = true
 	m.closing.Store(true)
 	m.mu.Unlock()
+	if m.watcher != nil {
+		m.watcher.close()
+	}
 
 	var errs []error
 	for m.active.Load() > 0 {

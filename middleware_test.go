@@ -330,9 +330,8 @@ func TestFailOpen(t *testing.T) {
 	if !strings.Contains(ts.logs.String(), "fail-open") {
 		t.Fatal("the fail-open error was not logged")
 	}
-	s := ts.mw.routes.Load().byName["open.x.get.pre_process"]
-	if s.errors.Load() != 1 || s.runs.Load() != 1 {
-		t.Fatalf("runs %d errors %d", s.runs.Load(), s.errors.Load())
+	if st := ts.mw.Stats().Scripts[0]; st.Errors != 1 || st.Runs != 1 || st.Name != "open.x.get.pre_process" {
+		t.Fatalf("stats %+v", st)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"sync/atomic"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -30,6 +29,8 @@ type Script struct {
 	// TimeLimit is the script's time limit per run. Zero means Config.TimeLimit; negative means
 	// none.
 	TimeLimit time.Duration
+	// File is the file the script was read from (Config.ScriptDir or Config.ScriptFS), or "".
+	File string
 }
 
 // script is an installed Script.
@@ -39,8 +40,7 @@ type script struct {
 	proto *lua.FunctionProto
 	slot  int           // index of the state's function for this script
 	limit time.Duration // resolved time limit; 0 for none
-
-	runs, errors, timeouts atomic.Uint64
+	stats *scriptStats  // kept by the name across replacements
 }
 
 // prepare parses and compiles a Script.
@@ -52,6 +52,10 @@ func (m *Middleware) prepare(sc Script) (*script, error) {
 	sc.Name = pat.text
 	proto, err := m.compiler.compile(sc.Name, sc.Source)
 	if err != nil {
+		var ce *CompileError
+		if errors.As(err, &ce) {
+			ce.File = sc.File
+		}
 		return nil, err
 	}
 	s := &script{Script: sc, pat: pat, proto: proto}
@@ -93,15 +97,7 @@ func (m *Middleware) Set(scripts ...Script) error {
 	if m.closed {
 		return ErrClosed
 	}
-	byName := maps.Clone(m.routes.Load().byName)
-	for _, s := range prepared {
-		if old := byName[s.Name]; old != nil {
-			m.freeSlots = append(m.freeSlots, old.slot)
-		}
-		s.slot = m.allocSlot()
-		byName[s.Name] = s
-	}
-	m.install(byName)
+	m.update(prepared, nil)
 	return nil
 }
 
@@ -110,22 +106,38 @@ func (m *Middleware) Set(scripts ...Script) error {
 func (m *Middleware) Remove(names ...string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.update(nil, names)
+}
+
+// update installs prepared scripts and removes names in one new snapshot, and returns how many
+// of the names it removed. m.mu is held.
+func (m *Middleware) update(add []*script, remove []string) int {
 	byName := maps.Clone(m.routes.Load().byName)
-	n := 0
-	for _, name := range names {
+	removed := 0
+	for _, name := range remove {
 		if pat, err := parsePattern(name); err == nil {
 			name = pat.text
 		}
 		if old := byName[name]; old != nil {
 			m.freeSlots = append(m.freeSlots, old.slot)
 			delete(byName, name)
-			n++
+			removed++
 		}
 	}
-	if n > 0 {
+	for _, s := range add {
+		if old := byName[s.Name]; old != nil {
+			m.freeSlots = append(m.freeSlots, old.slot)
+			s.stats = old.stats
+		} else {
+			s.stats = &scriptStats{}
+		}
+		s.slot = m.allocSlot()
+		byName[s.Name] = s
+	}
+	if len(add) > 0 || removed > 0 {
 		m.install(byName)
 	}
-	return n
+	return removed
 }
 
 // Script returns the installed script with the given name (pattern).

@@ -1,0 +1,379 @@
+package fastlua
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// The admin API.
+//
+// AdminHandler serves the installed scripts as DreamFactory's system/event_script resource
+// does. Records are
+//
+//	{"name": "db._table.{table_name}.get.pre_process", "type": "lua", "content": "...",
+//	 "is_active": true, "allow_event_modification": true,
+//	 "config": {"fail_open": false, "time_limit": "250ms"}}
+//
+// and the routes, below wherever the handler is mounted (the path's last "event_script"
+// segment, and the name after it):
+//
+//	GET    .../event_script          {"resource": [records]}
+//	GET    .../event_script/{name}   one record
+//	POST   .../event_script          create or replace: a record, or {"resource": [records]}
+//	POST   .../event_script/{name}   create or replace one
+//	PATCH  .../event_script/{name}   change the fields given
+//	DELETE .../event_script/{name}   remove
+//
+// Every request needs Config.AdminToken, as "Authorization: Bearer <token>" or in the
+// X-Fastlua-Admin-Token header (compared in constant time); without it the answer is 401, and
+// when no token is configured every request is refused. A body that is not valid, or a script
+// that does not compile, is answered with 400 and the errors (file, line, message) and changes
+// nothing. With Config.ScriptDir, changes are written to the directory atomically (a temporary
+// file, then a rename), so they survive a restart. Errors use DreamFactory's error body.
+
+// maxAdminBody bounds an admin request body.
+const maxAdminBody = 8 << 20
+
+type adminRecord struct {
+	Name                   *string      `json:"name"`
+	Type                   *string      `json:"type"`
+	Content                *string      `json:"content"`
+	IsActive               *bool        `json:"is_active"`
+	AllowEventModification *bool        `json:"allow_event_modification"`
+	Config                 *adminConfig `json:"config"`
+}
+
+type adminConfig struct {
+	FailOpen  *bool   `json:"fail_open,omitempty"`
+	TimeLimit *string `json:"time_limit,omitempty"`
+}
+
+type adminOut struct {
+	Name                   string         `json:"name"`
+	Type                   string         `json:"type"`
+	Content                string         `json:"content"`
+	IsActive               bool           `json:"is_active"`
+	AllowEventModification bool           `json:"allow_event_modification"`
+	Config                 map[string]any `json:"config"`
+	File                   string         `json:"file,omitempty"`
+}
+
+func recordOf(sc Script) adminOut {
+	cfg := map[string]any{"fail_open": sc.FailOpen, "time_limit": nil}
+	switch {
+	case sc.TimeLimit > 0:
+		cfg["time_limit"] = sc.TimeLimit.String()
+	case sc.TimeLimit < 0:
+		cfg["time_limit"] = "none"
+	}
+	return adminOut{Name: sc.Name, Type: "lua", Content: StripDirectives(sc.Source), IsActive: !sc.Disabled,
+		AllowEventModification: !sc.ReadOnly, Config: cfg, File: sc.File}
+}
+
+// apply sets the fields of r on sc.
+func (r *adminRecord) apply(sc *Script) error {
+	if r.Type != nil && !strings.EqualFold(*r.Type, "lua") {
+		return fmt.Errorf("type %q is not supported: fastlua runs lua", *r.Type)
+	}
+	if r.Content != nil {
+		sc.Source = *r.Content
+	}
+	if r.IsActive != nil {
+		sc.Disabled = !*r.IsActive
+	}
+	if r.AllowEventModification != nil {
+		sc.ReadOnly = !*r.AllowEventModification
+	}
+	if c := r.Config; c != nil {
+		if c.FailOpen != nil {
+			sc.FailOpen = *c.FailOpen
+		}
+		if c.TimeLimit != nil {
+			switch v := *c.TimeLimit; v {
+			case "", "default":
+				sc.TimeLimit = 0
+			case "none":
+				sc.TimeLimit = -1
+			default:
+				d, err := time.ParseDuration(v)
+				if err != nil || d <= 0 {
+					return fmt.Errorf("config.time_limit must be a duration such as 250ms, \"none\" or \"default\", not %q", v)
+				}
+				sc.TimeLimit = d
+			}
+		}
+	}
+	return nil
+}
+
+// AdminHandler returns the admin API handler (see the package documentation).
+func (m *Middleware) AdminHandler() fasthttp.RequestHandler {
+	var want [sha256.Size]byte
+	if m.cfg.AdminToken != "" {
+		want = sha256.Sum256([]byte(m.cfg.AdminToken))
+	}
+	return func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		if m.cfg.AdminToken == "" {
+			adminError(ctx, 401, "the admin API is disabled: Config.AdminToken is not set")
+			return
+		}
+		token := ctx.Request.Header.Peek("X-Fastlua-Admin-Token")
+		if auth := ctx.Request.Header.Peek("Authorization"); len(token) == 0 && len(auth) > 7 && strings.EqualFold(string(auth[:7]), "bearer ") {
+			token = auth[7:]
+		}
+		got := sha256.Sum256(token)
+		if len(token) == 0 || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			adminError(ctx, 401, "an admin token is required (Authorization: Bearer <token>)")
+			return
+		}
+		name, hasName, ok := adminPath(string(ctx.Path()))
+		if !ok {
+			adminError(ctx, 404, "not an event_script path")
+			return
+		}
+		if len(ctx.Request.Body()) > maxAdminBody {
+			adminError(ctx, 413, fmt.Sprintf("the body is larger than %d bytes", maxAdminBody))
+			return
+		}
+		switch method := string(ctx.Method()); {
+		case method == "GET" && !hasName:
+			list := m.Scripts()
+			out := make([]adminOut, len(list))
+			for i, sc := range list {
+				out[i] = recordOf(sc)
+			}
+			adminJSON(ctx, 200, map[string]any{"resource": out})
+		case method == "GET":
+			sc, found := m.Script(name)
+			if !found {
+				adminError(ctx, 404, "no script "+name)
+				return
+			}
+			adminJSON(ctx, 200, recordOf(sc))
+		case method == "POST":
+			m.adminPost(ctx, name, hasName)
+		case method == "PATCH" && hasName:
+			m.adminPatch(ctx, name)
+		case method == "DELETE" && hasName:
+			m.adminDelete(ctx, name)
+		default:
+			adminError(ctx, 405, method+" is not supported here")
+		}
+	}
+}
+
+// adminPath finds the script name in a path: what follows the last "event_script" segment.
+func adminPath(p string) (name string, hasName, ok bool) {
+	segs := strings.Split(strings.Trim(p, "/"), "/")
+	for i := len(segs) - 1; i >= 0; i-- {
+		if segs[i] == "event_script" {
+			rest := segs[i+1:]
+			switch len(rest) {
+			case 0:
+				return "", false, true
+			case 1:
+				return rest[0], rest[0] != "", true
+			}
+			return "", false, false
+		}
+	}
+	return "", false, false
+}
+
+func adminJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		adminError(ctx, 500, err.Error())
+		return
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetBody(b)
+}
+
+func adminError(ctx *fasthttp.RequestCtx, status int, msg string) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(errorBody(nil, status, msg))
+}
+
+// decodeRecords reads a record, or {"resource": [records]}.
+func decodeRecords(body []byte) ([]adminRecord, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, errors.New("the body is empty: send a record or {\"resource\": [records]}")
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(body, &probe); err != nil {
+		return nil, fmt.Errorf("the body is not a JSON object: %v", err)
+	}
+	if raw, ok := probe["resource"]; ok {
+		var list []adminRecord
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return nil, fmt.Errorf("resource must be a list of records: %v", err)
+		}
+		if len(list) == 0 {
+			return nil, errors.New("resource is empty")
+		}
+		return list, nil
+	}
+	var r adminRecord
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, fmt.Errorf("not a valid record: %v", err)
+	}
+	return []adminRecord{r}, nil
+}
+
+func (m *Middleware) adminPost(ctx *fasthttp.RequestCtx, pathName string, hasName bool) {
+	records, err := decodeRecords(ctx.Request.Body())
+	if err != nil {
+		adminError(ctx, 400, err.Error())
+		return
+	}
+	if hasName && len(records) != 1 {
+		adminError(ctx, 400, "POST to a script's own path takes one record")
+		return
+	}
+	var scripts []Script
+	for i, r := range records {
+		name := pathName
+		if r.Name != nil {
+			name = *r.Name
+		}
+		if hasName && r.Name != nil && *r.Name != pathName {
+			adminError(ctx, 400, fmt.Sprintf("the record's name %q differs from the path's %q", *r.Name, pathName))
+			return
+		}
+		if name == "" || r.Content == nil {
+			adminError(ctx, 400, fmt.Sprintf("record %d: name and content are required", i+1))
+			return
+		}
+		sc := Script{Name: name}
+		if err := r.apply(&sc); err != nil {
+			adminError(ctx, 400, fmt.Sprintf("record %d: %v", i+1, err))
+			return
+		}
+		scripts = append(scripts, sc)
+	}
+	m.adminSave(ctx, 201, scripts)
+}
+
+func (m *Middleware) adminPatch(ctx *fasthttp.RequestCtx, name string) {
+	records, err := decodeRecords(ctx.Request.Body())
+	if err != nil || len(records) != 1 {
+		if err == nil {
+			err = errors.New("PATCH takes one record")
+		}
+		adminError(ctx, 400, err.Error())
+		return
+	}
+	sc, found := m.Script(name)
+	if !found {
+		adminError(ctx, 404, "no script "+name)
+		return
+	}
+	r := records[0]
+	if r.Name != nil && *r.Name != sc.Name {
+		adminError(ctx, 400, "a script is renamed by creating the new name and deleting the old one")
+		return
+	}
+	if r.Content != nil {
+		sc.Source = *r.Content
+	} else {
+		sc.Source = StripDirectives(sc.Source)
+	}
+	if err := r.apply(&sc); err != nil {
+		adminError(ctx, 400, err.Error())
+		return
+	}
+	m.adminSave(ctx, 200, []Script{sc})
+}
+
+// adminSave compiles and installs scripts, writing them to Config.ScriptDir first when there
+// is one. Nothing changes unless every script compiles.
+func (m *Middleware) adminSave(ctx *fasthttp.RequestCtx, status int, scripts []Script) {
+	prepared := make([]*script, 0, len(scripts))
+	var msgs []string
+	for _, sc := range scripts {
+		if dir := m.cfg.ScriptDir; dir != "" {
+			if pat, err := parsePattern(sc.Name); err == nil {
+				sc.Name = pat.text
+				sc.File = filepath.Join(dir, pat.text+".lua")
+			}
+			// Compile what the file will hold, so that line numbers are the file's.
+			sc.Source = string(FormatScriptFile(sc))
+		}
+		s, err := m.prepare(sc)
+		if err != nil {
+			msgs = append(msgs, err.Error())
+			continue
+		}
+		prepared = append(prepared, s)
+	}
+	if len(msgs) > 0 {
+		adminError(ctx, 400, strings.Join(msgs, "; "))
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		adminError(ctx, 503, ErrClosed.Error())
+		return
+	}
+	cur := m.routes.Load().byName
+	if dir := m.cfg.ScriptDir; dir != "" {
+		for _, s := range prepared {
+			if _, err := writeScriptFile(dir, s.Script); err != nil {
+				adminError(ctx, 500, "writing "+s.File+": "+err.Error())
+				return
+			}
+			// An older file under another spelling of the same pattern goes.
+			if old := cur[s.Name]; old != nil && old.File != "" && old.File != s.File && filepath.Dir(old.File) == filepath.Clean(dir) {
+				_ = os.Remove(old.File)
+			}
+		}
+	}
+	m.update(prepared, nil)
+	out := make([]adminOut, len(prepared))
+	for i, s := range prepared {
+		out[i] = recordOf(s.Script)
+		m.logger.Info("fastlua: script saved through the admin API", slog.String("script", s.Name))
+	}
+	if len(out) == 1 {
+		adminJSON(ctx, status, out[0])
+		return
+	}
+	adminJSON(ctx, status, map[string]any{"resource": out})
+}
+
+func (m *Middleware) adminDelete(ctx *fasthttp.RequestCtx, name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if pat, err := parsePattern(name); err == nil {
+		name = pat.text
+	}
+	s := m.routes.Load().byName[name]
+	if s == nil {
+		adminError(ctx, 404, "no script "+name)
+		return
+	}
+	if dir := m.cfg.ScriptDir; dir != "" && s.File != "" && filepath.Dir(s.File) == filepath.Clean(dir) {
+		if err := os.Remove(s.File); err != nil && !errors.Is(err, os.ErrNotExist) {
+			adminError(ctx, 500, "removing "+s.File+": "+err.Error())
+			return
+		}
+	}
+	m.update(nil, []string{name})
+	m.logger.Info("fastlua: script deleted through the admin API", slog.String("script", name))
+	adminJSON(ctx, 200, map[string]string{"name": name})
+}

@@ -1,0 +1,205 @@
+package fastlua
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// adminServer serves the admin API under /system/event_script and everything else through the
+// middleware.
+func adminServer(t *testing.T, cfg Config) *testServer {
+	t.Helper()
+	h := &echo{}
+	var admin fasthttp.RequestHandler
+	ts := serve(t, cfg, func(ctx *fasthttp.RequestCtx) {
+		if strings.HasPrefix(string(ctx.Path()), "/system/") {
+			admin(ctx)
+			return
+		}
+		h.handle(ctx)
+	})
+	admin = ts.mw.AdminHandler()
+	return ts
+}
+
+func TestAdminAPI(t *testing.T) {
+	dir := t.TempDir()
+	ts := adminServer(t, Config{ScriptDir: dir, AdminToken: "s3cret"})
+	auth := []string{"Authorization", "Bearer s3cret"}
+	base := "/system/event_script"
+
+	for _, hdr := range [][]string{nil, {"Authorization", "Bearer wrong"}, {"X-Fastlua-Admin-Token", "s3cre"}, {"Authorization", "s3cret"}} {
+		if r := ts.do("GET", base, "", hdr...); r.status != 401 {
+			t.Fatalf("with %v: %d %s", hdr, r.status, r.body)
+		}
+	}
+	if r := ts.do("GET", base, "", "X-Fastlua-Admin-Token", "s3cret"); r.status != 200 || r.body != `{"resource":[]}` {
+		t.Fatalf("empty list: %d %s", r.status, r.body)
+	}
+
+	// Create.
+	rec := `{"name":"shop.{item}.get.pre_process","type":"lua","content":"event.response.headers[\"x-admin\"] = \"v1\"",
+		"is_active":true,"allow_event_modification":true,"config":{"fail_open":true,"time_limit":"300ms"}}`
+	r := ts.do("POST", base, rec, auth...)
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	if r := ts.do("GET", "/shop/x", ""); r.headers["x-admin"] != "v1" {
+		t.Fatalf("the created script did not run: %v", r.headers)
+	}
+	file := filepath.Join(dir, "shop.{item}.get.pre_process.lua")
+	onDisk, err := os.ReadFile(file)
+	if err != nil || !strings.Contains(string(onDisk), "-- fastlua: fail_open = true") || !strings.Contains(string(onDisk), "time_limit = 300ms") {
+		t.Fatalf("the file: %v\n%s", err, onDisk)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, ".*")); len(leftovers) > 0 {
+		t.Fatalf("temporary files left: %v", leftovers)
+	}
+
+	// Get one, list.
+	r = ts.do("GET", base+"/shop.{item}.get.pre_process", "", auth...)
+	var got map[string]any
+	_ = json.Unmarshal([]byte(r.body), &got)
+	cfg, _ := got["config"].(map[string]any)
+	if r.status != 200 || got["content"] != `event.response.headers["x-admin"] = "v1"` || got["type"] != "lua" ||
+		got["is_active"] != true || cfg["fail_open"] != true || cfg["time_limit"] != "300ms" {
+		t.Fatalf("get: %d %s", r.status, r.body)
+	}
+	if r := ts.do("GET", base, "", auth...); !strings.Contains(r.body, `"name":"shop.{item}.get.pre_process"`) {
+		t.Fatalf("list: %s", r.body)
+	}
+
+	// Patch: deactivate; the content stays.
+	if r := ts.do("PATCH", base+"/shop.{item}.get.pre_process", `{"is_active":false}`, auth...); r.status != 200 {
+		t.Fatalf("patch: %d %s", r.status, r.body)
+	}
+	if r := ts.do("GET", "/shop/x", ""); r.headers["x-admin"] != "" {
+		t.Fatal("a deactivated script ran")
+	}
+	if sc, _ := ts.mw.Script("shop.{item}.get.pre_process"); !sc.Disabled || !strings.Contains(sc.Source, `"v1"`) || !sc.FailOpen {
+		t.Fatalf("after patch: %+v", sc)
+	}
+
+	// Bad input changes nothing.
+	for _, c := range []struct{ method, path, body, want string }{
+		{"POST", base, `{"name":"shop.x.get.pre_process","content":"local = 1"}`, "line 1"},
+		{"POST", base, `not json`, "not a JSON object"},
+		{"POST", base, `{"name":"shop.x.get.pre_process"}`, "name and content are required"},
+		{"POST", base, `{"name":"shop.x","content":""}`, "invalid event pattern"},
+		{"POST", base, `{"name":"shop.x.get.pre_process","type":"php","content":""}`, "not supported"},
+		{"POST", base, `{"name":"shop.x.get.pre_process","content":"","config":{"time_limit":"soon"}}`, "time_limit"},
+		{"POST", base, `{"resource":[{"name":"a.b.get.pre_process","content":"x = 1"},{"name":"a.c.get.pre_process","content":"end"}]}`, "does not compile"},
+		{"PATCH", base + "/shop.{item}.get.pre_process", `{"content":"if then"}`, "does not compile"},
+		{"PATCH", base + "/shop.{item}.get.pre_process", `{"is_active":"yes"}`, "not a valid record"},
+		{"PATCH", base + "/nope.x.get.pre_process", `{"is_active":true}`, "no script"},
+		{"DELETE", base + "/nope.x.get.pre_process", ``, "no script"},
+		{"PUT", base, `{}`, "not supported"},
+	} {
+		before, _ := os.ReadDir(dir)
+		r := ts.do(c.method, c.path, c.body, auth...)
+		if r.status < 400 || !strings.Contains(r.errorMessage(t), c.want) {
+			t.Errorf("%s %s %s: %d %s, want %q", c.method, c.path, c.body, r.status, r.body, c.want)
+		}
+		after, _ := os.ReadDir(dir)
+		if len(after) != len(before) || len(ts.mw.Scripts()) != 1 {
+			t.Errorf("%s %s %s changed something", c.method, c.path, c.body)
+		}
+	}
+	if sc, _ := ts.mw.Script("shop.{item}.get.pre_process"); !strings.Contains(sc.Source, `"v1"`) {
+		t.Fatal("a refused patch changed the script")
+	}
+
+	// A batch, then a restart over the same directory keeps everything.
+	batch := `{"resource":[{"name":"b.one.get.post_process","content":"event.response.headers[\"x-b\"] = \"1\""},
+		{"name":"b.two.get.post_process","content":"event.response.headers[\"x-b\"] = \"2\"","allow_event_modification":false}]}`
+	if r := ts.do("POST", base, batch, auth...); r.status != 201 || !strings.Contains(r.body, `"resource"`) {
+		t.Fatalf("batch: %d %s", r.status, r.body)
+	}
+	again, err := New(Config{ScriptDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close(t.Context())
+	if n := len(again.Scripts()); n != 3 {
+		t.Fatalf("after a restart %d scripts", n)
+	}
+	if sc, _ := again.Script("b.two.get.post_process"); !sc.ReadOnly {
+		t.Fatal("a setting was lost across the restart")
+	}
+	if sc, _ := again.Script("shop.{item}.get.pre_process"); !sc.Disabled {
+		t.Fatal("is_active = false was lost across the restart")
+	}
+
+	// Delete removes the file too.
+	if r := ts.do("DELETE", base+"/b.one.get.post_process", "", auth...); r.status != 200 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "b.one.get.post_process.lua")); !os.IsNotExist(err) {
+		t.Fatal("the deleted script's file is still there")
+	}
+	if r := ts.do("GET", "/b/one", ""); r.headers["x-b"] != "" {
+		t.Fatal("a deleted script ran")
+	}
+}
+
+func TestAdminDisabledWithoutToken(t *testing.T) {
+	ts := adminServer(t, Config{})
+	if r := ts.do("GET", "/system/event_script", "", "Authorization", "Bearer "); r.status != 401 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+}
+
+func TestStats(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{Scripts: []Script{
+		{Name: "st.ok.get.pre_process", Source: `local x = 1`},
+		{Name: "st.bad.get.pre_process", Source: `error("no")`},
+		{Name: "st.slow.get.pre_process", Source: `while true do end`, TimeLimit: 20e6},
+	}}, h.handle)
+	for i := 0; i < 32; i++ {
+		ts.do("GET", "/st/ok", "")
+	}
+	ts.do("GET", "/st/bad", "")
+	ts.do("GET", "/st/slow", "") // closes its state
+	ts.do("GET", "/st/ok", "")   // makes a new one
+	st := ts.mw.Stats()
+	by := map[string]ScriptStats{}
+	for _, s := range st.Scripts {
+		by[s.Name] = s
+	}
+	ok := by["st.ok.get.pre_process"]
+	if ok.Runs != 33 || ok.Errors != 0 || ok.Durations.Count != 3 {
+		t.Fatalf("ok: %+v", ok)
+	}
+	var n uint64
+	for _, c := range ok.Durations.Counts {
+		n += c
+	}
+	if n != ok.Durations.Count || ok.Durations.Sum <= 0 {
+		t.Fatalf("histogram %+v", ok.Durations)
+	}
+	if b := by["st.bad.get.pre_process"]; b.Runs != 1 || b.Errors != 1 || b.Timeouts != 0 {
+		t.Fatalf("bad: %+v", b)
+	}
+	if s := by["st.slow.get.pre_process"]; s.Errors != 1 || s.Timeouts != 1 {
+		t.Fatalf("slow: %+v", s)
+	}
+	if st.Pool.Max != 64 || st.Pool.Live < 1 || st.Pool.Created < 2 || st.Queue.Capacity != 1024 {
+		t.Fatalf("pool %+v queue %+v", st.Pool, st.Queue)
+	}
+	// Counters survive a replacement.
+	if err := ts.mw.Set(Script{Name: "st.ok.get.pre_process", Source: `local y = 2`}); err != nil {
+		t.Fatal(err)
+	}
+	ts.do("GET", "/st/ok", "")
+	for _, s := range ts.mw.Stats().Scripts {
+		if s.Name == "st.ok.get.pre_process" && s.Runs != 34 {
+			t.Fatalf("after a replacement: %d runs", s.Runs)
+		}
+	}
+}

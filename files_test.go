@@ -1,0 +1,211 @@
+package fastlua
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+)
+
+func TestScriptFileHeader(t *testing.T) {
+	src := "-- A script.\n\n-- fastlua: is_active = false\n-- fastlua: allow_event_modification = false\n" +
+		"-- fastlua: fail_open = true\n-- fastlua: time_limit = 250ms\nlocal x = 1\n-- fastlua: is_active = true\n"
+	sc, err := ParseScriptFile("dir/db._table.{t}.get.pre_process.lua", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Script{Name: "db._table.{t}.get.pre_process", Source: src, Disabled: true, ReadOnly: true, FailOpen: true,
+		TimeLimit: 250 * time.Millisecond, File: "dir/db._table.{t}.get.pre_process.lua"}
+	if sc != want {
+		t.Fatalf("got %+v\nwant %+v", sc, want)
+	}
+	// Format then parse gives the same settings back, and the source without the old header.
+	again, err := ParseScriptFile(sc.Name+".lua", FormatScriptFile(sc))
+	if err != nil || again.Disabled != sc.Disabled || again.ReadOnly != sc.ReadOnly || again.FailOpen != sc.FailOpen || again.TimeLimit != sc.TimeLimit {
+		t.Fatalf("round trip: %+v, %v", again, err)
+	}
+	if strings.Count(string(FormatScriptFile(sc)), "fastlua:") != 5 { // 4 settings + the one after the code
+		t.Fatalf("directives were duplicated:\n%s", FormatScriptFile(sc))
+	}
+	if none, _ := ParseScriptFile("a.b.get.queued.lua", []byte("-- fastlua: time_limit = none\n")); none.TimeLimit != -1 {
+		t.Fatal("time_limit = none")
+	}
+	for _, c := range []struct{ src, want string }{
+		{"-- fastlua: is_active = maybe\n", "line 1: is_active must be true or false"},
+		{"\n-- fastlua: colour = blue\n", "line 2: unknown setting \"colour\""},
+		{"-- fastlua: time_limit = soon\n", "time_limit must be a duration"},
+		{"-- fastlua: fail_open\n", "a directive is -- fastlua: key = value"},
+	} {
+		_, err := ParseScriptFile("x/a.b.get.pre_process.lua", []byte(c.src))
+		var ce *CompileError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), c.want) || ce.File != "x/a.b.get.pre_process.lua" {
+			t.Errorf("%q: %v, want %q", c.src, err, c.want)
+		}
+	}
+}
+
+func TestScriptFS(t *testing.T) {
+	fsys := fstest.MapFS{
+		"fs.x.get.pre_process.lua":     {Data: []byte(`event.response.headers["x-fs"] = "1"`)},
+		"README.md":                    {Data: []byte("not a script")},
+		".hidden.lua":                  {Data: []byte("syntax error here")},
+		"sub/fs.y.get.pre_process.lua": {Data: []byte(`error("subdirectories are not read")`)},
+	}
+	h := &echo{}
+	ts := serve(t, Config{ScriptFS: fsys}, h.handle)
+	if r := ts.do("GET", "/fs/x", ""); r.headers["x-fs"] != "1" {
+		t.Fatalf("%v", r.headers)
+	}
+	if n := len(ts.mw.Scripts()); n != 1 {
+		t.Fatalf("%d scripts", n)
+	}
+	fsys["broken.x.get.pre_process.lua"] = &fstest.MapFile{Data: []byte("local x = \n\nend")}
+	_, err := New(Config{ScriptFS: fsys})
+	var ce *CompileError
+	if !errors.As(err, &ce) || ce.File != "broken.x.get.pre_process.lua" || ce.Line != 3 {
+		t.Fatalf("a file that does not compile: %v", err)
+	}
+}
+
+func writeFile(t *testing.T, dir, name, src string) {
+	t.Helper()
+	tmp := filepath.Join(dir, ".tmp-"+name)
+	if err := os.WriteFile(tmp, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Scripts change on disk while concurrent requests run: no request fails, each change is live
+// within a second, and no request that starts after a change has been seen sees the old
+// version.
+func TestHotReloadUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	version := func(v string) string { return fmt.Sprintf("event.response.headers[\"x-v\"] = %q\n", v) }
+	writeFile(t, dir, "hot.x.get.post_process.lua", version("1"))
+	h := &echo{}
+	ts := serve(t, Config{ScriptDir: dir}, h.handle)
+
+	type obs struct {
+		start, end time.Time
+		v          string
+	}
+	var mu sync.Mutex
+	var seen []obs
+	var failures []string
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start := time.Now()
+				r := ts.do("GET", "/hot/x", "")
+				mu.Lock()
+				if r.status != 200 {
+					failures = append(failures, fmt.Sprintf("%d %s", r.status, r.body))
+				}
+				seen = append(seen, obs{start, time.Now(), r.headers["x-v"]})
+				mu.Unlock()
+			}
+		}()
+	}
+	// waitVersion waits for a request that saw v and returns when the first one ended: the
+	// new version was installed before then.
+	waitVersion := func(v string, changed time.Time) time.Time {
+		t.Helper()
+		for {
+			mu.Lock()
+			var first time.Time
+			for _, o := range seen {
+				if o.v == v && o.start.After(changed) && (first.IsZero() || o.end.Before(first)) {
+					first = o.end
+				}
+			}
+			mu.Unlock()
+			if !first.IsZero() {
+				if d := first.Sub(changed); d > time.Second {
+					t.Errorf("version %q took %v to be seen", v, d)
+				}
+				return first
+			}
+			if time.Since(changed) > 3*time.Second {
+				t.Fatalf("version %q never seen", v)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	type change struct {
+		v  string
+		do func()
+	}
+	changes := []change{
+		{"2", func() { writeFile(t, dir, "hot.x.get.post_process.lua", version("2")) }}, // replaced by rename
+		{"3", func() {
+			_ = os.WriteFile(filepath.Join(dir, "hot.x.get.post_process.lua"), []byte(version("3")), 0o644)
+		}}, // written in place
+		{"", func() { _ = os.Remove(filepath.Join(dir, "hot.x.get.post_process.lua")) }},    // removed
+		{"4", func() { writeFile(t, dir, "hot.{any}.get.post_process.lua", version("4")) }}, // added
+		{"5", func() {
+			_ = os.Rename(filepath.Join(dir, "hot.{any}.get.post_process.lua"), filepath.Join(dir, "hot.{y}.get.post_process.lua"))
+			_ = os.WriteFile(filepath.Join(dir, "hot.{y}.get.post_process.lua"), []byte(version("5")), 0o644)
+		}}, // renamed and changed
+	}
+	type window struct {
+		changed, live time.Time // when the change was made; when a request first saw it
+		v             string
+	}
+	var windows []window
+	time.Sleep(50 * time.Millisecond)
+	for _, c := range changes {
+		changed := time.Now()
+		c.do()
+		windows = append(windows, window{changed, waitVersion(c.v, changed), c.v})
+		time.Sleep(100 * time.Millisecond)
+	}
+	brokenAt := time.Now()
+	// A file that does not compile: the running version stays, the error names the line.
+	writeFile(t, dir, "hot.{y}.get.post_process.lua", "local = 1\n")
+	time.Sleep(400 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	if len(failures) > 0 {
+		t.Fatalf("%d requests failed during reloads; first: %s", len(failures), failures[0])
+	}
+	// Every request that started after one that saw a version had ended, and before the next
+	// change was made, saw that version (the snapshot swap is atomic).
+	for i, w := range windows {
+		end := brokenAt
+		if i+1 < len(windows) {
+			end = windows[i+1].changed
+		}
+		for _, o := range seen {
+			if o.start.After(w.live) && o.start.Before(end) && o.v != w.v {
+				t.Fatalf("a request started %v after version %q was live saw %q", o.start.Sub(w.live), w.v, o.v)
+			}
+		}
+	}
+	mu.Lock()
+	last := seen[len(seen)-1].v
+	mu.Unlock()
+	if last != "5" {
+		t.Fatalf("after a broken file the running version is %q, want 5", last)
+	}
+	if logs := ts.logs.String(); !strings.Contains(logs, "hot.{y}.get.post_process.lua does not compile: line 1") {
+		t.Fatalf("the broken file was not reported with its line:\n%s", logs)
+	}
+}

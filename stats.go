@@ -1,0 +1,110 @@
+package fastlua
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Metrics.
+//
+// Every run of a script counts in runs, and in errors and timeouts when it fails. Run times go
+// into a histogram for one run in DurationSampleRate: reading the clock twice costs more than a
+// trivial script (~70 ns here), so timing every run would be the largest cost of the
+// middleware. A script keeps its counters when it is replaced.
+
+// DurationSampleRate is how many runs of a script one timed run stands for.
+const DurationSampleRate = 16
+
+// DurationBuckets are the upper bounds of the run-time histogram's buckets; a last, unbounded
+// bucket holds the rest.
+var DurationBuckets = []time.Duration{
+	50 * time.Microsecond, 100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond,
+	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
+	500 * time.Millisecond, time.Second, 2500 * time.Millisecond,
+}
+
+// scriptStats are one script name's counters.
+type scriptStats struct {
+	runs, errors, timeouts atomic.Uint64
+	buckets                [16]atomic.Uint64 // len(DurationBuckets)+1
+	sumNanos, timed        atomic.Uint64
+}
+
+// observe records a timed run.
+func (s *scriptStats) observe(d time.Duration) {
+	i := 0
+	for i < len(DurationBuckets) && d > DurationBuckets[i] {
+		i++
+	}
+	s.buckets[i].Add(1)
+	s.sumNanos.Add(uint64(d))
+	s.timed.Add(1)
+}
+
+// Stats is a snapshot of the middleware's counters.
+type Stats struct {
+	Scripts []ScriptStats
+	Queue   QueueStats
+	Pool    PoolStats
+}
+
+// ScriptStats are one installed script's counters.
+type ScriptStats struct {
+	Name     string
+	Runs     uint64 // runs, including failed ones
+	Errors   uint64 // failed runs, timeouts included
+	Timeouts uint64
+	// Durations is the run-time histogram of one run in DurationSampleRate.
+	Durations Histogram
+}
+
+// Histogram counts observations in buckets with upper bounds DurationBuckets; Counts has one
+// more entry than Bounds, for the rest. Counts are not cumulative.
+type Histogram struct {
+	Bounds []time.Duration
+	Counts []uint64
+	Count  uint64
+	Sum    time.Duration
+}
+
+// QueueStats describe the queue of queued events.
+type QueueStats struct {
+	Depth, Capacity int    // waiting now; the bound
+	Accepted        uint64 // queued
+	Done            uint64 // run (their scripts may have failed)
+	Dropped         uint64 // not accepted: the queue was full or closed
+	Failed          uint64 // accepted, but a script failed closed, or Close gave up on them
+}
+
+// PoolStats describe the Lua states.
+type PoolStats struct {
+	Live, Idle, Max int    // states that exist; of them idle; the bound
+	Waiting         int    // requests waiting for a state
+	Created         uint64 // states made since New (a state that hit a limit is replaced)
+}
+
+// Stats returns a snapshot of the counters.
+func (m *Middleware) Stats() Stats {
+	var st Stats
+	for _, s := range m.routes.Load().sortedScripts() {
+		ss := ScriptStats{Name: s.Name, Runs: s.stats.runs.Load(), Errors: s.stats.errors.Load(), Timeouts: s.stats.timeouts.Load()}
+		h := &ss.Durations
+		h.Bounds = DurationBuckets
+		h.Counts = make([]uint64, len(DurationBuckets)+1)
+		for i := range h.Counts {
+			h.Counts[i] = s.stats.buckets[i].Load()
+		}
+		h.Count = s.stats.timed.Load()
+		h.Sum = time.Duration(s.stats.sumNanos.Load())
+		st.Scripts = append(st.Scripts, ss)
+	}
+	q := m.queue
+	st.Queue = QueueStats{Depth: len(q.ch), Capacity: cap(q.ch), Accepted: q.accepted.Load(), Done: q.done.Load(),
+		Dropped: q.dropped.Load(), Failed: q.failed.Load()}
+	p := &m.pool
+	p.mu.Lock()
+	st.Pool = PoolStats{Live: p.live, Idle: len(p.idle), Max: p.max, Waiting: len(p.waiters), Created: m.stats.statesCreated.Load()}
+	p.mu.Unlock()
+	return st
+}
