@@ -1,0 +1,87 @@
+// Package fastluaprom exports a fastlua Middleware's counters as Prometheus metrics:
+//
+//	prometheus.MustRegister(fastluaprom.NewCollector(mw))
+//
+// It reads Middleware.Stats on every scrape. Metrics:
+//
+//	fastlua_script_runs_total{script}           runs of a script
+//	fastlua_script_errors_total{script}         failed runs (timeouts included)
+//	fastlua_script_timeouts_total{script}       runs stopped by the time limit
+//	fastlua_script_duration_seconds{script}     run time, one run in fastlua.DurationSampleRate
+//	fastlua_queue_depth, fastlua_queue_capacity queued events waiting; the bound
+//	fastlua_queue_events_total{result}          accepted, done, dropped, failed
+//	fastlua_states{kind}                        Lua states: live, idle, max
+//	fastlua_states_waiting                      requests waiting for a state
+//	fastlua_states_created_total                states made
+package fastluaprom
+
+import (
+	"github.com/fastlua/fastlua"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Collector is a prometheus.Collector for a Middleware.
+type Collector struct {
+	m *fastlua.Middleware
+
+	runs, errors, timeouts, duration  *prometheus.Desc
+	queueDepth, queueCap, queueEvents *prometheus.Desc
+	states, waiting, created          *prometheus.Desc
+}
+
+// NewCollector returns a collector for m.
+func NewCollector(m *fastlua.Middleware) *Collector {
+	script := []string{"script"}
+	return &Collector{
+		m:           m,
+		runs:        prometheus.NewDesc("fastlua_script_runs_total", "Runs of an event script.", script, nil),
+		errors:      prometheus.NewDesc("fastlua_script_errors_total", "Failed runs of an event script, timeouts included.", script, nil),
+		timeouts:    prometheus.NewDesc("fastlua_script_timeouts_total", "Runs of an event script stopped by its time limit.", script, nil),
+		duration:    prometheus.NewDesc("fastlua_script_duration_seconds", "Run time of an event script (one run in fastlua.DurationSampleRate is timed).", script, nil),
+		queueDepth:  prometheus.NewDesc("fastlua_queue_depth", "Queued events waiting for a worker.", nil, nil),
+		queueCap:    prometheus.NewDesc("fastlua_queue_capacity", "The bound of the queue of queued events.", nil, nil),
+		queueEvents: prometheus.NewDesc("fastlua_queue_events_total", "Queued events by result: accepted, done, dropped (queue full or closed), failed.", []string{"result"}, nil),
+		states:      prometheus.NewDesc("fastlua_states", "Lua states: live, idle, and the maximum.", []string{"kind"}, nil),
+		waiting:     prometheus.NewDesc("fastlua_states_waiting", "Requests waiting for a free Lua state.", nil, nil),
+		created:     prometheus.NewDesc("fastlua_states_created_total", "Lua states made (a state that hit a limit is replaced).", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.runs, c.errors, c.timeouts, c.duration, c.queueDepth, c.queueCap, c.queueEvents, c.states, c.waiting, c.created} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.m.Stats()
+	for _, s := range st.Scripts {
+		ch <- prometheus.MustNewConstMetric(c.runs, prometheus.CounterValue, float64(s.Runs), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, float64(s.Errors), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.timeouts, prometheus.CounterValue, float64(s.Timeouts), s.Name)
+		h := s.Durations
+		buckets := make(map[float64]uint64, len(h.Bounds))
+		var cum uint64
+		for i, b := range h.Bounds {
+			cum += h.Counts[i]
+			buckets[b.Seconds()] = cum
+		}
+		ch <- prometheus.MustNewConstHistogram(c.duration, h.Count, h.Sum.Seconds(), buckets, s.Name)
+	}
+	q := st.Queue
+	ch <- prometheus.MustNewConstMetric(c.queueDepth, prometheus.GaugeValue, float64(q.Depth))
+	ch <- prometheus.MustNewConstMetric(c.queueCap, prometheus.GaugeValue, float64(q.Capacity))
+	for result, n := range map[string]uint64{"accepted": q.Accepted, "done": q.Done, "dropped": q.Dropped, "failed": q.Failed} {
+		ch <- prometheus.MustNewConstMetric(c.queueEvents, prometheus.CounterValue, float64(n), result)
+	}
+	p := st.Pool
+	for kind, n := range map[string]int{"live": p.Live, "idle": p.Idle, "max": p.Max} {
+		ch <- prometheus.MustNewConstMetric(c.states, prometheus.GaugeValue, float64(n), kind)
+	}
+	ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(p.Waiting))
+	ch <- prometheus.MustNewConstMetric(c.created, prometheus.CounterValue, float64(p.Created))
+}
+
+var _ prometheus.Collector = (*Collector)(nil)

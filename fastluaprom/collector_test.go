@@ -1,0 +1,44 @@
+package fastluaprom_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/fastlua/fastlua"
+	"github.com/fastlua/fastlua/fastluaprom"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/valyala/fasthttp"
+)
+
+func TestCollector(t *testing.T) {
+	mw, err := fastlua.New(fastlua.Config{Scripts: []fastlua.Script{
+		{Name: "m.x.get.pre_process", Source: `if event.request.parameters.fail then error("no") end`},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mw.Close(t.Context())
+	h := mw.Wrap(func(*fasthttp.RequestCtx) {})
+	for _, uri := range []string{"/m/x", "/m/x", "/m/x?fail=1"} {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI(uri)
+		h(&ctx)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(fastluaprom.NewCollector(mw))
+	want := `
+# HELP fastlua_script_errors_total Failed runs of an event script, timeouts included.
+# TYPE fastlua_script_errors_total counter
+fastlua_script_errors_total{script="m.x.get.pre_process"} 1
+# HELP fastlua_script_runs_total Runs of an event script.
+# TYPE fastlua_script_runs_total counter
+fastlua_script_runs_total{script="m.x.get.pre_process"} 3
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "fastlua_script_runs_total", "fastlua_script_errors_total"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testutil.GatherAndCount(reg); err != nil || n < 10 {
+		t.Fatalf("%d metrics, %v", n, err)
+	}
+}
