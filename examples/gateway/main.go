@@ -1,0 +1,196 @@
+// Command gateway is a reverse proxy that puts event scripts in front of any HTTP API.
+//
+//	go run ./examples/gateway -upstream http://127.0.0.1:9000 -scripts ./scripts -prefix /api
+//
+// Requests below -prefix run the scripts of -scripts (a directory, watched for changes) around
+// the upstream call; everything else is passed through. With -admin-token the admin API is at
+// /_fastlua/event_script; Prometheus metrics are at /metrics. It prints "listening on ADDR"
+// once it serves.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fastlua/fastlua"
+	"github.com/fastlua/fastlua/fastluaprom"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command line.
+type options struct {
+	listen, upstream, scripts, prefix, adminToken string
+	timeout, timeLimit                           time.Duration
+	maxStates                                    int
+}
+
+func parse(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8081", "address to listen on")
+	fs.StringVar(&o.upstream, "upstream", "", "the API to proxy to, as http://host:port[/base] (required)")
+	fs.StringVar(&o.scripts, "scripts", "", "directory of <pattern>.lua scripts, watched for changes")
+	fs.StringVar(&o.prefix, "prefix", "/", "path prefix below which requests are events")
+	fs.StringVar(&o.adminToken, "admin-token", "", "token for the admin API at /_fastlua/event_script (off when empty)")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout of an upstream request")
+	fs.DurationVar(&o.timeLimit, "time-limit", time.Second, "time limit of a script run")
+	fs.IntVar(&o.maxStates, "max-states", 64, "Lua states (scripts running at once)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.upstream == "" {
+		return o, errors.New("-upstream is required")
+	}
+	return o, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	o, err := parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	proxy, err := newProxy(o.upstream, o.timeout)
+	if err != nil {
+		return err
+	}
+	mw, err := fastlua.New(fastlua.Config{
+		Prefix:     o.prefix,
+		ScriptDir:  o.scripts,
+		AdminToken: o.adminToken,
+		TimeLimit:  o.timeLimit,
+		MaxStates:  o.maxStates,
+		Logger:     logger,
+	})
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(fastluaprom.NewCollector(mw), collectors.NewGoCollector())
+	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	admin := mw.AdminHandler()
+	scripted := mw.Wrap(proxy.handle)
+	handler := func(ctx *fasthttp.RequestCtx) {
+		switch p := string(ctx.Path()); {
+		case p == "/metrics":
+			metrics(ctx)
+		case o.adminToken != "" && strings.HasPrefix(p, "/_fastlua/event_script"):
+			admin(ctx)
+		default:
+			scripted(ctx)
+		}
+	}
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	srv := &fasthttp.Server{Handler: handler, Name: "fastlua-gateway", ReadTimeout: o.timeout, WriteTimeout: o.timeout}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Shutdown()
+	}()
+	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
+	logger.Info("gateway started", "listen", ln.Addr().String(), "upstream", o.upstream, "scripts", o.scripts, "scripts_loaded", len(mw.Scripts()))
+	serveErr := srv.Serve(ln)
+	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return errors.Join(serveErr, mw.Close(closeCtx))
+}
+
+// proxy forwards requests to the upstream.
+type proxy struct {
+	client  *fasthttp.HostClient
+	base    string // the upstream URL's path, prefixed to every request's
+	host    string
+	tls     bool
+	timeout time.Duration
+}
+
+func newProxy(upstream string, timeout time.Duration) (*proxy, error) {
+	u, err := url.Parse(upstream)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("-upstream %q is not an http:// or https:// URL", upstream)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		if u.Scheme == "https" {
+			addr += ":443"
+		} else {
+			addr += ":80"
+		}
+	}
+	return &proxy{
+		client: &fasthttp.HostClient{Addr: addr, IsTLS: u.Scheme == "https", ReadTimeout: timeout, WriteTimeout: timeout,
+			NoDefaultUserAgentHeader: true},
+		base: strings.TrimSuffix(u.Path, "/"), host: u.Host, tls: u.Scheme == "https", timeout: timeout,
+	}, nil
+}
+
+// Hop-by-hop headers are not forwarded (RFC 9110, 7.6.1).
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+func (p *proxy) handle(ctx *fasthttp.RequestCtx) {
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	ctx.Request.CopyTo(req)
+	for _, h := range hopHeaders {
+		req.Header.Del(h)
+	}
+	// The upstream gets the normalized path the scripts matched (not the raw one, which could
+	// be read differently: "..", encoded slashes), then the query as it came.
+	u := req.URI()
+	u.SetPath(p.base + string(ctx.Path()))
+	u.SetQueryStringBytes(ctx.URI().QueryString())
+	u.SetScheme(map[bool]string{true: "https", false: "http"}[p.tls])
+	u.SetHost(p.host)
+	req.Header.SetHost(p.host)
+	if ip, _, err := net.SplitHostPort(ctx.RemoteAddr().String()); err == nil {
+		if prior := req.Header.Peek("X-Forwarded-For"); len(prior) > 0 {
+			ip = string(prior) + ", " + ip
+		}
+		req.Header.Set("X-Forwarded-For", ip)
+	}
+	req.Header.Set("X-Forwarded-Host", string(ctx.Host()))
+	if err := p.client.DoTimeout(req, resp, p.timeout); err != nil {
+		status := fasthttp.StatusBadGateway
+		if errors.Is(err, fasthttp.ErrTimeout) {
+			status = fasthttp.StatusGatewayTimeout
+		}
+		ctx.SetStatusCode(status)
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(fmt.Sprintf(`{"error":{"code":%d,"message":"upstream: %s"}}`, status, strings.ReplaceAll(err.Error(), `"`, `'`)))
+		return
+	}
+	for _, h := range hopHeaders {
+		resp.Header.Del(h)
+	}
+	resp.CopyTo(&ctx.Response)
+}
