@@ -42,8 +42,8 @@ func main() {
 // options are the command line.
 type options struct {
 	listen, upstream, scripts, prefix, adminToken string
-	timeout, timeLimit                           time.Duration
-	maxStates                                    int
+	timeout, timeLimit                            time.Duration
+	maxStates                                     int
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
