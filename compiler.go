@@ -142,6 +142,29 @@ func keepKeysBoxed(p *lua.FunctionProto) {
 	}
 }
 
+// straightLine reports whether a main chunk runs each of its instructions at most once: no
+// backward jump (every loop, goto or repeat has one) and no function of its own (which could
+// recurse, or be called by a metamethod or pcall). Only builtins run besides it, and those
+// with unbounded cost are capped, so such a script cannot run long in the VM: it needs no
+// per-instruction time check, and runs on gopher-lua's plain loop (see state.run).
+func straightLine(p *lua.FunctionProto) bool {
+	if len(p.FunctionPrototypes) > 0 {
+		return false
+	}
+	const opShift = 26
+	for _, inst := range p.Code {
+		switch int(inst >> opShift) {
+		case lua.OP_FORLOOP, lua.OP_TFORLOOP, lua.OP_CLOSURE:
+			return false
+		case lua.OP_JMP:
+			if sbx := int(inst&(1<<18-1)) - (1<<17 - 1); sbx < 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // maxNesting bounds bracket nesting in a source, so that the recursive compiler cannot run out
 // of stack on a hostile script.
 const maxNesting = 200

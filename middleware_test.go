@@ -496,7 +496,7 @@ func TestNoLeaksBetweenRuns(t *testing.T) {
 func TestLimits(t *testing.T) {
 	h := &echo{}
 	var scripts []Script
-	for _, name := range []string{"endless", "endless_pcall", "endless_coroutine", "rep", "gsub", "concat", "recursion", "coroutines", "fine"} {
+	for _, name := range []string{"endless", "endless_pcall", "endless_coroutine", "rep", "gsub", "concat", "recursion", "coroutines", "fine", "caller"} {
 		scripts = append(scripts, luaFile(t, "lim."+name+".get.pre_process", "limits/"+name+".lua"))
 	}
 	ts := serve(t, Config{MaxStates: 1, TimeLimit: 100 * time.Millisecond, MaxStringSize: 1 << 20, Scripts: scripts}, h.handle)
@@ -524,6 +524,15 @@ func TestLimits(t *testing.T) {
 				t.Fatalf("the next request: %d %s", r.status, r.body)
 			}
 		})
+	}
+	// A straight-line script's in-process call to an endless one: the nested run is stopped by
+	// the caller's limit, which it used up.
+	start0 := time.Now()
+	if r := ts.do("GET", "/lim/caller", ""); r.status != 500 || !strings.Contains(r.errorMessage(t), "lim.caller.get.pre_process: exceeded its time limit of 100ms") || time.Since(start0) > 2*time.Second {
+		t.Fatalf("nested endless script: %d %s", r.status, r.body)
+	}
+	if !ts.mw.routes.Load().byName["lim.caller.get.pre_process"].straight || ts.mw.routes.Load().byName["lim.endless.get.pre_process"].straight {
+		t.Fatal("straight-line detection")
 	}
 	// A per-script limit overrides the global one.
 	long := luaFile(t, "lim.long.get.pre_process", "limits/endless.lua")

@@ -41,6 +41,9 @@ type script struct {
 	slot  int           // index of the state's function for this script
 	limit time.Duration // resolved time limit; 0 for none
 	stats *scriptStats  // kept by the name across replacements
+	// straight is true for scripts that run each instruction at most once (straightLine):
+	// their time limit needs no check in the VM.
+	straight bool
 }
 
 // prepare parses and compiles a Script.
@@ -58,7 +61,7 @@ func (m *Middleware) prepare(sc Script) (*script, error) {
 		}
 		return nil, err
 	}
-	s := &script{Script: sc, pat: pat, proto: proto}
+	s := &script{Script: sc, pat: pat, proto: proto, straight: straightLine(proto)}
 	switch {
 	case sc.TimeLimit > 0:
 		s.limit = sc.TimeLimit

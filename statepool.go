@@ -148,6 +148,8 @@ type state struct {
 	fns       []*lua.LFunction       // by script slot
 	ctx       *limitCtx
 	deadline  atomic.Int64 // watchdog deadline of the running script; 0 when none
+	// armedLimit is the limit the deadline was armed with, for messages.
+	armedLimit time.Duration
 
 	enc         bridge.Encoder // for platform.api payloads, the store and log fields
 	config      lua.LValue     // platform.config
@@ -261,32 +263,46 @@ func (st *state) fn(s *script) *lua.LFunction {
 	return f
 }
 
-// run runs one script at level lv and returns what it returned. The top-level run arms the time
-// limit; nested runs (platform.api) count against their caller's.
+// run runs one script at level lv and returns what it returned.
+//
+// The outermost run with a time limit arms the state's deadline; runs nested in it (through
+// platform.api) count against it. The VM checks the deadline only while a script that can loop
+// runs: a straight-line script (see straightLine) runs on gopher-lua's plain loop, with no check
+// per instruction, and its deadline still bounds the platform calls it makes.
 func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 	L := st.L
 	fn := st.fn(s)
 	fn.Env = lv.env
 	lv.script = s
 	top := L.GetTop()
-	outer := st.depth == 1
-	var limit time.Duration
-	if outer {
+	if st.depth == 1 {
 		st.coroutines = 0
-		limit = s.limit
-		if limit > 0 {
+	}
+	armed, checked := false, false
+	if s.limit > 0 {
+		if st.deadline.Load() == 0 {
+			st.deadline.Store(st.m.watchdog.deadline(s.limit))
+			st.armedLimit = s.limit
+			armed = true
+		}
+		if !s.straight && L.Context() == nil {
 			L.SetContext(st.ctx)
-			st.deadline.Store(st.m.watchdog.deadline(limit))
-		} else if L.Context() != nil {
-			L.RemoveContext()
+			checked = true
 		}
 	}
 	L.Push(fn)
 	err := L.PCall(0, 1, nil)
 	timedOut := false
-	if outer && limit > 0 {
+	if armed {
 		timedOut = st.deadline.Swap(0) == deadlineFired
-		st.ctx.dropAfterFuncs()
+		if st.coroutines > 0 {
+			st.ctx.dropAfterFuncs()
+		}
+	} else if checked {
+		timedOut = st.ctx.fired.Load() // the caller's deadline passed during this nested run
+	}
+	if checked {
+		L.RemoveContext()
 	}
 	var ret lua.LValue = lua.LNil
 	if err == nil {
@@ -299,7 +315,7 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 	if timedOut {
 		st.broken = true
 		return lua.LNil, &ScriptError{Script: s.Name, Kind: ErrTimeout, Status: 500,
-			Message: fmt.Sprintf("exceeded its time limit of %v", limit)}
+			Message: fmt.Sprintf("exceeded its time limit of %v", st.armedLimit)}
 	}
 	if err != nil {
 		se := scriptErrorFrom(s, err)
