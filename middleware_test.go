@@ -487,6 +487,18 @@ func TestNoLeaksBetweenRuns(t *testing.T) {
 			t.Fatalf("left behind: %q", r.headers["x-leaks"])
 		}
 	}
+	// The same script at two nesting levels (its platform.api call matches itself).
+	re := serve(t, Config{MaxStates: 1, Scripts: []Script{
+		luaFile(t, "re.{path...}.get.pre_process", "leaks/reentrant.lua"),
+		luaFile(t, "probe.{path...}.get.pre_process", "leaks/probe.lua"),
+		luaFile(t, "peek.{path...}.get.pre_process", "leaks/peek.lua"),
+	}}, h.handle)
+	if r := re.do("GET", "/re/a", ""); r.headers["x-outer"] != "outer/nil" {
+		t.Fatalf("the outer run's globals after its nested run: %q", r.headers["x-outer"])
+	}
+	if r := re.do("GET", "/probe/x", ""); r.body != `{"leak":"nil","outer":"nil"}` {
+		t.Fatalf("globals leaked into the next request: %s", r.body)
+	}
 	// Two scripts of the same request do not share globals either.
 	if r := ts.do("GET", "/two/y", ""); r.headers["x-shared"] != "nil" {
 		t.Fatalf("a global crossed from one script to the next: %q", r.headers["x-shared"])

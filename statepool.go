@@ -145,7 +145,6 @@ type state struct {
 	protected map[*lua.LTable]string // read-only library tables
 	levels    []*level               // per nesting depth (platform.api calls nest)
 	depth     int                    // levels in use
-	fns       []*lua.LFunction       // by script slot
 	ctx       *limitCtx
 	deadline  atomic.Int64 // watchdog deadline of the running script; 0 when none
 	// armedLimit is the limit the deadline was armed with, for messages.
@@ -169,7 +168,8 @@ type level struct {
 	envMeta  *lua.LTable
 	ev       *bridge.Event
 	platform *platform
-	dirty    bool // the run wrote a global: replace env
+	fns      []*lua.LFunction // by script slot: a function's Env is its level's, so they are per level
+	dirty    bool             // the run wrote a global: replace env
 	x        *exchange
 	script   *script
 }
@@ -249,17 +249,20 @@ func (lv *level) newEnv() {
 	lv.dirty = false
 }
 
-// fn returns the state's function for a script, building it from the proto on first use.
-func (st *state) fn(s *script) *lua.LFunction {
-	if s.slot < len(st.fns) {
-		if f := st.fns[s.slot]; f != nil && f.Proto == s.proto {
+// fn returns the level's function for a script, building it from the proto on first use. Each
+// level keeps its own: a script can run at two levels at once (a script whose platform.api call
+// matches itself), and a function's environment must stay its level's.
+func (lv *level) fn(s *script) *lua.LFunction {
+	if s.slot < len(lv.fns) {
+		if f := lv.fns[s.slot]; f != nil && f.Proto == s.proto {
 			return f
 		}
 	} else {
-		st.fns = append(st.fns, make([]*lua.LFunction, s.slot+1-len(st.fns))...)
+		lv.fns = append(lv.fns, make([]*lua.LFunction, s.slot+1-len(lv.fns))...)
 	}
-	f := st.L.NewFunctionFromProto(s.proto)
-	st.fns[s.slot] = f
+	f := lv.st.L.NewFunctionFromProto(s.proto)
+	f.Env = lv.env
+	lv.fns[s.slot] = f
 	return f
 }
 
@@ -271,9 +274,10 @@ func (st *state) fn(s *script) *lua.LFunction {
 // per instruction, and its deadline still bounds the platform calls it makes.
 func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 	L := st.L
-	fn := st.fn(s)
+	fn := lv.fn(s)
 	fn.Env = lv.env
 	lv.script = s
+	lv.dirty = false
 	top := L.GetTop()
 	if st.depth == 1 {
 		st.coroutines = 0

@@ -1,0 +1,1 @@
+return { status_code = 200, content = { leak = tostring(leak), outer = tostring(outer_global) } }
