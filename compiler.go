@@ -142,20 +142,28 @@ func keepKeysBoxed(p *lua.FunctionProto) {
 	}
 }
 
-// straightLine reports whether a main chunk runs each of its instructions at most once: no
-// backward jump (every loop, goto or repeat has one) and no function of its own (which could
-// recurse, or be called by a metamethod or pcall). Only builtins run besides it, and those
-// with unbounded cost are capped, so such a script cannot run long in the VM: it needs no
-// per-instruction time check, and runs on gopher-lua's plain loop (see state.run).
+// straightLine reports whether a main chunk is short and runs each instruction at most once:
+// at most 64 instructions, 8 of them calls, no concatenation, no backward jump (every loop,
+// goto and repeat has one) and no function of its own (which could recurse, or be called by a
+// metamethod or pcall). Its cost is then a few builtin calls, each bounded by the sandbox's caps,
+// so it needs no time check between instructions: it runs on gopher-lua's plain loop (see
+// state.run), and its time limit is still armed for the platform calls it makes and checked when
+// it ends. Concatenation is excluded because a chain of s = s .. s grows without any cap.
 func straightLine(p *lua.FunctionProto) bool {
-	if len(p.FunctionPrototypes) > 0 {
+	const maxCode, maxCalls = 64, 8
+	if len(p.FunctionPrototypes) > 0 || len(p.Code) > maxCode {
 		return false
 	}
 	const opShift = 26
+	calls := 0
 	for _, inst := range p.Code {
 		switch int(inst >> opShift) {
-		case lua.OP_FORLOOP, lua.OP_TFORLOOP, lua.OP_CLOSURE:
+		case lua.OP_FORLOOP, lua.OP_TFORLOOP, lua.OP_CLOSURE, lua.OP_CONCAT:
 			return false
+		case lua.OP_CALL, lua.OP_TAILCALL, lua.OP_SELF:
+			if calls++; calls > maxCalls {
+				return false
+			}
 		case lua.OP_JMP:
 			if sbx := int(inst&(1<<18-1)) - (1<<17 - 1); sbx < 0 {
 				return false

@@ -145,11 +145,7 @@ func splitPosition(msg string) (int, string) {
 	return line, strings.TrimPrefix(rest[i+1:], " ")
 }
 
+// isLimitMessage recognizes gopher-lua's own limit errors (fastlua's set state.limitHit).
 func isLimitMessage(msg string) bool {
-	for _, s := range []string{"stack overflow", "registry overflow", "(Config.MaxStringSize)", "coroutines per run", "more than the limit of"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
+	return msg == "stack overflow" || msg == "registry overflow"
 }

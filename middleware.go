@@ -215,6 +215,10 @@ type Config struct {
 	// may produce in one call. Default 4 MiB.
 	MaxStringSize int
 
+	// MaxJSONSize caps the JSON text made from a Lua table: json.encode, and the payload or
+	// content a script changed. Default 64 MiB.
+	MaxJSONSize int
+
 	// MaxScriptSize caps the source of one script. Default 1 MiB.
 	MaxScriptSize int
 
@@ -291,6 +295,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxStringSize <= 0 {
 		c.MaxStringSize = 4 << 20
+	}
+	if c.MaxJSONSize <= 0 {
+		c.MaxJSONSize = 64 << 20
 	}
 	if c.MaxScriptSize <= 0 {
 		c.MaxScriptSize = 1 << 20

@@ -7,7 +7,6 @@ import (
 
 	"github.com/fastlua/fastlua/bridge"
 	lua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/pm"
 	luar "layeh.com/gopher-luar"
 )
 
@@ -71,27 +70,48 @@ func (st *state) openSandbox() {
 		return callOriginal(L, baseSetMetatable)
 	}))
 	G.RawSetString("print", L.NewFunction(st.print))
+	// pcall without a traceback: gopher-lua builds one for every caught error, with an entry
+	// per tail call, which a script can make as long as it likes.
+	passError := L.NewFunction(func(L *lua.LState) int { return 1 })
+	G.RawSetString("pcall", L.NewFunction(func(L *lua.LState) int {
+		fn := L.CheckAny(1)
+		if fn.Type() != lua.LTFunction && L.GetMetaField(fn, "__call").Type() != lua.LTFunction {
+			L.Push(lua.LFalse)
+			L.Push(lua.LString("attempt to call a " + fn.Type().String() + " value"))
+			return 2
+		}
+		if err := L.PCall(L.GetTop()-1, lua.MultRet, passError); err != nil {
+			L.Push(lua.LFalse)
+			if ae, ok := err.(*lua.ApiError); ok {
+				L.Push(ae.Object)
+			} else {
+				L.Push(lua.LString(err.Error()))
+			}
+			return 2
+		}
+		L.Insert(lua.LTrue, 1)
+		return L.GetTop()
+	}))
+	// The handler of a run's own PCall keeps a short traceback for the log.
+	st.onError = L.NewFunction(func(L *lua.LState) int {
+		st.trace = shortTraceback(L, 12)
+		return 1
+	})
 	G.RawSetString("require", L.NewFunction(st.require))
 
 	// string: capped allocators, no dump.
 	str := copyTable(L, global.RawGetString("string").(*lua.LTable), "dump", "gfind")
 	origFormat := str.RawGetString("format").(*lua.LFunction)
 	str.RawSetString("rep", L.NewFunction(st.strRep))
-	str.RawSetString("gsub", L.NewFunction(st.strGsub))
 	str.RawSetString("format", L.NewFunction(func(L *lua.LState) int {
-		n := callOriginal(L, origFormat)
-		if s, ok := L.Get(-1).(lua.LString); ok && len(s) > st.m.cfg.MaxStringSize {
-			st.raiseStringLimit(L, "string.format", len(s))
-		}
-		return n
+		st.checkFormat(L)
+		return callOriginal(L, origFormat)
 	}))
-	for _, name := range []string{"find", "match", "gmatch"} {
-		orig := str.RawGetString(name).(*lua.LFunction)
-		str.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
-			st.checkPattern(L, name)
-			return callOriginal(L, orig)
-		}))
-	}
+	// Lua patterns: a matcher that checks the time limit as it goes (luapattern.go).
+	str.RawSetString("find", L.NewFunction(func(L *lua.LState) int { return st.strFind(L, true) }))
+	str.RawSetString("match", L.NewFunction(func(L *lua.LState) int { return st.strFind(L, false) }))
+	str.RawSetString("gmatch", L.NewFunction(st.strGmatch))
+	str.RawSetString("gsub", L.NewFunction(st.strGsub))
 	// The string metatable: methods come from the capped table, and it cannot be read or changed.
 	strMeta := L.CreateTable(0, 2)
 	strMeta.RawSetString("__index", str)
@@ -116,9 +136,17 @@ func (st *state) openSandbox() {
 
 	osLib := L.CreateTable(0, 4)
 	osAll := global.RawGetString("os").(*lua.LTable)
-	for _, name := range []string{"time", "clock", "date", "difftime"} {
+	for _, name := range []string{"time", "clock", "difftime"} {
 		osLib.RawSetString(name, osAll.RawGetString(name))
 	}
+	origDate := osAll.RawGetString("date").(*lua.LFunction)
+	osLib.RawSetString("date", L.NewFunction(func(L *lua.LState) int {
+		// Each conversion can write ~25 bytes: a long format would be a large string at once.
+		if f, ok := L.Get(1).(lua.LString); ok && len(f) > 256 {
+			st.raiseLimit(L, "os.date: the format is %d bytes, more than the limit of 256", len(f))
+		}
+		return callOriginal(L, origDate)
+	}))
 
 	co := copyTable(L, global.RawGetString("coroutine").(*lua.LTable))
 	for _, name := range []string{"create", "wrap"} {
@@ -127,7 +155,7 @@ func (st *state) openSandbox() {
 		co.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
 			st.coroutines++
 			if st.coroutines > maxCoroutines {
-				L.RaiseError("%s: a script may create at most %d coroutines per run", what, maxCoroutines)
+				st.raiseLimit(L, "%s: a script may create at most %d coroutines per run", what, maxCoroutines)
 			}
 			return callOriginal(L, orig)
 		}))
@@ -138,11 +166,12 @@ func (st *state) openSandbox() {
 	G.RawSetString("math", st.readOnly(L, "math", global.RawGetString("math").(*lua.LTable)))
 	G.RawSetString("os", st.readOnly(L, "os", osLib))
 	G.RawSetString("coroutine", st.readOnly(L, "coroutine", co))
-	G.RawSetString("json", st.readOnly(L, "json", bridge.NewJSONModule(L)))
+	G.RawSetString("json", st.readOnly(L, "json", bridge.NewJSONModule(L, st.m.cfg.MaxJSONSize)))
 	G.RawSetString("log", st.newLogModule(L))
 
 	// platform pieces shared by the levels. luar exposes data only: no methods.
 	luar.GetConfig(L).MethodNames = func(reflect.Type, reflect.Method) []string { return nil }
+	st.enc.Max = st.m.cfg.MaxJSONSize
 	st.roMeta = st.newROMeta(L)
 	st.config = st.readOnlyGo(L, "platform.config", st.m.cfg.PlatformConfig)
 	st.storeModule = st.newStoreModule(L)
@@ -155,6 +184,28 @@ func callOriginal(L *lua.LState, orig *lua.LFunction) int {
 	L.Insert(orig, 1)
 	L.Call(n, lua.MultRet)
 	return L.GetTop()
+}
+
+// shortTraceback lists up to max frames of L's stack as "script:line" (or the Go function).
+func shortTraceback(L *lua.LState, max int) string {
+	var b strings.Builder
+	b.WriteString("stack traceback:")
+	for level := 1; level <= max; level++ {
+		dbg, ok := L.GetStack(level)
+		if !ok {
+			return b.String()
+		}
+		if _, err := L.GetInfo("Sl", dbg, lua.LNil); err != nil {
+			return b.String()
+		}
+		if dbg.CurrentLine > 0 {
+			fmt.Fprintf(&b, "\n\tline %d", dbg.CurrentLine)
+		} else {
+			b.WriteString("\n\t[Go function]")
+		}
+	}
+	b.WriteString("\n\t...")
+	return b.String()
 }
 
 // copyTable makes a shallow copy of a library table without the named entries.
@@ -279,7 +330,13 @@ func (st *state) print(L *lua.LState) int {
 }
 
 func (st *state) raiseStringLimit(L *lua.LState, what string, size int) {
-	L.RaiseError("%s: the result would be %d bytes, more than the string limit of %d bytes (Config.MaxStringSize)", what, size, st.m.cfg.MaxStringSize)
+	st.raiseLimit(L, "%s: the result would be %d bytes, more than the string limit of %d bytes (Config.MaxStringSize)", what, size, st.m.cfg.MaxStringSize)
+}
+
+// raiseLimit raises the error of a broken sandbox limit, marking the run for ErrLimit.
+func (st *state) raiseLimit(L *lua.LState, format string, args ...any) {
+	st.limitHit = true
+	L.RaiseError(format, args...)
 }
 
 func (st *state) strRep(L *lua.LState) int {
@@ -296,23 +353,75 @@ func (st *state) strRep(L *lua.LState) int {
 	return 1
 }
 
-// maxPattern bounds the length of a Lua pattern: gopher-lua's matcher is recursive.
+// maxPattern bounds the length of a Lua pattern.
 const maxPattern = 4096
 
-func (st *state) checkPattern(L *lua.LState, what string) {
-	if p, ok := L.Get(2).(lua.LString); ok && len(p) > maxPattern {
-		if what == "find" && lua.LVAsBool(L.Get(4)) {
-			return // plain find: not a pattern
-		}
-		L.RaiseError("string.%s: the pattern is %d bytes, more than the limit of %d", what, len(p), maxPattern)
+func (st *state) checkPatternLength(L *lua.LState, pat, what string) {
+	if len(pat) > maxPattern {
+		st.raiseLimit(L, "string.%s: the pattern is %d bytes, more than the limit of %d", what, len(pat), maxPattern)
 	}
 }
 
+// checkFormat refuses, before anything is built, a string.format call whose result could pass
+// the string limit: widths and precisions over 99 (as Lua 5.1 does) and arguments too long.
+func (st *state) checkFormat(L *lua.LState) {
+	f := L.CheckString(1)
+	total := len(f)
+	arg := 2
+	for i := 0; i < len(f); i++ {
+		if f[i] != '%' {
+			continue
+		}
+		i++
+		if i < len(f) && f[i] == '%' {
+			continue
+		}
+		for i < len(f) && strings.IndexByte("-+ #0", f[i]) >= 0 {
+			i++
+		}
+		digits := 0
+		for i < len(f) && f[i] >= '0' && f[i] <= '9' {
+			i++
+			digits++
+		}
+		if i < len(f) && f[i] == '.' {
+			i++
+			p := 0
+			for i < len(f) && f[i] >= '0' && f[i] <= '9' {
+				i++
+				p++
+			}
+			digits = max(digits, p)
+		}
+		if digits > 2 {
+			L.RaiseError("invalid format (width or precision too long)")
+		}
+		total += 99
+		if i < len(f) && (f[i] == 's' || f[i] == 'q') {
+			v := L.Get(arg)
+			if s, ok := v.(lua.LString); ok {
+				total += 2 * len(s) // %q may escape
+			} else {
+				total += 64
+			}
+		} else {
+			total += 32
+		}
+		arg++
+		if total > st.m.cfg.MaxStringSize {
+			st.raiseStringLimit(L, "string.format", total)
+		}
+	}
+}
+
+// checkConcat refuses a table.concat whose result would pass the string limit. It walks what
+// the builtin will: i..j within the table's length, stopping where the builtin would fail.
 func (st *state) checkConcat(L *lua.LState) {
 	tb := L.CheckTable(1)
 	sep := L.OptString(2, "")
-	i := L.OptInt(3, 1)
-	j := L.OptInt(4, tb.Len())
+	n := tb.Len()
+	i := max(L.OptInt(3, 1), 1)
+	j := min(L.OptInt(4, n), n)
 	total := 0
 	for k := i; k <= j; k++ {
 		switch v := tb.RawGetInt(k).(type) {
@@ -320,6 +429,8 @@ func (st *state) checkConcat(L *lua.LState) {
 			total += len(v)
 		case lua.LNumber:
 			total += 24
+		default:
+			return // the builtin raises its own error here
 		}
 		if k > i {
 			total += len(sep)
@@ -328,132 +439,4 @@ func (st *state) checkConcat(L *lua.LState) {
 			st.raiseStringLimit(L, "table.concat", total)
 		}
 	}
-}
-
-// strGsub is string.gsub in linear time with the result capped. (gopher-lua's own rebuilds the
-// whole string for every match, which is quadratic and cannot be interrupted.)
-func (st *state) strGsub(L *lua.LState) int {
-	src := L.CheckString(1)
-	pat := L.CheckString(2)
-	st.checkPattern(L, "gsub")
-	repl := L.Get(3)
-	switch repl.(type) {
-	case lua.LString, lua.LNumber, *lua.LTable, *lua.LFunction:
-	default:
-		L.ArgError(3, "string/function/table expected, got "+repl.Type().String())
-	}
-	limit := L.OptInt(4, -1)
-	mds, err := pm.Find(pat, []byte(src), 0, limit)
-	if err != nil {
-		L.RaiseError("%s", err.Error())
-	}
-	max := st.m.cfg.MaxStringSize
-	var b strings.Builder
-	last := 0
-	for _, md := range mds {
-		start, end := md.Capture(0), md.Capture(1)
-		b.WriteString(src[last:start])
-		whole := src[start:end]
-		var rv lua.LValue
-		switch r := repl.(type) {
-		case lua.LString, lua.LNumber:
-			st.expandRepl(L, &b, r.String(), md, src)
-			rv = nil
-		case *lua.LTable:
-			rv = L.GetTable(r, firstCapture(md, src))
-		case *lua.LFunction:
-			L.Push(r)
-			n := pushCaptures(L, md, src)
-			L.Call(n, 1)
-			rv = L.Get(-1)
-			L.Pop(1)
-		}
-		if rv != nil {
-			switch v := rv.(type) {
-			case *lua.LNilType:
-				b.WriteString(whole)
-			case lua.LBool:
-				if v {
-					L.RaiseError("invalid replacement value (a boolean)")
-				}
-				b.WriteString(whole)
-			case lua.LString, lua.LNumber:
-				b.WriteString(v.String())
-			default:
-				L.RaiseError("invalid replacement value (a %s)", v.Type().String())
-			}
-		}
-		last = end
-		if b.Len() > max {
-			st.raiseStringLimit(L, "string.gsub", b.Len())
-		}
-	}
-	b.WriteString(src[last:])
-	if b.Len() > max {
-		st.raiseStringLimit(L, "string.gsub", b.Len())
-	}
-	L.Push(lua.LString(b.String()))
-	L.Push(lua.LNumber(len(mds)))
-	return 2
-}
-
-// expandRepl appends a replacement string with %0-%9 and %% expanded, as Lua 5.1 does.
-func (st *state) expandRepl(L *lua.LState, b *strings.Builder, repl string, md *pm.MatchData, src string) {
-	for i := 0; i < len(repl); i++ {
-		c := repl[i]
-		if c != '%' || i+1 == len(repl) {
-			b.WriteByte(c)
-			continue
-		}
-		i++
-		d := repl[i]
-		if d < '0' || d > '9' {
-			b.WriteByte(d)
-			continue
-		}
-		idx := int(d - '0')
-		if idx == 0 {
-			b.WriteString(src[md.Capture(0):md.Capture(1)])
-			continue
-		}
-		if 2*idx >= md.CaptureLength() {
-			if idx == 1 && md.CaptureLength() == 2 {
-				b.WriteString(src[md.Capture(0):md.Capture(1)])
-				continue
-			}
-			L.RaiseError("invalid capture index %%%d", idx)
-		}
-		if md.IsPosCapture(2 * idx) {
-			fmt.Fprint(b, md.Capture(2*idx))
-		} else {
-			b.WriteString(src[md.Capture(2*idx):md.Capture(2*idx+1)])
-		}
-	}
-}
-
-func captureValue(md *pm.MatchData, src string, i int) lua.LValue {
-	if md.IsPosCapture(i) {
-		return lua.LNumber(md.Capture(i))
-	}
-	return lua.LString(src[md.Capture(i):md.Capture(i+1)])
-}
-
-func firstCapture(md *pm.MatchData, src string) lua.LValue {
-	if md.CaptureLength() > 2 {
-		return captureValue(md, src, 2)
-	}
-	return captureValue(md, src, 0)
-}
-
-func pushCaptures(L *lua.LState, md *pm.MatchData, src string) int {
-	if md.CaptureLength() == 2 {
-		L.Push(captureValue(md, src, 0))
-		return 1
-	}
-	n := 0
-	for i := 2; i < md.CaptureLength(); i += 2 {
-		L.Push(captureValue(md, src, i))
-		n++
-	}
-	return n
 }

@@ -154,9 +154,12 @@ type state struct {
 	config      lua.LValue     // platform.config
 	storeModule lua.LValue     // platform.store
 	roMeta      *lua.LTable    // metatable of read-only Go values
+	onError     *lua.LFunction // the error handler of a run's PCall
 	// per run
 	coroutines int
-	broken     bool // close instead of reuse
+	limitHit   bool   // a sandbox limit raised an error (ErrLimit)
+	trace      string // a short traceback of the last error, from the error handler
+	broken     bool   // close instead of reuse
 }
 
 // level is what one nesting depth of a state needs: the global environment of its runs and the
@@ -222,6 +225,7 @@ func (st *state) newLevel() *level {
 	L := st.L
 	lv := &level{st: st}
 	lv.ev = bridge.NewEvent(L)
+	lv.ev.SetMaxJSON(st.m.cfg.MaxJSONSize)
 	lv.platform = st.newPlatform(lv)
 	lv.base = L.CreateTable(0, 4)
 	lv.base.RawSetString("event", lv.ev.Value())
@@ -281,6 +285,7 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 	top := L.GetTop()
 	if st.depth == 1 {
 		st.coroutines = 0
+		st.limitHit = false
 	}
 	armed, checked := false, false
 	if s.limit > 0 {
@@ -295,7 +300,7 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 		}
 	}
 	L.Push(fn)
-	err := L.PCall(0, 1, nil)
+	err := L.PCall(0, 1, st.onError)
 	timedOut := false
 	if armed {
 		timedOut = st.deadline.Swap(0) == deadlineFired
@@ -323,7 +328,11 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 	}
 	if err != nil {
 		se := scriptErrorFrom(s, err)
-		if se.Kind == ErrPanic || se.Kind == ErrLimit {
+		if st.limitHit && se.Kind == ErrRuntime {
+			se.Kind = ErrLimit
+		}
+		se.Traceback = st.trace
+		if se.Kind == ErrPanic {
 			st.broken = true
 		}
 		return lua.LNil, se

@@ -154,6 +154,9 @@ func fieldPairs(L *lua.LState, fields []string) *lua.LFunction {
 	})
 }
 
+// SetMaxJSON bounds the JSON text the event encodes for a changed payload or content.
+func (e *Event) SetMaxJSON(n int) { e.enc.Max = n }
+
 // Value returns the Lua value a script sees as `event`.
 func (e *Event) Value() lua.LValue { return e.ud }
 

@@ -560,6 +560,9 @@ func tableLen(tb *lua.LTable) int {
 // Encoder turns Lua values into JSON. Its buffers are reused between calls, so keep one per
 // goroutine (per state) and copy what Bytes returns if it must outlive the next call.
 type Encoder struct {
+	// Max bounds the length of the output; 0 means no bound. A table can name the same long
+	// string many times, so its JSON can be far larger than the memory it holds.
+	Max  int
 	buf  []byte
 	keys [][]keyValue
 }
@@ -597,6 +600,9 @@ func (e *Encoder) append(dst []byte, v lua.LValue, depth int) ([]byte, error) {
 	case lua.LNumber:
 		return AppendNumber(dst, float64(v))
 	case lua.LString:
+		if e.Max > 0 && len(dst)+len(v) > e.Max {
+			return dst, e.tooLong()
+		}
 		return AppendString(dst, string(v)), nil
 	case *lua.LUserData:
 		switch v {
@@ -634,6 +640,9 @@ func (e *Encoder) table(dst []byte, tb *lua.LTable, depth int) ([]byte, error) {
 			if dst, err = e.append(dst, tb.RawGetInt(i), depth); err != nil {
 				return dst, err
 			}
+			if e.Max > 0 && len(dst) > e.Max {
+				return dst, e.tooLong()
+			}
 		}
 		return append(dst, ']'), nil
 	}
@@ -670,9 +679,17 @@ func (e *Encoder) table(dst []byte, tb *lua.LTable, depth int) ([]byte, error) {
 			clear(kvs)
 			return dst, err
 		}
+		if e.Max > 0 && len(dst) > e.Max {
+			clear(kvs)
+			return dst, e.tooLong()
+		}
 	}
 	clear(kvs) // drop references to Lua values
 	return append(dst, '}'), nil
+}
+
+func (e *Encoder) tooLong() error {
+	return &EncodeError{Msg: fmt.Sprintf("the JSON text would be more than %d bytes (Config.MaxJSONSize)", e.Max)}
 }
 
 // isArray reports whether the n entries of tb are exactly the keys 1..n.

@@ -13,8 +13,10 @@ import (
 //	json.array(t)        -> t, marked to encode as an array even when empty
 //
 // Numbers are Lua numbers (float64): integers beyond 2^53 are rounded to the nearest float.
-func NewJSONModule(L *lua.LState) *lua.LTable {
-	var enc Encoder
+//
+// maxJSON bounds the text json.encode produces (0: no bound).
+func NewJSONModule(L *lua.LState, maxJSON int) *lua.LTable {
+	enc := Encoder{Max: maxJSON}
 	mod := L.CreateTable(0, 5)
 	mod.RawSetString("encode", L.NewFunction(func(L *lua.LState) int {
 		b, err := enc.Encode(L.CheckAny(1))
