@@ -4,10 +4,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/ast"
 	"github.com/yuin/gopher-lua/parse"
 )
 
@@ -66,9 +68,6 @@ func (c *compiler) compile(name, source string) (*lua.FunctionProto, error) {
 	if len(source) > c.maxSize {
 		return nil, &CompileError{Script: name, Message: fmt.Sprintf("the source is %d bytes, more than the limit of %d (Config.MaxScriptSize)", len(source), c.maxSize)}
 	}
-	if line, ok := tooDeep(source); !ok {
-		return nil, &CompileError{Script: name, Line: line, Message: fmt.Sprintf("brackets nested deeper than %d", maxNesting)}
-	}
 	key := sha256.Sum256([]byte(source))
 	if p, ok := c.cache.Get(key); ok {
 		return p, nil
@@ -103,6 +102,10 @@ func compileSource(name, source string) (proto *lua.FunctionProto, err error) {
 			return nil, ce
 		}
 		return nil, &CompileError{Script: name, Message: err.Error()}
+	}
+	if line, ok := astWithin(chunk, maxNesting); !ok {
+		return nil, &CompileError{Script: name, Line: line,
+			Message: fmt.Sprintf("expressions or blocks nested deeper than %d (split the expression)", maxNesting)}
 	}
 	proto, err = lua.Compile(chunk, chunkName)
 	if err != nil {
@@ -173,27 +176,48 @@ func straightLine(p *lua.FunctionProto) bool {
 	return true
 }
 
-// maxNesting bounds bracket nesting in a source, so that the recursive compiler cannot run out
-// of stack on a hostile script.
-const maxNesting = 200
+// maxNesting bounds how deeply expressions and statements nest in a script's syntax tree. The
+// compiler is recursive over the tree, with a cost that grows with its depth: a long chain of
+// operators ("a+a+...", "not not ...") would take minutes, or overflow the Go stack, which no
+// recover catches.
+const maxNesting = 1000
 
-// tooDeep reports the line where brackets nest deeper than maxNesting (ignoring strings and
-// comments only roughly: it errs on the side of refusing absurd sources, never valid ones with
-// reasonable nesting).
-func tooDeep(src string) (line int, ok bool) {
-	depth, line := 0, 1
-	for i := 0; i < len(src); i++ {
-		switch src[i] {
-		case '\n':
-			line++
-		case '(', '{', '[':
-			depth++
-			if depth > maxNesting {
-				return line, false
+// astWithin walks a syntax tree without recursion and reports whether no expression or
+// statement is nested deeper than limit; if one is, it returns its line.
+func astWithin(chunk []ast.Stmt, limit int) (line int, ok bool) {
+	type item struct {
+		v     reflect.Value
+		depth int
+	}
+	stack := []item{{reflect.ValueOf(chunk), 0}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		v, depth := it.v, it.depth
+		switch v.Kind() {
+		case reflect.Interface:
+			if v.IsNil() {
+				continue
 			}
-		case ')', '}', ']':
-			if depth > 0 {
-				depth--
+			if n, isNode := v.Interface().(ast.PositionHolder); isNode {
+				if depth++; depth > limit {
+					return n.Line(), false
+				}
+			}
+			stack = append(stack, item{v.Elem(), depth})
+		case reflect.Pointer:
+			if !v.IsNil() {
+				stack = append(stack, item{v.Elem(), depth})
+			}
+		case reflect.Struct:
+			for i := 0; i < v.NumField(); i++ {
+				if v.Type().Field(i).IsExported() {
+					stack = append(stack, item{v.Field(i), depth})
+				}
+			}
+		case reflect.Slice:
+			for i := 0; i < v.Len(); i++ {
+				stack = append(stack, item{v.Index(i), depth})
 			}
 		}
 	}

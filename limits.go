@@ -123,7 +123,8 @@ func newWatchdog() *watchdog {
 	return w
 }
 
-// setTick changes the tick, for a new shortest limit; 0 pauses the watchdog.
+// setTick changes the tick, for a new shortest limit; 0 pauses the watchdog once no run has a
+// deadline armed.
 func (w *watchdog) setTick(tick time.Duration) {
 	if time.Duration(w.tick.Load()) == tick {
 		return
@@ -142,6 +143,7 @@ func (w *watchdog) loop() {
 	defer close(w.done)
 	var ticker *time.Ticker
 	var tc <-chan time.Time
+	pausing := false // paused as soon as no run has a deadline armed
 	defer func() {
 		if ticker != nil {
 			ticker.Stop()
@@ -152,12 +154,11 @@ func (w *watchdog) loop() {
 		case <-w.stop:
 			return
 		case d := <-w.retick:
+			pausing = d <= 0
 			switch {
 			case d <= 0:
-				if ticker != nil {
-					ticker.Stop()
-				}
-				tc = nil
+				// Runs of scripts just removed may still have deadlines: keep ticking until
+				// none is armed.
 			case ticker == nil:
 				ticker = time.NewTicker(d)
 				tc = ticker.C
@@ -170,13 +171,21 @@ func (w *watchdog) loop() {
 		}
 		now := int64(time.Since(w.start))
 		w.now.Store(now)
+		armed := false
 		w.mu.Lock()
 		for st := range w.states {
-			if d := st.deadline.Load(); d > 0 && now > d && st.deadline.CompareAndSwap(d, deadlineFired) {
+			d := st.deadline.Load()
+			if d > 0 && now > d && st.deadline.CompareAndSwap(d, deadlineFired) {
 				st.ctx.fire()
+			} else if d > 0 {
+				armed = true
 			}
 		}
 		w.mu.Unlock()
+		if pausing && !armed {
+			ticker.Stop()
+			tc = nil
+		}
 	}
 }
 

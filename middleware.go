@@ -368,6 +368,7 @@ type counters struct {
 // New makes a Middleware and installs Config.Scripts. It fails if a script's pattern is invalid
 // or its source does not compile.
 func New(cfg Config) (*Middleware, error) {
+	lowerMaxArrayIndex.Do(func() { lua.MaxArrayIndex = maxArrayIndex })
 	cfg = cfg.withDefaults()
 	if _, isLua := cfg.PlatformConfig.(lua.LValue); isLua {
 		return nil, errors.New("fastlua: Config.PlatformConfig must be a Go value, not a Lua value")
@@ -420,6 +421,15 @@ func New(cfg Config) (*Middleware, error) {
 	m.queue = newQueue(m, cfg.QueueSize, cfg.QueueWorkers)
 	return m, nil
 }
+
+// maxArrayIndex replaces gopher-lua's MaxArrayIndex (64M). gopher-lua stores t[n] in a table's
+// array part when n is below it, filling the gap with nils, so `t[60000000] = 1` allocated ~1 GB
+// in one instruction. Beyond it, keys go to the hash part: such arrays work, but ipairs, # and
+// table.* see only their first maxArrayIndex-1 elements. The setting is process-wide, so it
+// applies to every gopher-lua state in the program.
+const maxArrayIndex = 1 << 20
+
+var lowerMaxArrayIndex sync.Once
 
 // buildSession calls the Session hook; a panic in it is logged and gives no session.
 func (m *Middleware) buildSession(hook func(*fasthttp.RequestCtx) any, ctx *fasthttp.RequestCtx) (v any) {

@@ -261,6 +261,43 @@ func TestReadOnlyScripts(t *testing.T) {
 	if got := h.lastSeen().Body; got != body {
 		t.Fatalf("a script that only read the payload changed the body:\n got %s\nwant %s", got, body)
 	}
+	// Duplicate keys: the decoded table cannot describe the text, and a read is still a read.
+	dup := `{"name":"a","name":"b"}`
+	if r := ts.do("POST", "/ro/read", dup); r.status != 200 || h.lastSeen().Body != dup {
+		t.Fatalf("duplicate keys: %d %s, the handler got %s", r.status, r.body, h.lastSeen().Body)
+	}
+
+	// A writer then a read-only reader of the same payload, in one phase.
+	mf := serve(t, Config{Scripts: []Script{
+		luaFile(t, "mf.{a}.post.pre_process", "readonly/mf.{a}.post.pre_process.lua"),
+		func() Script {
+			s := luaFile(t, "mf.x.post.pre_process", "readonly/mf.x.post.pre_process.lua")
+			s.ReadOnly = true
+			return s
+		}(),
+	}}, h.handle)
+	if r := mf.do("POST", "/mf/x", `{"s":"ok"}`); r.status != 200 || h.lastSeen().Body != `{"s":"�"}` {
+		t.Fatalf("writer then reader: %d %s, the handler got %s", r.status, r.body, h.lastSeen().Body)
+	}
+}
+
+// Removing a script while it runs away does not stop its time limit.
+func TestRemoveRunningScript(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{MaxStates: 1, Scripts: []Script{{Name: "run.away.get.pre_process", Source: "while true do end", TimeLimit: 200 * time.Millisecond}}}, h.handle)
+	done := make(chan response, 1)
+	start := time.Now()
+	go func() { done <- ts.do("GET", "/run/away", "") }()
+	time.Sleep(50 * time.Millisecond)
+	ts.mw.Remove("run.away.get.pre_process")
+	select {
+	case r := <-done:
+		if r.status != 500 || !strings.Contains(r.errorMessage(t), "time limit of 200ms") {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatalf("a removed runaway script still ran after %v", time.Since(start))
+	}
 }
 
 func TestErrorShapes(t *testing.T) {
@@ -508,10 +545,13 @@ func TestNoLeaksBetweenRuns(t *testing.T) {
 func TestLimits(t *testing.T) {
 	h := &echo{}
 	var scripts []Script
-	for _, name := range []string{"endless", "endless_pcall", "endless_coroutine", "rep", "gsub", "concat", "recursion", "coroutines", "fine", "caller"} {
+	names := []string{"endless", "endless_pcall", "endless_coroutine", "rep", "gsub", "concat", "recursion", "coroutines",
+		"fine", "caller", "pattern_backtrack", "pattern_exponential", "gsub_backtrack", "concat_range", "format_width",
+		"format_many", "json_big", "json_encode_big", "sparse", "tailcall", "date", "overflow_text", "header_list"}
+	for _, name := range names {
 		scripts = append(scripts, luaFile(t, "lim."+name+".get.pre_process", "limits/"+name+".lua"))
 	}
-	ts := serve(t, Config{MaxStates: 1, TimeLimit: 100 * time.Millisecond, MaxStringSize: 1 << 20, Scripts: scripts}, h.handle)
+	ts := serve(t, Config{MaxStates: 1, TimeLimit: 100 * time.Millisecond, MaxStringSize: 1 << 20, MaxJSONSize: 8 << 20, Scripts: scripts}, h.handle)
 	cases := []struct{ name, want string }{
 		{"endless", "exceeded its time limit of 100ms"},
 		{"endless_pcall", "exceeded its time limit of 100ms"},
@@ -521,6 +561,17 @@ func TestLimits(t *testing.T) {
 		{"concat", "more than the string limit"},
 		{"recursion", "stack overflow"},
 		{"coroutines", "at most 64 coroutines"},
+		{"pattern_backtrack", "exceeded its time limit of 100ms"},
+		{"pattern_exponential", "exceeded its time limit of 100ms"},
+		{"gsub_backtrack", "exceeded its time limit of 100ms"},
+		{"format_width", "width or precision too long"},
+		{"format_many", "more than the string limit"},
+		{"json_big", "more than 8388608 bytes (Config.MaxJSONSize)"},
+		{"json_encode_big", "more than 8388608 bytes (Config.MaxJSONSize)"},
+		{"tailcall", "exceeded its time limit of 100ms"},
+		{"date", "os.date: the format"},
+		{"overflow_text", "stack overflow in my validator"},
+		{"header_list", "control character"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -529,13 +580,29 @@ func TestLimits(t *testing.T) {
 			if msg := r.errorMessage(t); r.status != 500 || !strings.Contains(msg, c.want) {
 				t.Fatalf("%d %q, want %q", r.status, msg, c.want)
 			}
-			if d := time.Since(start); d > 2*time.Second {
+			if d := time.Since(start); d > time.Second {
 				t.Fatalf("took %v", d)
 			}
 			if r := ts.do("GET", "/lim/fine", ""); r.status != 200 || r.headers["x-fine"] != "yes" {
 				t.Fatalf("the next request: %d %s", r.status, r.body)
 			}
 		})
+	}
+	if s := h.lastSeen(); s.Headers["x-a"] != "" {
+		t.Fatal("a refused header replacement changed a header")
+	}
+	for _, name := range []string{"concat_range", "sparse"} {
+		start := time.Now()
+		if r := ts.do("GET", "/lim/"+name, ""); r.status != 200 || time.Since(start) > time.Second {
+			t.Fatalf("%s: %d %s after %v", name, r.status, r.body, time.Since(start))
+		}
+	}
+	// A script's own error that mentions a limit does not cost a state.
+	created := ts.mw.Stats().Pool.Created
+	ts.do("GET", "/lim/overflow_text", "")
+	ts.do("GET", "/lim/overflow_text", "")
+	if n := ts.mw.Stats().Pool.Created; n != created {
+		t.Fatalf("an ordinary error closed the state: %d states made, was %d", n, created)
 	}
 	// A straight-line script's in-process call to an endless one: the nested run is stopped by
 	// the caller's limit, which it used up.

@@ -204,6 +204,17 @@ func (o *kvObject) replace(val lua.LValue) error {
 				return err
 			}
 		case *lua.LTable:
+			for i := 1; i <= v.Len(); i++ {
+				item := v.RawGetInt(i)
+				switch item.(type) {
+				case lua.LString, lua.LNumber:
+				default:
+					return fmt.Errorf("%s[%q]: a list of values must hold strings, not %s", o.name, string(ks), describe(item))
+				}
+				if err := o.checkValue(string(ks), item.String()); err != nil {
+					return err
+				}
+			}
 		default:
 			return fmt.Errorf("%s[%q] must be a string, a number or a list of strings, not %s", o.name, string(ks), describe(v))
 		}

@@ -95,23 +95,31 @@ func (e *SyntaxError) Error() string {
 // DecodeJSON parses data into a Lua value. Tables are created with L's allocator, so the result
 // belongs to L's run.
 func DecodeJSON(L *lua.LState, data []byte) (lua.LValue, error) {
+	v, _, err := decodeJSON(L, data)
+	return v, err
+}
+
+// decodeJSON is DecodeJSON that also reports whether an object had a key twice (so that the
+// value does not describe the text exactly).
+func decodeJSON(L *lua.LState, data []byte) (lua.LValue, bool, error) {
 	d := decoder{data: data}
 	d.skipSpace()
 	v, err := d.value(L, 0)
 	if err != nil {
-		return lua.LNil, err
+		return lua.LNil, false, err
 	}
 	d.skipSpace()
 	if d.pos < len(d.data) {
-		return lua.LNil, d.errorf("unexpected %q after the value", d.data[d.pos])
+		return lua.LNil, false, d.errorf("unexpected %q after the value", d.data[d.pos])
 	}
-	return v, nil
+	return v, d.dup, nil
 }
 
 type decoder struct {
 	data    []byte
 	pos     int
 	scratch []byte
+	dup     bool // an object had a key twice (the last one wins)
 }
 
 func (d *decoder) errorf(format string, args ...any) error {
@@ -201,6 +209,9 @@ func (d *decoder) object(L *lua.LState, depth int) (lua.LValue, error) {
 		v, err := d.value(L, depth)
 		if err != nil {
 			return lua.LNil, err
+		}
+		if !d.dup && tb.RawGetString(key) != lua.LNil {
+			d.dup = true
 		}
 		tb.RawSetString(key, v)
 		d.skipSpace()

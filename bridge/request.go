@@ -12,9 +12,38 @@ type body struct {
 	value    lua.LValue // the decoded value (or what a script assigned)
 	loaded   bool       // value holds the decoded body
 	assigned bool       // a script assigned value; it must be encoded
+	// canonical is what value encodes to when the text had a duplicate key, so that value
+	// does not describe the text: changes are then found against it, not against the text.
+	canonical []byte
 }
 
 func (b *body) reset() { *b = body{} }
+
+// load decodes text into b; a text that is not JSON leaves b nil.
+func (b *body) load(L *lua.LState, enc *Encoder, text []byte) {
+	*b = body{value: lua.LNil, loaded: true}
+	v, dup, err := decodeJSON(L, text)
+	if err != nil {
+		return
+	}
+	b.value = v
+	if dup {
+		if c, err := enc.Encode(v); err == nil {
+			b.canonical = append([]byte(nil), c...)
+		}
+	}
+}
+
+// changed reports whether the decoded value no longer describes text.
+func (b *body) changed(text []byte) bool {
+	if _, isTable := b.value.(*lua.LTable); !isTable {
+		return false // strings, numbers, booleans and null cannot be changed in place
+	}
+	if b.canonical != nil {
+		return !EqualJSON(b.value, b.canonical)
+	}
+	return !EqualJSON(b.value, text)
+}
 
 // request is event.request.
 type request struct {
@@ -84,6 +113,10 @@ func (r *request) index(L *lua.LState) int {
 	case "payload":
 		v = r.payloadValue(L)
 	case "content":
+		// A payload the script changed is written first, so content shows it.
+		if err := r.flush(); err != nil {
+			L.RaiseError("%s", err.Error())
+		}
 		v = lua.LString(req.Body())
 	}
 	L.Push(v)
@@ -95,12 +128,10 @@ func (r *request) payloadValue(L *lua.LState) lua.LValue {
 		return r.payload.value
 	}
 	req := r.ev.request
-	r.payload.loaded = true
-	r.payload.value = lua.LNil
 	if b := req.Body(); isJSON(req.Header.ContentType(), b) {
-		if v, err := DecodeJSON(L, b); err == nil {
-			r.payload.value = v
-		}
+		r.payload.load(L, &r.ev.enc, b)
+	} else {
+		r.payload = body{value: lua.LNil, loaded: true}
 	}
 	return r.payload.value
 }
@@ -160,10 +191,7 @@ func (r *request) flush() error {
 	e := r.ev
 	p := &r.payload
 	if !p.assigned {
-		if !p.loaded {
-			return nil
-		}
-		if _, isTable := p.value.(*lua.LTable); !isTable || EqualJSON(p.value, e.request.Body()) {
+		if !p.loaded || !p.changed(e.request.Body()) {
 			return nil
 		}
 		if err := e.flushError("event.request.payload", true); err != nil {
@@ -185,8 +213,9 @@ func (r *request) flush() error {
 			req.Header.SetContentType("application/json")
 		}
 	}
-	p.assigned = false
-	p.loaded = true
+	// The encoding may differ from the table (invalid UTF-8 replaced, number keys as strings):
+	// the next read decodes the new body.
+	p.reset()
 	return nil
 }
 

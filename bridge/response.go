@@ -80,10 +80,10 @@ func (r *response) contentValue(L *lua.LState) lua.LValue {
 	resp := r.ev.response
 	b := resp.Body()
 	if len(resp.Header.ContentEncoding()) == 0 && isJSON(resp.Header.ContentType(), b) {
-		if v, err := DecodeJSON(L, b); err == nil {
-			r.content = body{value: v, loaded: true}
-			return v
+		if r.content.load(L, &r.ev.enc, b); r.content.value != lua.LNil {
+			return r.content.value
 		}
+		r.content.reset()
 	}
 	return lua.LString(b)
 }
@@ -161,10 +161,7 @@ func (r *response) flush() error {
 	e := r.ev
 	c := &r.content
 	if !c.assigned {
-		if !c.loaded {
-			return nil
-		}
-		if _, isTable := c.value.(*lua.LTable); !isTable || EqualJSON(c.value, e.response.Body()) {
+		if !c.loaded || !c.changed(e.response.Body()) {
 			return nil
 		}
 		if err := e.flushError("event.response.content", false); err != nil {
@@ -180,8 +177,7 @@ func (r *response) flush() error {
 	if !isJSONType(resp.Header.ContentType()) {
 		resp.Header.SetContentType("application/json")
 	}
-	c.assigned = false
-	c.loaded = true
+	c.reset() // the next read decodes the new body (see request.flush)
 	return nil
 }
 

@@ -1,0 +1,1 @@
+string.format(("%99d"):rep(20000), 1)

@@ -1,0 +1,1 @@
+string.format("%999999d", 1)

@@ -1,0 +1,1 @@
+event.request.headers = { ["x-a"] = "1", ["x-b"] = { "ok", "x\r\ny" } }

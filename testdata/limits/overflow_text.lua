@@ -1,0 +1,1 @@
+error("stack overflow in my validator")
