@@ -141,13 +141,22 @@
 //
 // Each run has a time limit: Config.TimeLimit (one second by default) or the script's own. A run
 // that exceeds it fails with an error naming the limit, even inside pcall or a coroutine, and
-// its state is closed rather than reused. The limit is checked by gopher-lua before each
-// instruction, so it cannot interrupt a single long builtin call; the builtins that could
-// allocate without bound in one call are capped instead: string.rep, string.gsub, string.format
-// and table.concat by Config.MaxStringSize, Lua patterns by length, coroutines at 64 per run, the
-// call depth by Config.CallStackSize and the value stack by Config.MaxStackSlots. Memory in
-// general is not bounded: a script can still build a large table or string step by step until
-// its time runs out.
+// its state is closed rather than reused; platform calls count against it. gopher-lua checks the
+// limit before each instruction, and fastlua's Lua pattern matcher (string.find, match, gmatch,
+// gsub) checks it as it backtracks. A short script with no loop, no function of its own and no
+// concatenation (64 instructions at most, 8 calls) runs without the per-instruction check: its
+// cost is bounded by the caps below, and its limit is checked when it ends. Builtins that could
+// otherwise allocate without bound in one call are capped: string.rep, gsub, format, os.date and
+// table.concat by Config.MaxStringSize, JSON text made from a table by Config.MaxJSONSize,
+// patterns by length and recursion, coroutines at 64 per run, the call depth by
+// Config.CallStackSize and the value stack by Config.MaxStackSlots. New also lowers gopher-lua's
+// MaxArrayIndex (a process-wide setting) to 2^20, so that t[60000000] = 1 no longer fills 60
+// million array slots in one instruction; arrays longer than that still work, but ipairs and #
+// see only their first 2^20-1 elements. A source that nests expressions or blocks deeper than
+// 1000 levels is refused at compile time.
+//
+// Memory in general is not bounded: gopher-lua has no allocation hook, so a script can still
+// build a large table, or double a string with .., until its time runs out.
 //
 // # Performance
 //
