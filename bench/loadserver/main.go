@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 
 	"github.com/fastlua/fastlua"
@@ -22,7 +24,11 @@ func main() {
 	mode := flag.String("mode", "bare", "bare: fasthttp alone; script: wrapped by fastlua")
 	scripts := flag.String("scripts", "", "directory of <pattern>.lua scripts (script mode)")
 	prefix := flag.String("prefix", "/", "the middleware's prefix (script mode)")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address, to profile under load")
 	flag.Parse()
+	if *pprofAddr != "" {
+		go func() { log.Print(http.ListenAndServe(*pprofAddr, nil)) }()
+	}
 
 	handler, err := build(*mode, *scripts, *prefix)
 	if err != nil {
