@@ -16,32 +16,6 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// The admin API.
-//
-// AdminHandler serves the installed scripts as DreamFactory's system/event_script resource
-// does. Records are
-//
-//	{"name": "db._table.{table_name}.get.pre_process", "type": "lua", "content": "...",
-//	 "is_active": true, "allow_event_modification": true,
-//	 "config": {"fail_open": false, "time_limit": "250ms"}}
-//
-// and the routes, below wherever the handler is mounted (the path's last "event_script"
-// segment, and the name after it):
-//
-//	GET    .../event_script          {"resource": [records]}
-//	GET    .../event_script/{name}   one record
-//	POST   .../event_script          create or replace: a record, or {"resource": [records]}
-//	POST   .../event_script/{name}   create or replace one
-//	PATCH  .../event_script/{name}   change the fields given
-//	DELETE .../event_script/{name}   remove
-//
-// Every request needs Config.AdminToken, as "Authorization: Bearer <token>" or in the
-// X-Fastlua-Admin-Token header (compared in constant time); without it the answer is 401, and
-// when no token is configured every request is refused. A body that is not valid, or a script
-// that does not compile, is answered with 400 and the errors (file, line, message) and changes
-// nothing. With Config.ScriptDir, changes are written to the directory atomically (a temporary
-// file, then a rename), so they survive a restart. Errors use DreamFactory's error body.
-
 // maxAdminBody bounds an admin request body.
 const maxAdminBody = 8 << 20
 
@@ -117,7 +91,30 @@ func (r *adminRecord) apply(sc *Script) error {
 	return nil
 }
 
-// AdminHandler returns the admin API handler (see the package documentation).
+// AdminHandler returns the admin API: it serves the installed scripts as DreamFactory's system/event_script resource
+// does. Records are
+//
+//	{"name": "db._table.{table_name}.get.pre_process", "type": "lua", "content": "...",
+//	 "is_active": true, "allow_event_modification": true,
+//	 "config": {"fail_open": false, "time_limit": "250ms"}}
+//
+// and the routes, below wherever the handler is mounted (the path's last "event_script"
+// segment, and the name after it):
+//
+//	GET    .../event_script          {"resource": [records]}
+//	GET    .../event_script/{name}   one record
+//	POST   .../event_script          create or replace: a record, or {"resource": [records]}
+//	POST   .../event_script/{name}   create or replace one
+//	PATCH  .../event_script/{name}   change the fields given
+//	DELETE .../event_script/{name}   remove
+//
+// Every request needs Config.AdminToken, as "Authorization: Bearer <token>" or in the
+// X-Fastlua-Admin-Token header (compared in constant time); without it the answer is 401, and
+// when no token is configured every request is refused. A body that is not valid, or a script
+// that does not compile, is answered with 400 and the errors (file, line, message) and changes
+// nothing. With Config.ScriptDir, changes are written to the directory atomically (a temporary
+// file, then a rename), so they survive a restart. Errors use DreamFactory's error body.
+
 func (m *Middleware) AdminHandler() fasthttp.RequestHandler {
 	var want [sha256.Size]byte
 	if m.cfg.AdminToken != "" {

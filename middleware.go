@@ -125,6 +125,38 @@
 // (QueueWait). Close runs what was accepted until its context ends, and logs and reports (as
 // ErrQueueClosed) every accepted event it could not run. A queued script's errors are logged.
 //
+// # Script files
+//
+// A script file is named after its pattern, db._table.{table_name}.get.pre_process.lua, and holds
+// the Lua source. Its settings are directives in the comment lines at its top, before the first
+// line that is neither blank nor a -- comment:
+//
+//	-- fastlua: is_active = false
+//	-- fastlua: allow_event_modification = false
+//	-- fastlua: fail_open = true
+//	-- fastlua: time_limit = 250ms
+//
+// is_active and allow_event_modification are DreamFactory's names (both true by default);
+// fail_open is false by default; time_limit is a Go duration, or none. An unknown key or a bad
+// value is an error naming the file and line. Config.ScriptDir (watched) and Config.ScriptFS
+// read the files at the top of a directory, ignoring names that start with "."; LoadScripts and
+// ParseScriptFile read them for programs that manage scripts themselves. A file that does not
+// compile is reported with its file, line and message; with ScriptDir, the version already
+// running stays.
+//
+// # Admin API
+//
+// AdminHandler serves the scripts as DreamFactory's system/event_script resource does (see its
+// documentation): list, get, create or replace, update and delete, with the fields name, type,
+// content, is_active, allow_event_modification and config (fail_open, time_limit). It needs
+// Config.AdminToken; with Config.ScriptDir its changes are written to the directory atomically.
+//
+// # Metrics
+//
+// Stats returns per-script runs, errors, timeouts and run-time histograms (one run in
+// DurationSampleRate is timed), the queue's depth and results, and the pool's states. The
+// fastluaprom package exports them to Prometheus.
+//
 // # Sandbox and limits
 //
 // Scripts get the base library without dofile, loadfile, load, loadstring, module, getfenv,
@@ -196,9 +228,9 @@ type Config struct {
 	// Scripts are installed by New, as by Set.
 	Scripts []Script
 
-	// ScriptDir is a directory of script files (<pattern>.lua, with settings in a header; see
-	// files.go) installed by New and watched: a file added, changed, renamed or removed takes
-	// effect within a second. The admin API writes its changes there. Default "": none.
+	// ScriptDir is a directory of script files (see "Script files" in the package
+	// documentation) installed by New and watched: a file added, changed, renamed or removed
+	// takes effect within a second. The admin API writes its changes there. Default "": none.
 	ScriptDir string
 
 	// ScriptFS is a file system (an embed.FS, say) whose top-level script files New installs.

@@ -68,25 +68,11 @@ func (st *state) newPlatform(lv *level) *platform {
 	innerMeta.RawSetString("__index", L.NewFunction(p.index))
 	p.inner.Metatable = innerMeta
 	p.ud = L.NewUserData()
-	p.ud.Metatable = objectMeta(L, "platform", p.inner, L.NewFunction(func(L *lua.LState) int {
+	p.ud.Metatable = bridge.ObjectMeta(L, "platform", p.inner, L.NewFunction(func(L *lua.LState) int {
 		L.RaiseError("platform.%s cannot be changed", L.CheckString(2))
 		return 0
-	}))
+	}), []string{"api", "config", "session", "store"})
 	return p
-}
-
-// objectMeta makes the metatable of a read-only object: reads look in inner, writes call
-// newindex, and the metatable is protected.
-func objectMeta(L *lua.LState, name string, inner *lua.LTable, newindex *lua.LFunction) *lua.LTable {
-	mt := L.CreateTable(0, 4)
-	mt.RawSetString("__index", inner)
-	mt.RawSetString("__newindex", newindex)
-	mt.RawSetString("__metatable", lua.LString(name))
-	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString(name))
-		return 1
-	}))
-	return mt
 }
 
 // index produces platform.session; args are (inner, key).

@@ -332,8 +332,8 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 			se.Kind = ErrLimit
 		}
 		se.Traceback = st.trace
-		if se.Kind == ErrPanic {
-			st.broken = true
+		if se.Kind == ErrPanic || se.Kind == ErrLimit {
+			st.broken = true // a state that panicked or hit a limit is closed, not reused
 		}
 		return lua.LNil, se
 	}

@@ -102,16 +102,17 @@ func NewEvent(L *lua.LState) *Event {
 
 	e.ud = L.NewUserData()
 	e.ud.Value = e
-	e.ud.Metatable = objectMeta(L, "event", e.inner, L.NewFunction(func(L *lua.LState) int {
+	e.ud.Metatable = ObjectMeta(L, "event", e.inner, L.NewFunction(func(L *lua.LState) int {
 		L.RaiseError("event.%s cannot be changed; change fields of event.request or event.response", L.CheckString(2))
 		return 0
 	}), []string{"name", "params", "resource", "request", "response"})
 	return e
 }
 
-// objectMeta makes the metatable of a bridge userdata: reads look in inner (whose own metatable
-// may compute fields), writes call newindex, pairs lists fields, and the metatable is protected.
-func objectMeta(L *lua.LState, name string, inner *lua.LTable, newindex *lua.LFunction, fields []string) *lua.LTable {
+// ObjectMeta makes the metatable of a Lua-facing object (a userdata): reads look in inner (whose
+// own metatable may compute fields), writes call newindex, pairs lists fields (read through the
+// object), and the metatable is protected from getmetatable and setmetatable.
+func ObjectMeta(L *lua.LState, name string, inner *lua.LTable, newindex *lua.LFunction, fields []string) *lua.LTable {
 	mt := L.CreateTable(0, 4)
 	mt.RawSetString("__index", inner)
 	mt.RawSetString("__newindex", newindex)

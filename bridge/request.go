@@ -69,7 +69,7 @@ func newRequest(L *lua.LState, e *Event) *request {
 	r.inner.Metatable = innerMeta
 	r.ud = L.NewUserData()
 	r.ud.Value = r
-	r.ud.Metatable = objectMeta(L, "event.request", r.inner, L.NewFunction(r.newindex), requestFields)
+	r.ud.Metatable = ObjectMeta(L, "event.request", r.inner, L.NewFunction(r.newindex), requestFields)
 	return r
 }
 

@@ -35,7 +35,7 @@ func newResponse(L *lua.LState, e *Event) *response {
 	r.inner.Metatable = innerMeta
 	r.ud = L.NewUserData()
 	r.ud.Value = r
-	r.ud.Metatable = objectMeta(L, "event.response", r.inner, L.NewFunction(r.newindex), responseFields)
+	r.ud.Metatable = ObjectMeta(L, "event.response", r.inner, L.NewFunction(r.newindex), responseFields)
 	return r
 }
 
