@@ -91,8 +91,8 @@ func (r *adminRecord) apply(sc *Script) error {
 	return nil
 }
 
-// AdminHandler returns the admin API: it serves the installed scripts as DreamFactory's system/event_script resource
-// does. Records are
+// AdminHandler returns the admin API: it serves the installed scripts as DreamFactory's
+// system/event_script resource does. Records are
 //
 //	{"name": "db._table.{table_name}.get.pre_process", "type": "lua", "content": "...",
 //	 "is_active": true, "allow_event_modification": true,
@@ -114,7 +114,6 @@ func (r *adminRecord) apply(sc *Script) error {
 // that does not compile, is answered with 400 and the errors (file, line, message) and changes
 // nothing. With Config.ScriptDir, changes are written to the directory atomically (a temporary
 // file, then a rename), so they survive a restart. Errors use DreamFactory's error body.
-
 func (m *Middleware) AdminHandler() fasthttp.RequestHandler {
 	var want [sha256.Size]byte
 	if m.cfg.AdminToken != "" {
