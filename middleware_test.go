@@ -551,7 +551,7 @@ func TestLimits(t *testing.T) {
 	for _, name := range names {
 		scripts = append(scripts, luaFile(t, "lim."+name+".get.pre_process", "limits/"+name+".lua"))
 	}
-	ts := serve(t, Config{MaxStates: 1, TimeLimit: 100 * time.Millisecond, MaxStringSize: 1 << 20, MaxJSONSize: 8 << 20, Scripts: scripts}, h.handle)
+	ts := serve(t, Config{MaxStates: 1, TimeLimit: 100 * time.Millisecond, MaxStringSize: 1 << 20, MaxJSONSize: 1 << 20, Scripts: scripts}, h.handle)
 	cases := []struct{ name, want string }{
 		{"endless", "exceeded its time limit of 100ms"},
 		{"endless_pcall", "exceeded its time limit of 100ms"},
@@ -566,8 +566,8 @@ func TestLimits(t *testing.T) {
 		{"gsub_backtrack", "exceeded its time limit of 100ms"},
 		{"format_width", "width or precision too long"},
 		{"format_many", "more than the string limit"},
-		{"json_big", "more than 8388608 bytes (Config.MaxJSONSize)"},
-		{"json_encode_big", "more than 8388608 bytes (Config.MaxJSONSize)"},
+		{"json_big", "more than 1048576 bytes (Config.MaxJSONSize)"},
+		{"json_encode_big", "more than 1048576 bytes (Config.MaxJSONSize)"},
 		{"tailcall", "exceeded its time limit of 100ms"},
 		{"date", "os.date: the format"},
 		{"overflow_text", "stack overflow in my validator"},
