@@ -47,9 +47,10 @@ const MaxAPIDepth = 8
 
 // platform is the platform object of one level of a state.
 type platform struct {
-	lv    *level
-	ud    *lua.LUserData
-	inner *lua.LTable
+	lv      *level
+	ud      *lua.LUserData
+	inner   *lua.LTable
+	hasSess bool // inner holds the request's session
 }
 
 func (st *state) newPlatform(lv *level) *platform {
@@ -85,6 +86,7 @@ func (p *platform) index(L *lua.LState) int {
 		v, _ := x.sessionValue()
 		sess := p.lv.st.readOnlyGo(L, "platform.session", v)
 		p.inner.RawSetString("session", sess) // until unbind
+		p.hasSess = true
 		L.Push(sess)
 		return 1
 	}
@@ -94,7 +96,10 @@ func (p *platform) index(L *lua.LState) int {
 
 // unbind drops what the platform object cached for a request.
 func (p *platform) unbind() {
-	p.inner.RawSetString("session", lua.LNil)
+	if p.hasSess {
+		p.inner.RawSetString("session", lua.LNil)
+		p.hasSess = false
+	}
 }
 
 // readOnlyGo bridges a Go value with gopher-luar and wraps what luar makes (maps, slices,

@@ -174,7 +174,12 @@ func (o *kvObject) checkValue(key, v string) error {
 
 // validHeaderValue rejects values that would split or corrupt a header line.
 func validHeaderValue(v string) bool {
-	return !strings.ContainsAny(v, "\r\n\x00")
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '\r' || c == '\n' || c == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Headers fasthttp manages itself; replacing all headers leaves them alone.
