@@ -517,7 +517,7 @@ func TestNoLeaksBetweenRuns(t *testing.T) {
 	}}, h.handle)
 	for i := 0; i < 3; i++ {
 		r := ts.do("GET", "/leak/write", "")
-		if r.status != 200 || r.body != `{"refused":5}` {
+		if r.status != 200 || r.body != `{"refused":7}` {
 			t.Fatalf("writer: %d %s", r.status, r.body)
 		}
 		if r := ts.do("GET", "/leak/read", ""); r.headers["x-leaks"] != "" {

@@ -272,6 +272,11 @@ func (st *state) checkTableWrite(L *lua.LState, tb *lua.LTable, what string) {
 func (st *state) rawset(L *lua.LState) int {
 	tb := L.CheckTable(1)
 	st.checkTableWrite(L, tb, "rawset")
+	for _, lv := range st.levels {
+		if lv.env == tb {
+			checkGlobalName(L, L.Get(2))
+		}
+	}
 	L.RawSet(tb, L.CheckAny(2), L.CheckAny(3))
 	L.SetTop(1)
 	return 1

@@ -162,6 +162,12 @@ type state struct {
 	broken     bool   // close instead of reuse
 }
 
+// levelFn is a level's function for a script, built from the script's proto.
+type levelFn struct {
+	src *lua.FunctionProto
+	fn  *lua.LFunction
+}
+
 // level is what one nesting depth of a state needs: the global environment of its runs and the
 // event object.
 type level struct {
@@ -171,8 +177,9 @@ type level struct {
 	envMeta  *lua.LTable
 	ev       *bridge.Event
 	platform *platform
-	fns      []*lua.LFunction // by script slot: a function's Env is its level's, so they are per level
-	dirty    bool             // the run wrote a global: replace env
+	fns      []levelFn    // by script slot: functions are per level (their Env, their specialized code)
+	objs     levelObjects // what the level's specialized code loads directly
+	dirty    bool         // the run wrote a global: replace env
 	x        *exchange
 	script   *script
 }
@@ -236,13 +243,25 @@ func (st *state) newLevel() *level {
 	lv.envMeta = L.CreateTable(0, 3)
 	lv.envMeta.RawSetString("__index", lv.base)
 	lv.envMeta.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		key := L.CheckAny(2)
+		checkGlobalName(L, key)
 		lv.dirty = true
-		L.RawSet(L.CheckTable(1), L.CheckAny(2), L.Get(3))
+		L.RawSet(L.CheckTable(1), key, L.Get(3))
 		return 0
 	}))
 	lv.envMeta.RawSetString("__metatable", lua.LFalse)
 	lv.newEnv()
+	lv.objs = levelObjects(lv.ev.Objects())
+	lv.objs["platform"] = lv.platform.ud
 	return lv
+}
+
+// checkGlobalName refuses to assign the read-only globals event and platform: code is
+// specialized on their being fixed (see specialize.go).
+func checkGlobalName(L *lua.LState, key lua.LValue) {
+	if k, ok := key.(lua.LString); ok && (k == "event" || k == "platform") {
+		L.RaiseError("%s is a read-only global (a local may use the name: local %s = ...)", string(k), string(k))
+	}
 }
 
 // newEnv gives the level a fresh, empty global environment.
@@ -253,20 +272,21 @@ func (lv *level) newEnv() {
 	lv.dirty = false
 }
 
-// fn returns the level's function for a script, building it from the proto on first use. Each
-// level keeps its own: a script can run at two levels at once (a script whose platform.api call
-// matches itself), and a function's environment must stay its level's.
+// fn returns the level's function for a script, building it on first use from the script's
+// proto specialized for this level (see specialize.go). Each level keeps its own: a script can
+// run at two levels at once (a script whose platform.api call matches itself), and a function's
+// environment and objects must stay its level's.
 func (lv *level) fn(s *script) *lua.LFunction {
 	if s.slot < len(lv.fns) {
-		if f := lv.fns[s.slot]; f != nil && f.Proto == s.proto {
-			return f
+		if f := lv.fns[s.slot]; f.src == s.proto {
+			return f.fn
 		}
 	} else {
-		lv.fns = append(lv.fns, make([]*lua.LFunction, s.slot+1-len(lv.fns))...)
+		lv.fns = append(lv.fns, make([]levelFn, s.slot+1-len(lv.fns))...)
 	}
-	f := lv.st.L.NewFunctionFromProto(s.proto)
+	f := lv.st.L.NewFunctionFromProto(specialize(s.proto, lv.objs))
 	f.Env = lv.env
-	lv.fns[s.slot] = f
+	lv.fns[s.slot] = levelFn{src: s.proto, fn: f}
 	return f
 }
 

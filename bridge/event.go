@@ -158,6 +158,20 @@ func fieldPairs(L *lua.LState, fields []string) *lua.LFunction {
 // SetMaxJSON bounds the JSON text the event encodes for a changed payload or content.
 func (e *Event) SetMaxJSON(n int) { e.enc.Max = n }
 
+// Objects returns the event and its fixed sub-objects by their Lua path ("event",
+// "event.request", "event.request.headers", ...). They never change for the life of the Event,
+// so code may load them directly instead of looking them up.
+func (e *Event) Objects() map[string]lua.LValue {
+	return map[string]lua.LValue{
+		"event":                    e.ud,
+		"event.request":            e.req.ud,
+		"event.response":           e.resp.ud,
+		"event.request.headers":    e.req.headers.ud,
+		"event.request.parameters": e.req.params.ud,
+		"event.response.headers":   e.resp.headers.ud,
+	}
+}
+
 // Value returns the Lua value a script sees as `event`.
 func (e *Event) Value() lua.LValue { return e.ud }
 

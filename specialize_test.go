@@ -1,0 +1,78 @@
+package fastlua
+
+import (
+	"testing"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+func TestSpecializeFolds(t *testing.T) {
+	objs := levelObjects{
+		"event": lua.LString("E"), "event.request": lua.LString("R"), "event.request.headers": lua.LString("H"),
+		"event.response": lua.LString("S"), "event.response.headers": lua.LString("SH"),
+		"event.request.parameters": lua.LString("P"), "platform": lua.LString("PL"),
+	}
+	cases := []struct {
+		src   string
+		loads []string // the objects loaded by LOADK, in order
+		nops  int
+	}{
+		{`local h = event.request.headers`, []string{"H"}, 2},
+		{`local h = event.request.method`, []string{"R"}, 1},
+		{`local x = event.params.id`, []string{"E"}, 0},
+		{`local e = event local r = e.request`, []string{"E"}, 0},
+		{`local p = platform.api`, []string{"PL"}, 0},
+		{`event.response.headers["x"] = "1"`, []string{"SH"}, 2},
+		{`local event = {} local h = event.request`, nil, 0},
+		{`local f = function() return event.request.headers end`, nil, 0}, // folded in the child
+	}
+	for _, c := range cases {
+		p, err := compileSource("t", c.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp := specialize(p, objs)
+		var loads []string
+		nops := 0
+		for _, inst := range sp.Code {
+			switch opcode(inst) {
+			case lua.OP_LOADK:
+				if s, ok := sp.Constants[argBx(inst)].(lua.LString); ok && s != "x" && s != "1" {
+					loads = append(loads, string(s))
+				}
+			case lua.OP_NOP:
+				nops++
+			}
+		}
+		if len(loads) != len(c.loads) || nops != c.nops {
+			t.Errorf("%s: loads %v, %d nops; want %v, %d", c.src, loads, nops, c.loads, c.nops)
+			continue
+		}
+		for i := range loads {
+			if loads[i] != c.loads[i] {
+				t.Errorf("%s: loads %v, want %v", c.src, loads, c.loads)
+			}
+		}
+		if len(sp.Code) != len(p.Code) {
+			t.Errorf("%s: the instruction count changed", c.src)
+		}
+	}
+	// The child of the closure case is folded, its parent copied, the original untouched.
+	p, _ := compileSource("t", `local f = function() return event.request.headers end`)
+	sp := specialize(p, objs)
+	if sp == p || sp.FunctionPrototypes[0] == p.FunctionPrototypes[0] || opcode(sp.FunctionPrototypes[0].Code[0]) != lua.OP_LOADK {
+		t.Fatal("the closure's chain was not folded in a copy")
+	}
+	if opcode(p.FunctionPrototypes[0].Code[0]) != lua.OP_GETGLOBAL {
+		t.Fatal("specialize changed the shared proto")
+	}
+}
+
+func TestSpecializedScripts(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{Scripts: scriptsFrom(t, "specialize")}, h.handle)
+	r := ts.do("GET", "/spec/x?flag=1", "", "X-In", "1")
+	if r.status != 200 || r.headers["x-spec"] != "ok" || r.headers["x-branch"] != "then" {
+		t.Fatalf("%d %s %v", r.status, r.body, r.headers)
+	}
+}

@@ -1,0 +1,1 @@
+return { content = { seen = event.request.headers["x-in"] } }
