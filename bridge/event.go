@@ -79,7 +79,8 @@ type Event struct {
 	readOnly bool
 	cached   uint8 // lazy fields rawset into inner during this script
 
-	enc Encoder
+	enc   Encoder
+	canon canonicalKeys
 }
 
 const (

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -141,7 +142,7 @@ func (o *kvObject) set(key string, val lua.LValue) error {
 		if err := o.checkValue(key, str); err != nil {
 			return err
 		}
-		s.Set(key, str)
+		o.setOne(s, key, str)
 	case *lua.LTable:
 		n := v.Len()
 		for i := 1; i <= n; i++ {
@@ -164,6 +165,65 @@ func (o *kvObject) set(key string, val lua.LValue) error {
 	}
 	return nil
 }
+
+// setOne sets a single value. For headers it skips fasthttp's normalization of the name when
+// it can: the canonical form of the names a script uses is kept in a small cache.
+func (o *kvObject) setOne(s kvStore, key, value string) {
+	// DisableNormalizing reports the previous setting: when names were normalized, undo the
+	// call and set the name in its normal form directly.
+	switch o.kind {
+	case kvRequestHeaders:
+		if h := &o.ev.request.Header; !h.DisableNormalizing() {
+			h.EnableNormalizing()
+			h.SetCanonical(o.ev.canonical(key), s2b(value))
+			return
+		}
+	case kvResponseHeaders:
+		if h := &o.ev.response.Header; !h.DisableNormalizing() {
+			h.EnableNormalizing()
+			h.SetCanonical(o.ev.canonical(key), s2b(value))
+			return
+		}
+	}
+	s.Set(key, value)
+}
+
+// canonicalKeys caches header names in fasthttp's normal form ("x-request-id" ->
+// "X-Request-Id"): normalizing costs more than a script's header write.
+type canonicalKeys struct {
+	keys  [16]string
+	canon [16][]byte
+	next  int
+}
+
+// canonical returns the normal form of a header name that isToken accepted.
+func (e *Event) canonical(key string) []byte {
+	c := &e.canon
+	for i := range c.keys {
+		if len(c.keys[i]) == len(key) && c.keys[i] == key {
+			return c.canon[i]
+		}
+	}
+	i := c.next
+	c.next = (c.next + 1) % len(c.keys)
+	b := append(c.canon[i][:0], key...)
+	upper := true
+	for j, ch := range b {
+		switch {
+		case upper && ch >= 'a' && ch <= 'z':
+			ch -= 'a' - 'A'
+		case !upper && ch >= 'A' && ch <= 'Z':
+			ch += 'a' - 'A'
+		}
+		upper = ch == '-'
+		b[j] = ch
+	}
+	c.keys[i], c.canon[i] = key, b
+	return b
+}
+
+// s2b views a string as bytes for an API that copies them.
+func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 func (o *kvObject) checkValue(key, v string) error {
 	if o.kind != kvQuery && !validHeaderValue(v) {
