@@ -3,6 +3,7 @@ package fastlua
 import (
 	"bytes"
 	"slices"
+	"unsafe"
 
 	"github.com/fastlua/fastlua/bridge"
 )
@@ -185,3 +186,33 @@ func (rt *routes) sortedScripts() []*script {
 	})
 	return list
 }
+
+// Match calls fn with each active script that would run for a request with this method and
+// path, in the order they would run: the pre_process scripts, then post_process, then queued.
+// It allocates nothing unless fn does (or more than 16 scripts match): it serves tools and tests
+// that ask which scripts apply to a request.
+func (m *Middleware) Match(method, path string, fn func(Script)) {
+	rt := m.routes.Load()
+	_, rest, ok := rt.service(s2b(path))
+	if !ok {
+		return
+	}
+	var segBuf [32]span
+	var verbBuf [16]byte
+	var matchBuf [16]*script
+	verb := verbBuf[:0]
+	for i := 0; i < len(method); i++ {
+		c := method[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		verb = append(verb, c)
+	}
+	segs := splitSegments(segBuf[:0], rest)
+	for _, s := range rt.match(rest, segs, verb, matchBuf[:0]) {
+		fn(s.Script)
+	}
+}
+
+// s2b views a string as bytes for reading.
+func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -90,6 +91,99 @@ func BenchmarkPlatformAPIGet(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			data(ctx)
+		}
+	})
+}
+
+// patterns returns n event patterns over 100 services, a tenth of them with a placeholder, and
+// paths that match them.
+func patterns(n int) ([]fastlua.Script, []string) {
+	var scripts []fastlua.Script
+	var paths []string
+	for i := 0; i < n; i++ {
+		if i%10 == 0 {
+			scripts = append(scripts, fastlua.Script{Name: fmt.Sprintf("svc%d.r%d.{id}.get.pre_process", (i/10)%100, i/1000), Source: "local x = 1"})
+			paths = append(paths, fmt.Sprintf("/svc%d/r%d/item-%d", (i/10)%100, i/1000, i))
+		} else {
+			scripts = append(scripts, fastlua.Script{Name: fmt.Sprintf("svc%d._table.t%d.get.pre_process", i%100, i), Source: "local x = 1"})
+			paths = append(paths, fmt.Sprintf("/svc%d/_table/t%d", i%100, i))
+		}
+	}
+	return scripts, paths
+}
+
+// Finding the scripts of a request among 1,000 and 10,000 patterns (Middleware.Match: the
+// lookup the middleware does per request, without running anything).
+func BenchmarkTrieLookup(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			scripts, paths := patterns(n)
+			mw, err := fastlua.New(fastlua.Config{Scripts: scripts})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer mw.Close(context.Background())
+			found := 0
+			count := func(fastlua.Script) { found++ }
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				mw.Match("GET", paths[i%len(paths)], count)
+				i++
+			}
+			if found != i {
+				b.Fatalf("%d matches for %d lookups", found, i)
+			}
+		})
+	}
+}
+
+// A post_process script that adds one response header.
+func BenchmarkPostProcessHeader(b *testing.B) {
+	h := newMiddleware(b, fastlua.Script{Name: "bench.item.get.post_process", Source: postScript}).Wrap(okHandler)
+	ctx := newCtx("GET", "/api/v2/bench/item")
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx.Response.Reset()
+		h(ctx)
+	}
+	if string(ctx.Response.Header.Peek("X-Scripted")) != "1" {
+		b.Fatal("the script did not run")
+	}
+}
+
+// jsonDoc is about 1 KB of typical API JSON.
+const jsonDoc = `{"resource":[{"id":1,"name":"Ada Lovelace","email":"ada@example.com","active":true,"score":98.5,"tags":["math","poetry"],"address":{"city":"London","zip":"W1"}},{"id":2,"name":"Alan Turing","email":"alan@example.com","active":false,"score":87.25,"tags":["crypto"],"address":{"city":"Wilmslow","zip":"SK9"}},{"id":3,"name":"Grace Hopper","email":"grace@example.com","active":true,"score":91,"tags":["cobol","navy"],"address":{"city":"New York","zip":"10001"}},{"id":4,"name":"Edsger Dijkstra","email":"ewd@example.com","active":true,"score":99.9,"tags":["algorithms"],"address":{"city":"Austin","zip":"78701"}},{"id":5,"name":"Barbara Liskov","email":"liskov@example.com","active":true,"score":95,"tags":["abstraction","distributed"],"address":{"city":"Cambridge","zip":"02139"}}],"meta":{"count":5,"next":null}}`
+
+// A post_process script that changes one field of a 1 KB JSON response: decode, change,
+// re-encode.
+func BenchmarkPostProcessJSON(b *testing.B) {
+	h := newMiddleware(b, fastlua.Script{Name: "bench.item.get.post_process",
+		Source: `event.response.content.meta.count = 6`}).Wrap(func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(jsonDoc)
+	})
+	ctx := newCtx("GET", "/api/v2/bench/item")
+	b.SetBytes(int64(len(jsonDoc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx.Response.Reset()
+		h(ctx)
+	}
+	if !bytes.Contains(ctx.Response.Body(), []byte(`"count":6`)) {
+		b.Fatalf("body %s", ctx.Response.Body())
+	}
+}
+
+// BenchmarkPreProcessTrivial's script on all cores at once.
+func BenchmarkPreProcessParallel(b *testing.B) {
+	h := newMiddleware(b, fastlua.Script{Name: "bench.item.get.pre_process", Source: preScript}).Wrap(okHandler)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := newCtx("GET", "/api/v2/bench/item")
+		for pb.Next() {
+			ctx.Request.Header.Del("X-Request-Id")
+			h(ctx)
 		}
 	})
 }

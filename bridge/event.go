@@ -79,8 +79,9 @@ type Event struct {
 	readOnly bool
 	cached   uint8 // lazy fields rawset into inner during this script
 
-	enc   Encoder
-	canon canonicalKeys
+	enc    Encoder
+	intern Interner
+	canon  canonicalKeys
 }
 
 const (

@@ -95,14 +95,20 @@ func (e *SyntaxError) Error() string {
 // DecodeJSON parses data into a Lua value. Tables are created with L's allocator, so the result
 // belongs to L's run.
 func DecodeJSON(L *lua.LState, data []byte) (lua.LValue, error) {
-	v, _, err := decodeJSON(L, data)
+	v, _, err := decodeJSON(L, data, nil)
+	return v, err
+}
+
+// DecodeJSONInterned is DecodeJSON with repeated keys and short strings shared through in.
+func DecodeJSONInterned(L *lua.LState, data []byte, in *Interner) (lua.LValue, error) {
+	v, _, err := decodeJSON(L, data, in)
 	return v, err
 }
 
 // decodeJSON is DecodeJSON that also reports whether an object had a key twice (so that the
 // value does not describe the text exactly).
-func decodeJSON(L *lua.LState, data []byte) (lua.LValue, bool, error) {
-	d := decoder{data: data}
+func decodeJSON(L *lua.LState, data []byte, in *Interner) (lua.LValue, bool, error) {
+	d := decoder{data: data, in: in}
 	d.skipSpace()
 	v, err := d.value(L, 0)
 	if err != nil {
@@ -120,7 +126,60 @@ type decoder struct {
 	pos     int
 	scratch []byte
 	dup     bool // an object had a key twice (the last one wins)
+	in      *Interner
 }
+
+// Interner keeps the object keys and short strings decoded recently, so that documents that
+// repeat them (records of one table, the same API answering again) share one copy instead of
+// allocating each. Keep one per goroutine (per state); it forgets everything when it is full.
+type Interner struct {
+	keys   map[string]string
+	values map[string]lua.LValue
+}
+
+const (
+	internMax      = 4096 // entries per map before it is cleared
+	internValueLen = 32   // longer strings are not interned
+)
+
+func (in *Interner) key(b []byte) string {
+	if in == nil {
+		return string(b)
+	}
+	if s, ok := in.keys[string(b)]; ok {
+		return s
+	}
+	if in.keys == nil || len(in.keys) >= internMax {
+		in.keys = make(map[string]string, 256)
+	}
+	s := string(b)
+	in.keys[s] = s
+	return s
+}
+
+func (in *Interner) value(b []byte) lua.LValue {
+	if in == nil || len(b) > internValueLen {
+		return lua.LString(b)
+	}
+	if v, ok := in.values[string(b)]; ok {
+		return v
+	}
+	if in.values == nil || len(in.values) >= internMax {
+		in.values = make(map[string]lua.LValue, 256)
+	}
+	s := string(b)
+	v := lua.LValue(lua.LString(s))
+	in.values[s] = v
+	return v
+}
+
+// smallInts are the boxed values of the integers 0..1023, so decoding them allocates nothing.
+var smallInts = func() (t [1024]lua.LValue) {
+	for i := range t {
+		t[i] = lua.LNumber(i)
+	}
+	return t
+}()
 
 func (d *decoder) errorf(format string, args ...any) error {
 	return &SyntaxError{Offset: d.pos, Msg: fmt.Sprintf(format, args...)}
@@ -153,15 +212,18 @@ func (d *decoder) value(L *lua.LState, depth int) (lua.LValue, error) {
 		}
 		return d.array(L, depth+1)
 	case c == '"':
-		b, err := d.str()
+		b, err := d.strBytes()
 		if err != nil {
 			return lua.LNil, err
 		}
-		return lua.LString(b), nil
+		return d.in.value(b), nil
 	case c == '-' || (c >= '0' && c <= '9'):
 		f, err := d.number()
 		if err != nil {
 			return lua.LNil, err
+		}
+		if f >= 0 && f < float64(len(smallInts)) && f == float64(int(f)) {
+			return smallInts[int(f)], nil
 		}
 		return lua.LNumber(f), nil
 	case c == 't':
@@ -196,10 +258,11 @@ func (d *decoder) object(L *lua.LState, depth int) (lua.LValue, error) {
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 			return lua.LNil, d.errorf("expected a string key")
 		}
-		key, err := d.str()
+		kb, err := d.strBytes()
 		if err != nil {
 			return lua.LNil, err
 		}
+		key := d.in.key(kb)
 		d.skipSpace()
 		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
 			return lua.LNil, d.errorf("expected ':' after an object key")
@@ -307,15 +370,6 @@ func (d *decoder) number() (float64, error) {
 	}
 	// Out of range numbers become ±Inf, which Lua can hold; they are rejected when encoded.
 	return f, nil
-}
-
-// str scans a JSON string starting at its quote and returns its decoded text.
-func (d *decoder) str() (string, error) {
-	b, err := d.strBytes()
-	if err != nil {
-		return "", err
-	}
-	return string(b), nil
 }
 
 // strBytes scans a string and returns its decoded bytes, which alias the input or the scratch
@@ -559,10 +613,20 @@ func (d *decoder) equal(v lua.LValue, depth int) bool {
 	return false
 }
 
-// tableLen counts the non-nil entries of a table.
+// tableLen counts the non-nil entries of a table. The array part is counted without walking
+// it with Next, which would box every index.
 func tableLen(tb *lua.LTable) int {
-	n := 0
-	for k, _ := tb.Next(lua.LNil); k != lua.LNil; k, _ = tb.Next(k) {
+	n := tb.Len()
+	for i := n; i >= 1; i-- { // holes below the border
+		if tb.RawGetInt(i) == lua.LNil {
+			n--
+		}
+	}
+	var after lua.LValue = lua.LNil
+	if border := tb.Len(); border > 0 {
+		after = lua.LNumber(border)
+	}
+	for k, _ := tb.Next(after); k != lua.LNil; k, _ = tb.Next(k) {
 		n++
 	}
 	return n

@@ -17,6 +17,7 @@ import (
 // maxJSON bounds the text json.encode produces (0: no bound).
 func NewJSONModule(L *lua.LState, maxJSON int) *lua.LTable {
 	enc := Encoder{Max: maxJSON}
+	var in Interner
 	mod := L.CreateTable(0, 5)
 	mod.RawSetString("encode", L.NewFunction(func(L *lua.LState) int {
 		b, err := enc.Encode(L.CheckAny(1))
@@ -28,7 +29,7 @@ func NewJSONModule(L *lua.LState, maxJSON int) *lua.LTable {
 	}))
 	mod.RawSetString("decode", L.NewFunction(func(L *lua.LState) int {
 		s := L.CheckString(1)
-		v, err := DecodeJSON(L, []byte(s))
+		v, err := DecodeJSONInterned(L, []byte(s), &in)
 		if err != nil {
 			L.RaiseError("json.decode: %s", err.Error())
 		}

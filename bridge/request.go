@@ -20,9 +20,9 @@ type body struct {
 func (b *body) reset() { *b = body{} }
 
 // load decodes text into b; a text that is not JSON leaves b nil.
-func (b *body) load(L *lua.LState, enc *Encoder, text []byte) {
+func (b *body) load(L *lua.LState, enc *Encoder, in *Interner, text []byte) {
 	*b = body{value: lua.LNil, loaded: true}
-	v, dup, err := decodeJSON(L, text)
+	v, dup, err := decodeJSON(L, text, in)
 	if err != nil {
 		return
 	}
@@ -129,7 +129,7 @@ func (r *request) payloadValue(L *lua.LState) lua.LValue {
 	}
 	req := r.ev.request
 	if b := req.Body(); isJSON(req.Header.ContentType(), b) {
-		r.payload.load(L, &r.ev.enc, b)
+		r.payload.load(L, &r.ev.enc, &r.ev.intern, b)
 	} else {
 		r.payload = body{value: lua.LNil, loaded: true}
 	}

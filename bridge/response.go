@@ -80,7 +80,7 @@ func (r *response) contentValue(L *lua.LState) lua.LValue {
 	resp := r.ev.response
 	b := resp.Body()
 	if len(resp.Header.ContentEncoding()) == 0 && isJSON(resp.Header.ContentType(), b) {
-		if r.content.load(L, &r.ev.enc, b); r.content.value != lua.LNil {
+		if r.content.load(L, &r.ev.enc, &r.ev.intern, b); r.content.value != lua.LNil {
 			return r.content.value
 		}
 		r.content.reset()
