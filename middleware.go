@@ -166,7 +166,8 @@
 // platform.
 //
 // Globals a script assigns live for that one run: each run has its own environment (and _G is
-// that environment), so nothing reaches another request or another script. Library tables are
+// that environment), so nothing reaches another request or another script. event and platform
+// are read-only globals: assigning them is an error (a local may take either name). Library tables are
 // read-only, also through rawset, table.insert, table.remove, table.sort and setmetatable, and
 // the string metatable is protected. setmetatable takes tables only (as in Lua 5.1). pairs
 // honours a __pairs metamethod.
@@ -193,7 +194,9 @@
 // # Performance
 //
 // Scripts are compiled once into shared, read-only prototypes (identical sources share one,
-// through an LRU cache), and each pooled state keeps the function it built from each prototype.
+// through an LRU cache), and each pooled state keeps the function it built from each prototype,
+// specialized for the state: a chain such as event.request.headers, whose objects never change
+// there, is one constant load instead of a global and two field lookups (specialize.go).
 // A request whose path matches no script costs a prefix check and one map lookup and allocates
 // nothing. The event objects are made once per state and reused; a field is produced only when
 // a script reads it. A state without a time limit runs gopher-lua's plain VM loop; with one, the
