@@ -76,13 +76,17 @@ func putExchange(x *exchange) {
 func (m *Middleware) serveNested(ctx *fasthttp.RequestCtx, parent *exchange) {
 	rt := m.routes.Load()
 	svc, path, ok := rt.service(ctx.Path())
-	if !ok || !rt.mayMatch(svc) {
+	var node *node
+	if ok {
+		node, ok = rt.serviceNode(svc)
+	}
+	if !ok {
 		parent.next(ctx)
 		return
 	}
 	x := m.getExchange(ctx, parent.next, path)
 	x.st, x.depth, x.root = parent.running, parent.depth+1, parent.rootExchange()
-	x.serve(rt)
+	x.serve(rt, node)
 	putExchange(x)
 }
 
@@ -106,9 +110,9 @@ func (x *exchange) sessionValue() (v any, ok bool) {
 	return r.session, x.m.cfg.Session != nil
 }
 
-// serve runs the matching scripts around the next handler.
-func (x *exchange) serve(rt *routes) {
-	x.matched = rt.match(x.path, x.segs, x.verb, x.matched[:0])
+// serve runs the matching scripts around the next handler; svc is the service's trie node.
+func (x *exchange) serve(rt *routes, svc *node) {
+	x.matched = rt.match(svc, x.path, x.segs, x.verb, x.matched[:0])
 	if len(x.matched) == 0 {
 		x.next(x.ctx)
 		return

@@ -37,11 +37,15 @@ type matcher struct {
 	steps   int
 }
 
-// step counts work and checks the time limit every stepsPerCheck steps.
+// step counts work and checks the time limit every stepsPerCheck steps. A match that gets that
+// far arms a pending deadline (see state.arm), so that the watchdog can stop it.
 func (m *matcher) step() {
 	m.steps++
-	if m.steps%stepsPerCheck == 0 && m.st.ctx.fired.Load() {
-		m.L.RaiseError("pattern matching stopped: the script exceeded its time limit")
+	if m.steps%stepsPerCheck == 0 {
+		m.st.arm()
+		if m.st.ctx.fired.Load() {
+			m.L.RaiseError("pattern matching stopped: the script exceeded its time limit")
+		}
 	}
 }
 

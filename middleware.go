@@ -500,7 +500,12 @@ func (m *Middleware) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler 
 	return func(ctx *fasthttp.RequestCtx) {
 		rt := m.routes.Load()
 		svc, path, ok := rt.service(ctx.Path())
-		if !ok || !rt.mayMatch(svc) {
+		if !ok {
+			next(ctx)
+			return
+		}
+		node, any := rt.serviceNode(svc)
+		if !any {
 			next(ctx)
 			return
 		}
@@ -514,7 +519,7 @@ func (m *Middleware) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler 
 			return
 		}
 		x := m.getExchange(ctx, next, path)
-		x.serve(rt)
+		x.serve(rt, node)
 		putExchange(x)
 	}
 }

@@ -383,8 +383,10 @@ func (m *Middleware) hostAllowed(u *url.URL) bool {
 	return false
 }
 
-// timeLeft is the time left in the running script's limit.
+// timeLeft is the time left in the running script's limit. A platform call is slow enough to
+// arm a pending deadline, so that the watchdog stops what the call leads to.
 func (st *state) timeLeft() (time.Duration, bool) {
+	st.arm()
 	d := st.deadline.Load()
 	if d <= 0 {
 		return 0, false

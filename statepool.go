@@ -149,6 +149,10 @@ type state struct {
 	deadline  atomic.Int64 // watchdog deadline of the running script; 0 when none
 	// armedLimit is the limit the deadline was armed with, for messages.
 	armedLimit time.Duration
+	// pending is the deadline of a straight-line run, armed (stored in deadline, where the
+	// watchdog sees it) only if the run does something that needs it: a platform call, a nested
+	// script that can loop. 0 when none.
+	pending int64
 
 	enc         bridge.Encoder // for platform.api payloads, the store and log fields
 	config      lua.LValue     // platform.config
@@ -307,14 +311,19 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 		st.coroutines = 0
 		st.limitHit = false
 	}
-	armed, checked := false, false
+	outer, checked := false, false
 	if s.limit > 0 {
-		if st.deadline.Load() == 0 {
-			st.deadline.Store(st.m.watchdog.deadline(s.limit))
+		if st.deadline.Load() == 0 && st.pending == 0 {
+			outer = true
 			st.armedLimit = s.limit
-			armed = true
+			if d := st.m.watchdog.deadline(s.limit); s.straight {
+				st.pending = d // armed on demand: see arm
+			} else {
+				st.deadline.Store(d)
+			}
 		}
 		if !s.straight && L.Context() == nil {
+			st.arm()
 			L.SetContext(st.ctx)
 			checked = true
 		}
@@ -322,12 +331,17 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 	L.Push(fn)
 	err := L.PCall(0, 1, st.onError)
 	timedOut := false
-	if armed {
+	switch {
+	case outer && st.pending != 0:
+		// Never armed: check the coarse clock once, at the end.
+		timedOut = st.m.watchdog.now.Load() > st.pending
+		st.pending = 0
+	case outer:
 		timedOut = st.deadline.Swap(0) == deadlineFired
 		if st.coroutines > 0 {
 			st.ctx.dropAfterFuncs()
 		}
-	} else if checked {
+	case checked:
 		timedOut = st.ctx.fired.Load() // the caller's deadline passed during this nested run
 	}
 	if checked {
@@ -358,6 +372,14 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 		return lua.LNil, se
 	}
 	return ret, nil
+}
+
+// arm makes a pending deadline visible to the watchdog.
+func (st *state) arm() {
+	if st.pending != 0 {
+		st.deadline.Store(st.pending)
+		st.pending = 0
+	}
 }
 
 // logAttrs names the running script and event for log records.

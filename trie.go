@@ -97,9 +97,11 @@ func (rt *routes) service(path []byte) (svc []byte, rest []byte, ok bool) {
 	return path[:end], path, true
 }
 
-// mayMatch reports whether any script could match a request for service svc.
-func (rt *routes) mayMatch(svc []byte) bool {
-	return rt.root.param != nil || rt.root.children[string(svc)] != nil
+// serviceNode returns the trie node of service svc (nil if no pattern names it), and whether
+// any script could match a request for it.
+func (rt *routes) serviceNode(svc []byte) (*node, bool) {
+	n := rt.root.children[string(svc)]
+	return n, n != nil || rt.root.param != nil
 }
 
 // splitSegments appends the spans of the non-empty segments of p to dst. The spans index p.
@@ -121,13 +123,18 @@ func splitSegments(dst []span, p []byte) []span {
 }
 
 // match appends to out the active scripts for verb matching the path segments, in the order
-// they run: by phase, then least specific first.
-func (rt *routes) match(p []byte, segs []span, verb []byte, out []*script) []*script {
+// they run: by phase, then least specific first. svc is the service's node from serviceNode.
+func (rt *routes) match(svc *node, p []byte, segs []span, verb []byte, out []*script) []*script {
 	if len(segs) == 0 {
 		return out
 	}
 	start := len(out)
-	out = rt.root.match(p, segs, 0, verb, out)
+	if svc != nil {
+		out = svc.match(p, segs, 1, verb, out)
+	}
+	if rt.root.param != nil {
+		out = rt.root.param.match(p, segs, 1, verb, out)
+	}
 	found := out[start:]
 	// Insertion sort: a request matches a handful of scripts, and this allocates nothing.
 	for i := 1; i < len(found); i++ {
@@ -193,8 +200,12 @@ func (rt *routes) sortedScripts() []*script {
 // that ask which scripts apply to a request.
 func (m *Middleware) Match(method, path string, fn func(Script)) {
 	rt := m.routes.Load()
-	_, rest, ok := rt.service(s2b(path))
+	svc, rest, ok := rt.service(s2b(path))
 	if !ok {
+		return
+	}
+	node, any := rt.serviceNode(svc)
+	if !any {
 		return
 	}
 	var segBuf [32]span
@@ -209,7 +220,7 @@ func (m *Middleware) Match(method, path string, fn func(Script)) {
 		verb = append(verb, c)
 	}
 	segs := splitSegments(segBuf[:0], rest)
-	for _, s := range rt.match(rest, segs, verb, matchBuf[:0]) {
+	for _, s := range rt.match(node, rest, segs, verb, matchBuf[:0]) {
 		fn(s.Script)
 	}
 }
