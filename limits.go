@@ -3,6 +3,7 @@ package fastlua
 import (
 	"context"
 	"errors"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,8 +25,9 @@ var errTimeLimit = errors.New("fastlua: time limit exceeded")
 // AfterFunc so that the child contexts gopher-lua makes for coroutines register a callback
 // rather than start a goroutine each.
 type limitCtx struct {
-	done  chan struct{}
-	fired atomic.Bool
+	done   chan struct{}
+	fired  atomic.Bool
+	memory atomic.Bool // fired by the memory guard, not the clock
 
 	mu    sync.Mutex
 	after map[*afterFunc]struct{}
@@ -102,6 +104,9 @@ type watchdog struct {
 	now    atomic.Int64 // nanoseconds since start, updated every tick
 	retick chan time.Duration
 
+	memLimit uint64            // Config.MemoryLimit; 0: no memory guard
+	heap     []metrics.Sample  // the live heap, as of the last GC
+
 	mu     sync.Mutex
 	states map[*state]struct{}
 
@@ -110,14 +115,16 @@ type watchdog struct {
 }
 
 // newWatchdog starts a watchdog. Its clock is paused (and it does nothing) until setTick gives
-// it a tick, when a script with a time limit is installed.
-func newWatchdog() *watchdog {
+// it a tick, when a script with a time limit is installed (or at once, with a memory limit).
+func newWatchdog(memLimit uint64) *watchdog {
 	w := &watchdog{
-		start:  time.Now(),
-		retick: make(chan time.Duration, 1),
-		states: map[*state]struct{}{},
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		start:    time.Now(),
+		retick:   make(chan time.Duration, 1),
+		states:   map[*state]struct{}{},
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		memLimit: memLimit,
+		heap:     []metrics.Sample{{Name: "/gc/heap/live:bytes"}},
 	}
 	go w.loop()
 	return w
@@ -171,13 +178,25 @@ func (w *watchdog) loop() {
 		}
 		now := int64(time.Since(w.start))
 		w.now.Store(now)
+		overMemory := false
+		if w.memLimit > 0 {
+			metrics.Read(w.heap)
+			overMemory = w.heap[0].Value.Kind() == metrics.KindUint64 && w.heap[0].Value.Uint64() > w.memLimit
+		}
+		tick := w.tick.Load()
 		armed := false
 		w.mu.Lock()
 		for st := range w.states {
 			d := st.deadline.Load()
-			if d > 0 && now > d && st.deadline.CompareAndSwap(d, deadlineFired) {
+			switch {
+			case d > 0 && now > d && st.deadline.CompareAndSwap(d, deadlineFired):
 				st.ctx.fire()
-			} else if d > 0 {
+			case d > 0 && overMemory && now-st.armedAt.Load() > tick && st.deadline.CompareAndSwap(d, deadlineFired):
+				// The heap is over the limit: stop the runs that have lasted more than a tick
+				// (requests' scripts take microseconds; the one building the heap does not).
+				st.ctx.memory.Store(true)
+				st.ctx.fire()
+			case d > 0:
 				armed = true
 			}
 		}

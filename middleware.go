@@ -272,6 +272,13 @@ type Config struct {
 	// MaxStackSlots is the number of Lua value-stack slots a state may grow to. Default 65536.
 	MaxStackSlots int
 
+	// MemoryLimit guards the Go heap: when the live heap (as of the last garbage collection)
+	// passes it, every script that has been running for more than a watchdog tick (50 ms at
+	// most) is stopped with an error naming the limit. gopher-lua cannot bound a script's memory,
+	// so this is what stops a script that builds a huge table or string step by step. Set it
+	// well above what the program itself holds. Default 0: no guard.
+	MemoryLimit int64
+
 	// CompileCacheSize is the number of compiled sources kept for reuse. Default 1024.
 	CompileCacheSize int
 
@@ -423,7 +430,7 @@ func New(cfg Config) (*Middleware, error) {
 		logger:     cfg.Logger,
 		fhLogger:   fasthttpLogger{cfg.Logger},
 		compiler:   newCompiler(cfg.CompileCacheSize, cfg.MaxScriptSize),
-		watchdog:   newWatchdog(),
+		watchdog:   newWatchdog(uint64(max(cfg.MemoryLimit, 0))),
 		store:      cfg.Store,
 		httpClient: cfg.HTTPClient,
 	}

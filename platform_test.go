@@ -353,3 +353,41 @@ func TestModules(t *testing.T) {
 		}
 	}
 }
+
+func TestMemoryStoreBounds(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryStoreSize(100)
+	now := time.Unix(1000, 0)
+	s.now = func() time.Time { return now }
+	for i := 0; i < 100; i++ {
+		if err := s.Set(ctx, fmt.Sprint("k", i), "v", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Set(ctx, "one-more", "v", 0); !errors.Is(err, ErrStoreFull) {
+		t.Fatalf("a full store: %v", err)
+	}
+	if _, err := s.Incr(ctx, "one-more", 1, 0); !errors.Is(err, ErrStoreFull) {
+		t.Fatalf("incr in a full store: %v", err)
+	}
+	if err := s.Set(ctx, "k1", "replaced", 0); err != nil {
+		t.Fatalf("replacing a key in a full store: %v", err)
+	}
+	_ = s.Delete(ctx, "k2")
+	if err := s.Set(ctx, "after-delete", "v", 0); err != nil {
+		t.Fatalf("after a delete: %v", err)
+	}
+	now = now.Add(2 * time.Minute) // the rest expire
+	if err := s.Set(ctx, "k5", "v", 0); err != nil {
+		t.Fatalf("over an expired key: %v", err)
+	}
+	for i := 0; i < 2000; i++ { // writes sweep the expired entries
+		_ = s.Set(ctx, "hot", "v", 0)
+	}
+	if err := s.Set(ctx, "fresh", "v", 0); err != nil {
+		t.Fatalf("after the sweep: %v", err)
+	}
+	if err := s.Set(ctx, "big", strings.Repeat("x", MaxStoreValue+1), 0); !errors.Is(err, ErrValueTooLarge) {
+		t.Fatalf("a large value: %v", err)
+	}
+}

@@ -174,9 +174,12 @@ func (m *Middleware) install(byName map[string]*script) {
 			shortest = s.limit
 		}
 	}
-	if shortest > 0 {
+	switch {
+	case shortest > 0:
 		m.watchdog.setTick(tickFor(shortest))
-	} else {
+	case m.watchdog.memLimit > 0:
+		m.watchdog.setTick(tickFor(time.Second)) // the memory guard needs the clock
+	default:
 		m.watchdog.setTick(0)
 	}
 }

@@ -147,6 +147,7 @@ type state struct {
 	depth     int                    // levels in use
 	ctx       *limitCtx
 	deadline  atomic.Int64 // watchdog deadline of the running script; 0 when none
+	armedAt   atomic.Int64 // the watchdog's clock when deadline was armed
 	// armedLimit is the limit the deadline was armed with, for messages.
 	armedLimit time.Duration
 	// pending is the deadline of a straight-line run, armed (stored in deadline, where the
@@ -312,13 +313,18 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 		st.limitHit = false
 	}
 	outer, checked := false, false
-	if s.limit > 0 {
+	limit := s.limit
+	if limit <= 0 && st.m.watchdog.memLimit > 0 {
+		limit = noTimeLimit // armed all the same, for the memory guard to see the run
+	}
+	if limit > 0 {
 		if st.deadline.Load() == 0 && st.pending == 0 {
 			outer = true
-			st.armedLimit = s.limit
-			if d := st.m.watchdog.deadline(s.limit); s.straight {
+			st.armedLimit = limit
+			if d := st.m.watchdog.deadline(limit); s.straight {
 				st.pending = d // armed on demand: see arm
 			} else {
+				st.armedAt.Store(st.m.watchdog.now.Load())
 				st.deadline.Store(d)
 			}
 		}
@@ -357,6 +363,10 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 	}
 	if timedOut {
 		st.broken = true
+		if st.ctx.memory.Load() {
+			return lua.LNil, &ScriptError{Script: s.Name, Kind: ErrLimit, Status: 500,
+				Message: fmt.Sprintf("stopped: the heap grew past the memory limit of %d MiB (Config.MemoryLimit) while it ran", st.m.watchdog.memLimit>>20)}
+		}
 		return lua.LNil, &ScriptError{Script: s.Name, Kind: ErrTimeout, Status: 500,
 			Message: fmt.Sprintf("exceeded its time limit of %v", st.armedLimit)}
 	}
@@ -377,10 +387,15 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 // arm makes a pending deadline visible to the watchdog.
 func (st *state) arm() {
 	if st.pending != 0 {
+		st.armedAt.Store(st.m.watchdog.now.Load())
 		st.deadline.Store(st.pending)
 		st.pending = 0
 	}
 }
+
+// noTimeLimit stands for "no time limit" where a deadline must be armed anyway (for the memory
+// guard): about 73 years.
+const noTimeLimit = time.Duration(1 << 61)
 
 // logAttrs names the running script and event for log records.
 func (st *state) logAttrs() []any {

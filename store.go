@@ -34,13 +34,24 @@ type JSON []byte
 // ErrNotNumber is returned by Incr for a key whose value is not a number.
 var ErrNotNumber = errors.New("fastlua: the stored value is not a number")
 
+// ErrStoreFull is returned for a new key when a MemoryStore holds its maximum of entries.
+var ErrStoreFull = errors.New("fastlua: the store is full")
+
+// ErrValueTooLarge is returned by MemoryStore.Set for a value over MaxStoreValue bytes.
+var ErrValueTooLarge = errors.New("fastlua: the value is larger than 1 MiB")
+
+// MaxStoreValue bounds a string or table stored in a MemoryStore.
+const MaxStoreValue = 1 << 20
+
 // MemoryStore is the in-process Store: sharded maps, expired entries dropped when read and
 // swept a little on every write. Its zero value is not usable; use NewMemoryStore.
 type MemoryStore struct {
-	seed   maphash.Seed
-	shards [64]memShard
-	now    func() time.Time
-	writes atomic.Uint64 // every 16th write sweeps the next shard in turn
+	seed    maphash.Seed
+	shards  [64]memShard
+	now     func() time.Time
+	writes  atomic.Uint64 // every 16th write sweeps the next shard in turn
+	entries atomic.Int64
+	max     int64
 }
 
 type memShard struct {
@@ -53,9 +64,14 @@ type memEntry struct {
 	expires time.Time // zero: never
 }
 
-// NewMemoryStore returns an empty in-process store.
-func NewMemoryStore() *MemoryStore {
-	s := &MemoryStore{seed: maphash.MakeSeed(), now: time.Now}
+// NewMemoryStore returns an empty in-process store of at most 1,048,576 entries.
+func NewMemoryStore() *MemoryStore { return NewMemoryStoreSize(1 << 20) }
+
+// NewMemoryStoreSize returns an empty in-process store of at most maxEntries entries: scripts
+// share it across requests, so without a bound one of them could fill the memory. Setting a new
+// key in a full store fails with ErrStoreFull (expired entries are dropped first).
+func NewMemoryStoreSize(maxEntries int) *MemoryStore {
+	s := &MemoryStore{seed: maphash.MakeSeed(), now: time.Now, max: int64(maxEntries)}
 	for i := range s.shards {
 		s.shards[i].m = map[string]memEntry{}
 	}
@@ -89,19 +105,49 @@ func (s *MemoryStore) Get(_ context.Context, key string) (any, bool, error) {
 	}
 	if e.expired(now) {
 		delete(sh.m, key)
+		s.entries.Add(-1)
 		return nil, false, nil
 	}
 	return e.value, true, nil
 }
 
+// admit counts a new entry, or refuses it when the store is full. sh.mu is held.
+func (s *MemoryStore) admit(sh *memShard, key string, now time.Time) error {
+	if e, ok := sh.m[key]; ok {
+		if !e.expired(now) {
+			return nil // replacing an entry
+		}
+		delete(sh.m, key)
+		s.entries.Add(-1)
+	}
+	if s.entries.Add(1) > s.max {
+		s.entries.Add(-1)
+		return ErrStoreFull
+	}
+	return nil
+}
+
 // Set implements Store.
 func (s *MemoryStore) Set(_ context.Context, key string, value any, ttl time.Duration) error {
-	if j, ok := value.(JSON); ok {
-		value = JSON(append([]byte(nil), j...))
+	switch v := value.(type) {
+	case JSON:
+		if len(v) > MaxStoreValue {
+			return ErrValueTooLarge
+		}
+		value = JSON(append([]byte(nil), v...))
+	case string:
+		if len(v) > MaxStoreValue {
+			return ErrValueTooLarge
+		}
 	}
 	sh := s.shard(key)
 	now := s.now()
 	sh.mu.Lock()
+	if err := s.admit(sh, key, now); err != nil {
+		sh.mu.Unlock()
+		s.sweep(now)
+		return err
+	}
 	sh.m[key] = memEntry{value: value, expires: expiry(now, ttl)}
 	sh.mu.Unlock()
 	s.sweep(now)
@@ -115,6 +161,11 @@ func (s *MemoryStore) Incr(_ context.Context, key string, by float64, ttl time.D
 	sh.mu.Lock()
 	e, ok := sh.m[key]
 	if !ok || e.expired(now) {
+		if err := s.admit(sh, key, now); err != nil {
+			sh.mu.Unlock()
+			s.sweep(now)
+			return 0, err
+		}
 		sh.m[key] = memEntry{value: by, expires: expiry(now, ttl)}
 		sh.mu.Unlock()
 		s.sweep(now)
@@ -135,7 +186,10 @@ func (s *MemoryStore) Incr(_ context.Context, key string, by float64, ttl time.D
 func (s *MemoryStore) Delete(_ context.Context, key string) error {
 	sh := s.shard(key)
 	sh.mu.Lock()
-	delete(sh.m, key)
+	if _, ok := sh.m[key]; ok {
+		delete(sh.m, key)
+		s.entries.Add(-1)
+	}
 	sh.mu.Unlock()
 	return nil
 }
@@ -166,6 +220,7 @@ func (s *MemoryStore) sweep(now time.Time) {
 	for k, e := range sh.m {
 		if e.expired(now) {
 			delete(sh.m, k)
+			s.entries.Add(-1)
 		}
 		if checked++; checked >= 32 {
 			return

@@ -1,0 +1,213 @@
+package fastlua
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/fastlua/fastlua/bridge"
+	"github.com/valyala/fasthttp"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// referenceMatch is a direct reading of the matching rules, independent of the trie: the
+// pattern's segments against the path's non-empty segments, the verb, the phase.
+func referenceMatch(p *pattern, path, method string) bool {
+	var segs []string
+	for _, s := range strings.Split(path, "/") {
+		if s != "" {
+			segs = append(segs, s)
+		}
+	}
+	if p.verbName == "" && p.verb != strings.ToLower(method) {
+		return false
+	}
+	for i, ps := range p.segs {
+		switch ps.kind {
+		case segCatchAll:
+			return len(segs) > i
+		case segParam:
+			if i >= len(segs) {
+				return false
+			}
+		case segLiteral:
+			if i >= len(segs) || segs[i] != ps.text {
+				return false
+			}
+		}
+	}
+	return len(segs) == len(p.segs)
+}
+
+// A pattern either fails to parse with a *PatternError, or the trie matches exactly the paths
+// the reference matcher does.
+func FuzzPatternMatch(f *testing.F) {
+	for _, seed := range [][3]string{
+		{"db._table.{table_name}.get.pre_process", "/db/_table/customer", "GET"},
+		{"db.{path...}.{verb}.post_process", "/db/a/b/c", "DELETE"},
+		{"{svc}.x.get.queued", "/anything/x", "get"},
+		{"files.{name}.get.pre_process", "/files/report.pdf", "GET"},
+		{"db.get.pre_process", "/db/_table", "GET"},
+		{"a.b.{c}.{d...}.put.pre_process", "//a//b/c/d/e/", "PUT"},
+		{"a..get.pre_process", "/a", "GET"},
+		{"{x...}.get.pre_process", "/x", "GET"},
+	} {
+		f.Add(seed[0], seed[1], seed[2])
+	}
+	f.Fuzz(func(t *testing.T, text, path, method string) {
+		p, err := parsePattern(text)
+		if err != nil {
+			var pe *PatternError
+			if !errors.As(err, &pe) || pe.Msg == "" {
+				t.Fatalf("parsePattern(%q): %T %v", text, err, err)
+			}
+			return
+		}
+		if again, err := parsePattern(p.text); err != nil || again.text != p.text {
+			t.Fatalf("the normal form %q of %q does not parse to itself: %v", p.text, text, err)
+		}
+		s := &script{Script: Script{Name: p.text}, pat: p}
+		rt := newRoutes(nil, map[string]*script{p.text: s})
+		got := false
+		if svc, rest, ok := rt.service([]byte(path)); ok {
+			if node, any := rt.serviceNode(svc); any {
+				verb := []byte(strings.ToLower(method))
+				got = len(rt.match(node, rest, splitSegments(nil, rest), verb, nil)) == 1
+			}
+		}
+		if want := referenceMatch(p, path, method); got != want {
+			t.Fatalf("pattern %q, %s %q: the trie says %v, the reference %v", p.text, method, path, got, want)
+		}
+	})
+}
+
+// Any source compiles or fails with a *CompileError; nothing panics or crashes.
+func FuzzCompile(f *testing.F) {
+	for _, seed := range []string{
+		"local x = 1", "return event.request.headers['x']", "if then end", "x = ", "local t = {1, 2, [3] = {}}",
+		"for i = 1, 10 do end", "goto x ::x::", "return " + strings.Repeat("-", 100) + "1", "a.b.c:d(e)[f] = g",
+		"local function f(...) return select('#', ...) end", "--[[ long", "'unterminated", "return 0x1p4",
+	} {
+		f.Add(seed)
+	}
+	c := newCompiler(16, 1<<20)
+	f.Fuzz(func(t *testing.T, src string) {
+		p, err := c.compile("fuzz.x.get.pre_process", src)
+		if err != nil {
+			var ce *CompileError
+			if !errors.As(err, &ce) || ce.Message == "" {
+				t.Fatalf("compile: %T %v", err, err)
+			}
+			return
+		}
+		if p == nil {
+			t.Fatal("no proto and no error")
+		}
+		specialize(p, levelObjects{"event": bridgeNull, "event.request": bridgeNull})
+		straightLine(p)
+	})
+}
+
+var bridgeNull = bridge.Null
+
+// A request of any shape through a script that reads and writes every field: the middleware
+// answers, never panics.
+func FuzzRequestBridge(f *testing.F) {
+	f.Add("GET", "/f/x", "a=1&b=2", "X-Test", "v", `{"name":"x"}`)
+	f.Add("POST", "/f/../f/x", "", "Content-Type", "application/json", `{"a":[1,2,{"b":null}]}`)
+	f.Add("PATCH", "/f/%00", "a=%ff", "X", "\xff", "not json")
+	f.Add("DELETE", "/f/x/y/z", "=&&=", "", "", `[`)
+	f.Add("PUT", "/f", "q", "Content-Type", "text/plain", `{"dup":1,"dup":2}`)
+	src := `
+local r, s = event.request, event.response
+local seen = { r.method, r.uri, r.path, r.service, tostring(r.content_type), tostring(r.content), event.name, event.resource }
+for k, v in pairs(r.headers) do seen[#seen + 1] = k .. v end
+for k, v in pairs(r.parameters) do seen[#seen + 1] = k .. v end
+for k, v in pairs(event.params) do seen[#seen + 1] = k .. v end
+local p = r.payload
+if type(p) == "table" then p.fuzzed = true end
+r.headers["x-fuzz"] = #seen
+r.parameters["fuzz"] = "1"
+if event.request.parameters["answer"] then
+  s.status_code = 202
+  s.content = { seen = #seen }
+end`
+	post := `
+local c = event.response.content
+if type(c) == "table" then c.post = true else event.response.content = { was = tostring(c) } end
+event.response.headers["x-post"] = event.response.status_code`
+	mw, err := New(Config{Scripts: []Script{
+		{Name: "{svc}.{rest...}.{verb}.pre_process", Source: src},
+		{Name: "{svc}.{verb}.pre_process", Source: src},
+		{Name: "{svc}.{rest...}.{verb}.post_process", Source: post},
+	}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := mw.Wrap(func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBody(ctx.PostBody())
+	})
+	f.Fuzz(func(t *testing.T, method, path, query, hname, hvalue, body string) {
+		var ctx fasthttp.RequestCtx
+		if method != "" {
+			ctx.Request.Header.SetMethod(method)
+		}
+		ctx.Request.SetRequestURI(path + "?" + query)
+		if hname != "" {
+			ctx.Request.Header.Set(hname, hvalue)
+		}
+		ctx.Request.SetBodyString(body)
+		h(&ctx)
+		if s := ctx.Response.StatusCode(); s < 100 || s > 599 {
+			t.Fatalf("status %d", s)
+		}
+	})
+}
+
+// Any bytes decode to a value or fail with a *SyntaxError; a decoded value encodes, and that
+// encoding decodes to a value that encodes the same way (the normal form is stable).
+func FuzzJSON(f *testing.F) {
+	for _, seed := range []string{
+		`{"a":1,"b":[true,false,null],"c":{"d":"e"}}`, `[]`, `{}`, `"\ud83d\ude00"`, `1e400`, `-0`, `[[[[]]]]`,
+		`{"a":1,"a":2}`, `"\u0000"`, `12345678901234567890`, `{"":""}`, `[1,2,3,]`, "\"\xff\"",
+	} {
+		f.Add([]byte(seed))
+	}
+	L := newTestState()
+	defer L.Close()
+	var enc bridge.Encoder
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := bridge.DecodeJSON(L, data)
+		if err != nil {
+			var se *bridge.SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("decode: %T %v", err, err)
+			}
+			return
+		}
+		first, err := enc.Encode(v)
+		if err != nil {
+			var ee *bridge.EncodeError
+			if errors.As(err, &ee) && strings.Contains(ee.Msg, "NaN or an infinite") {
+				return // 1e400 decodes to +Inf, which has no JSON form
+			}
+			t.Fatalf("encode of a decoded value: %v", err)
+		}
+		first = append([]byte(nil), first...)
+		v2, err := bridge.DecodeJSON(L, first)
+		if err != nil {
+			t.Fatalf("the encoding %s does not decode: %v", first, err)
+		}
+		second, err := enc.Encode(v2)
+		if err != nil || string(second) != string(first) {
+			t.Fatalf("not stable: %s then %s (%v)", first, second, err)
+		}
+		if !bridge.EqualJSON(v2, first) {
+			t.Fatalf("EqualJSON(decode(%s), itself) = false", first)
+		}
+	})
+}
+
+// newTestState is a bare Lua state for the codec.
+func newTestState() *lua.LState { return lua.NewState(lua.Options{SkipOpenLibs: true}) }
