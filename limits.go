@@ -104,8 +104,8 @@ type watchdog struct {
 	now    atomic.Int64 // nanoseconds since start, updated every tick
 	retick chan time.Duration
 
-	memLimit uint64            // Config.MemoryLimit; 0: no memory guard
-	heap     []metrics.Sample  // the live heap, as of the last GC
+	memLimit uint64           // Config.MemoryLimit; 0: no memory guard
+	heap     []metrics.Sample // the live heap, as of the last GC
 
 	mu     sync.Mutex
 	states map[*state]struct{}
