@@ -227,6 +227,10 @@ func (p *platform) call(L *lua.LState, method string) int {
 		L.RaiseError("platform.api.%s(%q): %s", strings.ToLower(method), target, err.Error())
 	}
 	m.serveNested(&n.ctx, x)
+	if p.lv.st.broken {
+		// The nested run broke the state (a limit): the caller cannot go on with it.
+		L.RaiseError("platform.api.%s(%q): the called script broke a limit of the Lua state", strings.ToLower(method), target)
+	}
 	L.Push(responseTable(L, &n.ctx.Response))
 	return 1
 }

@@ -334,8 +334,7 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 			checked = true
 		}
 	}
-	L.Push(fn)
-	err := L.PCall(0, 1, st.onError)
+	err := st.pcall(fn)
 	timedOut := false
 	switch {
 	case outer && st.pending != 0:
@@ -382,6 +381,22 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 		return lua.LNil, se
 	}
 	return ret, nil
+}
+
+// pcall runs fn. gopher-lua's PCall recovers the script's errors, but its recovery can itself
+// fail (with an error handler, it pushes the handler before it resets a full value stack: a
+// registry overflow then panics out of PCall). Such a state cannot be trusted: it is marked
+// broken, and closed instead of reused.
+func (st *state) pcall(fn *lua.LFunction) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			st.broken = true
+			st.limitHit = true
+			err = &lua.ApiError{Type: lua.ApiErrorRun, Object: lua.LString(fmt.Sprintf("the Lua state failed: %v", r))}
+		}
+	}()
+	st.L.Push(fn)
+	return st.L.PCall(0, 1, st.onError)
 }
 
 // arm makes a pending deadline visible to the watchdog.

@@ -1,0 +1,2 @@
+-- expect: width or precision too long
+string.format("%099999999d", 1)

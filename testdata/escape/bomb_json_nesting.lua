@@ -1,0 +1,2 @@
+-- expect: nested deeper than
+json.decode(("["):rep(100000))

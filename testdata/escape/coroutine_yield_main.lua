@@ -1,0 +1,3 @@
+-- expect: yield
+-- Yielding from the main chunk.
+coroutine.yield(1)

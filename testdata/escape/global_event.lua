@@ -1,0 +1,3 @@
+-- expect: read-only global
+-- Replacing event for the scripts that follow.
+event = { request = {} }

@@ -1,0 +1,2 @@
+-- expect: exceeded its time limit
+::top:: goto top

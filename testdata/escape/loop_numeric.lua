@@ -1,0 +1,2 @@
+-- expect: exceeded its time limit
+for i = 1, math.huge do end

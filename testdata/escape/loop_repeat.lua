@@ -1,0 +1,2 @@
+-- expect: exceeded its time limit
+repeat local x = 1 until false

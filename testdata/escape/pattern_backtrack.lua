@@ -1,0 +1,3 @@
+-- expect: exceeded its time limit
+local s = ("a"):rep(200000)
+s:find(".-.-.-b")

@@ -1,0 +1,2 @@
+-- expect: malformed pattern
+string.find("x", "[a")

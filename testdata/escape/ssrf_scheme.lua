@@ -1,0 +1,2 @@
+-- expect: is not a valid URL
+platform.api.get("http://")
