@@ -16,8 +16,8 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// maxAdminBody bounds an admin request body.
-const maxAdminBody = 8 << 20
+// maxAdminBody bounds an admin request body (under fasthttp's default 4 MiB request limit).
+const maxAdminBody = 2 << 20
 
 type adminRecord struct {
 	Name                   *string      `json:"name"`

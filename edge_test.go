@@ -1,6 +1,7 @@
 package fastlua
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -140,4 +141,42 @@ func TestOddRequests(t *testing.T) {
 	ctx.Request.Header.SetMethod("GET")
 	ctx.Request.SetRequestURI("")
 	ts.mw.Wrap(h.handle)(&ctx)
+}
+
+// Requests at fasthttp's limits, and bodies that are not what a script expects.
+func TestBadInput(t *testing.T) {
+	h := &echo{}
+	ts := adminServer(t, Config{AdminToken: "t", Scripts: []Script{
+		{Name: "bad.{rest...}.{verb}.pre_process", Source: `
+local n = 0
+for k, v in pairs(event.request.headers) do n = n + #k + #v end
+event.request.headers["x-total"] = n
+local p = event.request.payload
+event.request.headers["x-payload"] = type(p)
+event.request.headers["x-big"] = ("v"):rep(3000)`},
+	}})
+	_ = h
+	var hdrs []string
+	for i := 0; i < 60; i++ {
+		hdrs = append(hdrs, fmt.Sprintf("X-H%d", i), strings.Repeat("a", 40))
+	}
+	r := ts.do("POST", "/bad/"+strings.Repeat("s/", 500), `{"unterminated":`, hdrs...)
+	if r.status != 200 {
+		t.Fatalf("60 headers, 500 segments, invalid JSON: %d %s", r.status, r.body)
+	}
+	// A body over the admin API's bound is refused, and nothing changes.
+	big := `{"name":"bad.x.get.pre_process","content":"` + strings.Repeat("x", maxAdminBody+1000) + `"}`
+	before := len(ts.mw.Scripts())
+	r = ts.do("POST", "/system/event_script", big, "Authorization", "Bearer t")
+	if r.status != 413 {
+		t.Fatalf("an oversized admin body: %d %s", r.status, r.body)
+	}
+	if len(ts.mw.Scripts()) != before {
+		t.Fatal("an oversized admin body changed the scripts")
+	}
+	// A request whose headers exceed fasthttp's read buffer never reaches the middleware.
+	r = ts.do("GET", "/bad/x", "", "X-Huge", strings.Repeat("h", 8000))
+	if r.status != 431 {
+		t.Fatalf("headers over the read buffer: %d", r.status)
+	}
 }

@@ -189,3 +189,46 @@ func TestCloseReportsUnrunEvents(t *testing.T) {
 		t.Fatalf("after Close: %d %s", r.status, r.body)
 	}
 }
+
+// Close while requests are in flight: they finish normally, a request that arrives afterwards
+// is refused with 503, and every queued event they produced runs.
+func TestCloseUnderLoad(t *testing.T) {
+	store := NewMemoryStore()
+	ts := serve(t, Config{Store: store, Scripts: []Script{
+		{Name: "busy.x.get.pre_process", Source: `event.request.headers["x-pre"] = "1"`},
+		{Name: "busy.x.get.queued", Source: `platform.store.incr("after", 1)`},
+	}}, func(ctx *fasthttp.RequestCtx) { time.Sleep(300 * time.Millisecond) }) // in flight: in the handler
+	var wg sync.WaitGroup
+	statuses := make(chan int, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses <- ts.do("GET", "/busy/x", "").status
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // all eight are in the handler
+	closed := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		closed <- ts.mw.Close(ctx)
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if r := ts.do("GET", "/busy/x", ""); r.status != 503 {
+		t.Fatalf("a request after Close began: %d %s", r.status, r.body)
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != 200 {
+			t.Fatalf("an in-flight request got %d", s)
+		}
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if n := storeNumber(store, "after"); n != 8 {
+		t.Fatalf("%v of 8 queued events ran", n)
+	}
+}

@@ -44,6 +44,7 @@ type options struct {
 	listen, upstream, scripts, prefix, adminToken string
 	timeout, timeLimit                            time.Duration
 	maxStates                                     int
+	memoryLimit                                   int64
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -58,6 +59,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout of an upstream request")
 	fs.DurationVar(&o.timeLimit, "time-limit", time.Second, "time limit of a script run")
 	fs.IntVar(&o.maxStates, "max-states", 64, "Lua states (scripts running at once)")
+	fs.Int64Var(&o.memoryLimit, "memory-limit", 1<<30, "stop long scripts when the live heap passes this many bytes (0: off)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -78,12 +80,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	mw, err := fastlua.New(fastlua.Config{
-		Prefix:     o.prefix,
-		ScriptDir:  o.scripts,
-		AdminToken: o.adminToken,
-		TimeLimit:  o.timeLimit,
-		MaxStates:  o.maxStates,
-		Logger:     logger,
+		Prefix:      o.prefix,
+		ScriptDir:   o.scripts,
+		AdminToken:  o.adminToken,
+		TimeLimit:   o.timeLimit,
+		MaxStates:   o.maxStates,
+		MemoryLimit: o.memoryLimit,
+		Logger:      logger,
 	})
 	if err != nil {
 		return err
