@@ -188,8 +188,10 @@
 // see only their first 2^20-1 elements. A source that nests expressions or blocks deeper than
 // 1000 levels is refused at compile time.
 //
-// Memory in general is not bounded: gopher-lua has no allocation hook, so a script can still
-// build a large table, or double a string with .., until its time runs out.
+// Memory in general is not bounded per script: gopher-lua has no allocation hook, so a script
+// can still build a large table, or double a string with .., until its time runs out.
+// Config.MemoryLimit bounds it for the program: past it, long-running scripts are stopped.
+// SECURITY.md has the threat model.
 //
 // # Performance
 //
