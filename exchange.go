@@ -32,8 +32,9 @@ type exchange struct {
 	depth   int       // 0 at the top level; +1 per nested platform.api call
 	root    *exchange // the top-level exchange: the session belongs to it
 
-	session     any  // Config.Session's value for the request
-	sessionDone bool // session has been built
+	session     any    // Config.Session's value for the request
+	sessionDone bool   // session has been built
+	queueID     string // the queued event's id, for its queued scripts
 
 	segBuf   [16]span
 	verbBuf  [16]byte
@@ -67,7 +68,7 @@ func putExchange(x *exchange) {
 	x.matched = x.matched[:0]
 	x.m, x.ctx, x.next, x.path, x.cur, x.st, x.running, x.root = nil, nil, nil, nil, nil, nil, nil, nil
 	x.answered, x.depth = false, 0
-	x.session, x.sessionDone = nil, false
+	x.session, x.sessionDone, x.queueID = nil, false, ""
 	exchangePool.Put(x)
 }
 
@@ -329,6 +330,9 @@ func (x *exchange) join(from, to int) string {
 	}
 	return b.String()
 }
+
+// QueueID is the queued event's id (bridge.Info): the backend's delivery id, or a local one.
+func (x *exchange) QueueID() string { return x.queueID }
 
 // VisitParams reports the running script's placeholder bindings (bridge.Info).
 func (x *exchange) VisitParams(f func(name, value string)) {

@@ -330,6 +330,18 @@ type Config struct {
 	// QueueWait is how long a request waits for room in a full queue with QueueWait.
 	// Default 100 milliseconds.
 	QueueWait time.Duration
+
+	// QueueBackend, if set, carries queued events to consumers in any number of processes
+	// (see the redisstore package) instead of running them in this one. Default nil.
+	QueueBackend QueueBackend
+
+	// QueueFallback says what happens to a queued event the backend could not take:
+	// FallbackLocal (the default) runs it here, FallbackDrop drops, logs and counts it.
+	QueueFallback FallbackPolicy
+
+	// QueueConsumers is the number of goroutines consuming the backend's events in this
+	// process. Default Config.QueueWorkers.
+	QueueConsumers int
 }
 
 // withDefaults returns c with its zero fields set to their defaults.
@@ -385,6 +397,9 @@ func (c Config) withDefaults() Config {
 	if c.QueueWait <= 0 {
 		c.QueueWait = 100 * time.Millisecond
 	}
+	if c.QueueConsumers <= 0 {
+		c.QueueConsumers = c.QueueWorkers
+	}
 	return c
 }
 
@@ -404,7 +419,8 @@ type Middleware struct {
 	routes     atomic.Pointer[routes]
 	stats      counters
 
-	closing atomic.Bool  // Close has begun: new requests that match scripts get 503
+	lastNext atomic.Value // the handler given to the last Wrap, for consumed queued events
+	closing  atomic.Bool  // Close has begun: new requests that match scripts get 503
 	active  atomic.Int64 // requests between the closing check and their end
 	watcher *dirWatcher
 
@@ -505,7 +521,11 @@ func normalizePrefix(p string) []byte {
 }
 
 // Wrap returns a handler that runs the matching scripts around next.
+//
+// With a QueueBackend, the queued scripts this process consumes make their platform.api calls
+// through the handler given to the last Wrap.
 func (m *Middleware) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	m.lastNext.Store(next)
 	return func(ctx *fasthttp.RequestCtx) {
 		rt := m.routes.Load()
 		svc, path, ok := rt.service(ctx.Path())

@@ -63,6 +63,11 @@ type queue struct {
 	abort   atomic.Bool // Close's deadline passed: workers stop taking events
 
 	accepted, done, dropped, failed atomic.Uint64
+	// With a QueueBackend: events published, events that took the fallback, events delivered
+	// to this process's consumers.
+	published, fallbacks, delivered atomic.Uint64
+	consumers                       sync.WaitGroup
+	stopConsuming                   context.CancelFunc
 }
 
 func newQueue(m *Middleware, size, workers int) *queue {
@@ -70,6 +75,11 @@ func newQueue(m *Middleware, size, workers int) *queue {
 	q.workers.Add(workers)
 	for i := 0; i < workers; i++ {
 		go q.work()
+	}
+	if m.cfg.QueueBackend != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		q.stopConsuming = cancel
+		q.consume(ctx, m.cfg.QueueConsumers)
 	}
 	return q
 }
@@ -123,11 +133,14 @@ func (q *queue) push(ev *queuedEvent) bool {
 func (q *queue) work() {
 	defer q.workers.Done()
 	for ev := range q.ch {
-		if q.abort.Load() {
+		switch {
+		case q.abort.Load():
 			q.notRun(ev)
-			continue
+		case q.m.cfg.QueueBackend != nil:
+			q.publish(ev)
+		default:
+			q.run(ev)
 		}
-		q.run(ev)
 	}
 }
 
@@ -143,6 +156,7 @@ func (q *queue) run(ev *queuedEvent) {
 	}
 	x := m.getExchange(&ev.ctx, ev.next, path)
 	x.session, x.sessionDone = ev.session, ev.hasSess
+	x.queueID = nextLocalQueueID()
 	if !x.runPhase(bridge.Queued, ev.scripts) {
 		q.failed.Add(1)
 	}
@@ -173,6 +187,12 @@ func (q *queue) close(ctx context.Context) error {
 	finished := make(chan struct{})
 	go func() {
 		q.workers.Wait()
+		if q.stopConsuming != nil {
+			// Everything accepted here has been published (or run, or reported): stop taking
+			// deliveries, and let the ones running finish; the backend redelivers the rest.
+			q.stopConsuming()
+			q.consumers.Wait()
+		}
 		close(finished)
 	}()
 	select {

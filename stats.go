@@ -75,6 +75,10 @@ type QueueStats struct {
 	Done            uint64 // run (their scripts may have failed)
 	Dropped         uint64 // not accepted: the queue was full or closed
 	Failed          uint64 // accepted, but a script failed closed, or Close gave up on them
+	// With a QueueBackend:
+	Published uint64 // handed to the backend
+	Fallbacks uint64 // refused by the backend, then run here or dropped (Config.QueueFallback)
+	Delivered uint64 // delivered by the backend to this process's consumers
 }
 
 // PoolStats describe the Lua states.
@@ -101,7 +105,8 @@ func (m *Middleware) Stats() Stats {
 	}
 	q := m.queue
 	st.Queue = QueueStats{Depth: len(q.ch), Capacity: cap(q.ch), Accepted: q.accepted.Load(), Done: q.done.Load(),
-		Dropped: q.dropped.Load(), Failed: q.failed.Load()}
+		Dropped: q.dropped.Load(), Failed: q.failed.Load(), Published: q.published.Load(), Fallbacks: q.fallbacks.Load(),
+		Delivered: q.delivered.Load()}
 	p := &m.pool
 	p.mu.Lock()
 	st.Pool = PoolStats{Live: p.live, Idle: len(p.idle), Max: p.max, Waiting: len(p.waiters), Created: m.stats.statesCreated.Load()}

@@ -49,6 +49,9 @@ type Info interface {
 	Resource() string
 	// VisitParams calls f for each placeholder binding of the running script's pattern.
 	VisitParams(f func(name, value string))
+	// QueueID is the id of the queued event a queued script runs for ("" in other phases):
+	// with a queue backend the delivery's id, the same for every delivery of one event.
+	QueueID() string
 }
 
 // ModificationError reports a change a script was not allowed to make, found after it ran
@@ -107,7 +110,7 @@ func NewEvent(L *lua.LState) *Event {
 	e.ud.Metatable = ObjectMeta(L, "event", e.inner, L.NewFunction(func(L *lua.LState) int {
 		L.RaiseError("event.%s cannot be changed; change fields of event.request or event.response", L.CheckString(2))
 		return 0
-	}), []string{"name", "params", "resource", "request", "response"})
+	}), []string{"name", "params", "resource", "queue_id", "request", "response"})
 	return e
 }
 
@@ -255,6 +258,10 @@ func (e *Event) index(L *lua.LState) int {
 		v = lua.LString(e.info.Resource())
 		e.inner.RawSetString("resource", v)
 		e.cached |= cachedResource
+	case "queue_id":
+		if id := e.info.QueueID(); id != "" {
+			v = lua.LString(id)
+		}
 	case "params":
 		tb := L.CreateTable(0, 2)
 		e.info.VisitParams(func(name, value string) {
