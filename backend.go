@@ -51,18 +51,18 @@ const (
 
 // eventRecord is a queued event serialized for a backend.
 type eventRecord struct {
-	Method     string      `json:"method"`
-	URI        string      `json:"uri"`
-	Host       string      `json:"host"`
-	Headers    [][2]string `json:"headers"`
-	Body       []byte      `json:"body,omitempty"`
-	Status     int         `json:"status"`
-	RespHeader [][2]string `json:"response_headers"`
-	RespBody   []byte      `json:"response_body,omitempty"`
+	Method     string          `json:"method"`
+	URI        string          `json:"uri"`
+	Host       string          `json:"host"`
+	Headers    [][2]string     `json:"headers"`
+	Body       []byte          `json:"body,omitempty"`
+	Status     int             `json:"status"`
+	RespHeader [][2]string     `json:"response_headers"`
+	RespBody   []byte          `json:"response_body,omitempty"`
 	Session    json.RawMessage `json:"session,omitempty"`
-	HasSession bool        `json:"has_session,omitempty"`
-	Remote     string      `json:"remote,omitempty"`
-	Accepted   int64       `json:"accepted"` // unix nanoseconds
+	HasSession bool            `json:"has_session,omitempty"`
+	Remote     string          `json:"remote,omitempty"`
+	Accepted   int64           `json:"accepted"` // unix nanoseconds
 }
 
 // record serializes the event copied in ev.

@@ -421,8 +421,8 @@ type Middleware struct {
 
 	lastNext atomic.Value // the handler given to the last Wrap, for consumed queued events
 	closing  atomic.Bool  // Close has begun: new requests that match scripts get 503
-	active  atomic.Int64 // requests between the closing check and their end
-	watcher *dirWatcher
+	active   atomic.Int64 // requests between the closing check and their end
+	watcher  *dirWatcher
 
 	mu        sync.Mutex // serializes changes to the scripts
 	closed    bool
