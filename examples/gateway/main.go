@@ -4,8 +4,9 @@
 //
 // Requests below -prefix run the scripts of -scripts (a directory, watched for changes) around
 // the upstream call; everything else is passed through. With -admin-token the admin API is at
-// /_fastlua/event_script; Prometheus metrics are at /metrics. It prints "listening on ADDR"
-// once it serves.
+// /_fastlua/event_script; Prometheus metrics are at /metrics. With -redis URL, platform.store and
+// queued events are shared through Redis with the other instances given the same URL. It prints
+// "listening on ADDR" once it serves.
 package main
 
 import (
@@ -25,9 +26,11 @@ import (
 
 	"github.com/fastlua/fastlua"
 	"github.com/fastlua/fastlua/fastluaprom"
+	"github.com/fastlua/fastlua/redisstore"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
@@ -45,6 +48,8 @@ type options struct {
 	timeout, timeLimit                            time.Duration
 	maxStates                                     int
 	memoryLimit                                   int64
+	redisURL                                      string
+	claimIdle                                     time.Duration
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -60,6 +65,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.timeLimit, "time-limit", time.Second, "time limit of a script run")
 	fs.IntVar(&o.maxStates, "max-states", 64, "Lua states (scripts running at once)")
 	fs.Int64Var(&o.memoryLimit, "memory-limit", 1<<30, "stop long scripts when the live heap passes this many bytes (0: off)")
+	fs.StringVar(&o.redisURL, "redis", "", "redis://host:port/db: share platform.store and queued events with other instances")
+	fs.DurationVar(&o.claimIdle, "redis-claim-idle", 30*time.Second, "with -redis: how long a queued event stays with a consumer before another claims it")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -79,7 +86,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mw, err := fastlua.New(fastlua.Config{
+	cfg := fastlua.Config{
 		Prefix:      o.prefix,
 		ScriptDir:   o.scripts,
 		AdminToken:  o.adminToken,
@@ -87,7 +94,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 		MaxStates:   o.maxStates,
 		MemoryLimit: o.memoryLimit,
 		Logger:      logger,
-	})
+	}
+	if o.redisURL != "" {
+		opts, err := redis.ParseURL(o.redisURL)
+		if err != nil {
+			return fmt.Errorf("-redis: %w", err)
+		}
+		rdb := redis.NewClient(opts)
+		defer rdb.Close()
+		if err := rdb.Ping(context.Background()).Err(); err != nil {
+			logger.Warn("redis is not reachable now: store calls fail and queued events run here until it is", "error", err)
+		}
+		cfg.Store = redisstore.NewStore(rdb, "fastlua:store:")
+		cfg.QueueBackend = redisstore.NewQueue(rdb, redisstore.QueueConfig{ClaimIdle: o.claimIdle})
+	}
+	mw, err := fastlua.New(cfg)
 	if err != nil {
 		return err
 	}

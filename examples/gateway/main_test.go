@@ -26,28 +26,50 @@ func buildGateway(t *testing.T) string {
 	return bin
 }
 
+// gatewayProc is a running gateway process.
+type gatewayProc struct {
+	cmd    *exec.Cmd
+	addr   string
+	logs   *strings.Builder
+	killed bool
+}
+
+// kill ends the process at once, as a crash would.
+func (g *gatewayProc) kill() {
+	g.killed = true
+	_ = g.cmd.Process.Kill()
+}
+
 // startGateway runs the gateway as a process and returns its address; it is stopped (with
-// SIGTERM, as a user would) when the test ends.
+// SIGINT, as a user would) when the test ends.
 func startGateway(t *testing.T, bin string, args ...string) string {
+	return startGatewayProc(t, bin, args...).addr
+}
+
+func startGatewayProc(t *testing.T, bin string, args ...string) *gatewayProc {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0"}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &strings.Builder{}
-	cmd.Stderr = logs
+	g := &gatewayProc{cmd: cmd, logs: &strings.Builder{}}
+	cmd.Stderr = g.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if g.killed {
+			_ = cmd.Wait()
+			return
+		}
 		_ = cmd.Process.Signal(os.Interrupt)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("the gateway exited with %v:\n%s", err, logs.String())
+				t.Errorf("the gateway exited with %v:\n%s", err, g.logs.String())
 			}
 		case <-time.After(15 * time.Second):
 			_ = cmd.Process.Kill()
@@ -64,11 +86,11 @@ func startGateway(t *testing.T, bin string, args ...string) string {
 		}
 	}()
 	select {
-	case addr := <-line:
-		return addr
+	case g.addr = <-line:
+		return g
 	case <-time.After(20 * time.Second):
-		t.Fatalf("the gateway did not start:\n%s", logs.String())
-		return ""
+		t.Fatalf("the gateway did not start:\n%s", g.logs.String())
+		return nil
 	}
 }
 

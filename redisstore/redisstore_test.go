@@ -1,0 +1,233 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fastlua/fastlua"
+	"github.com/fastlua/fastlua/internal/redistest"
+	"github.com/fastlua/fastlua/redisstore"
+	"github.com/redis/go-redis/v9"
+	"github.com/valyala/fasthttp"
+)
+
+func TestStore(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	s := redisstore.NewStore(rdb, "t:")
+	ctx := context.Background()
+
+	for _, v := range []any{"text", "", "42", 42.5, -1e300, true, false, fastlua.JSON(`{"a":[1,2]}`)} {
+		if err := s.Set(ctx, "k", v, 0); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := s.Get(ctx, "k")
+		if err != nil || !ok || fmt.Sprintf("%T %v", got, got) != fmt.Sprintf("%T %v", v, v) {
+			t.Errorf("round trip of %T %v: %T %v, %v, %v", v, v, got, got, ok, err)
+		}
+	}
+	if _, ok, _ := s.Get(ctx, "missing"); ok {
+		t.Error("a missing key was found")
+	}
+	_ = s.Set(ctx, "short", "x", 50*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	if _, ok, _ := s.Get(ctx, "short"); ok {
+		t.Error("an expired key was found")
+	}
+	_ = s.Delete(ctx, "k")
+	if _, ok, _ := s.Get(ctx, "k"); ok {
+		t.Error("a deleted key was found")
+	}
+	_ = s.Set(ctx, "str", "abc", 0)
+	if _, err := s.Incr(ctx, "str", 1, 0); !errors.Is(err, fastlua.ErrNotNumber) {
+		t.Errorf("incr of a string: %v", err)
+	}
+	// A fixed window: the ttl is set by the first incr only.
+	if n, _ := s.Incr(ctx, "w", 1, 300*time.Millisecond); n != 1 {
+		t.Fatal(n)
+	}
+	time.Sleep(150 * time.Millisecond)
+	if n, _ := s.Incr(ctx, "w", 2.5, 300*time.Millisecond); n != 3.5 {
+		t.Fatalf("within the window: %v", n)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n, _ := s.Incr(ctx, "w", 1, 300*time.Millisecond); n != 1 {
+		t.Fatalf("after the window: %v", n)
+	}
+	if ttl := rdb.PTTL(ctx, "t:w").Val(); ttl <= 0 || ttl > 300*time.Millisecond {
+		t.Fatalf("the new window's ttl: %v", ttl)
+	}
+	// Atomic per key.
+	var wg sync.WaitGroup
+	for g := 0; g < 20; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				_, _ = s.Incr(ctx, "atomic", 1, time.Minute)
+			}
+		}()
+	}
+	wg.Wait()
+	if v, _, _ := s.Get(ctx, "atomic"); v != 1000.0 {
+		t.Fatalf("20x50 concurrent incr = %v", v)
+	}
+}
+
+// gate holds a backend's consumers until it is opened.
+type gate struct {
+	fastlua.QueueBackend
+	open chan struct{}
+}
+
+func (g *gate) Consume(ctx context.Context, handle func(string, []byte) error) error {
+	select {
+	case <-g.open:
+	case <-ctx.Done():
+		return nil
+	}
+	return g.QueueBackend.Consume(ctx, handle)
+}
+
+// middleware serves /q/x with a queued script that counts its runs, per queue_id, in Redis.
+func middleware(t *testing.T, rdb redis.UniversalClient, backend fastlua.QueueBackend, cfg fastlua.Config) (*fastlua.Middleware, fasthttp.RequestHandler) {
+	t.Helper()
+	cfg.Store = redisstore.NewStore(rdb, "s:")
+	cfg.QueueBackend = backend
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.Scripts = []fastlua.Script{{Name: "q.x.get.queued", Source: `
+platform.store.incr("runs", 1)
+platform.store.incr("run:" .. event.queue_id, 1)`}}
+	mw, err := fastlua.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mw, mw.Wrap(func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") })
+}
+
+func get(h fasthttp.RequestHandler) int {
+	var ctx fasthttp.RequestCtx
+	ctx.Request.SetRequestURI("/q/x")
+	h(&ctx)
+	return ctx.Response.StatusCode()
+}
+
+func number(t *testing.T, rdb redis.UniversalClient, key string) int {
+	n, _ := rdb.Get(context.Background(), key).Int()
+	return n
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Two middlewares share one stream: every accepted event runs exactly once when nothing fails,
+// with its stream id as event.queue_id.
+func TestQueue(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	stream := redisstore.QueueConfig{Stream: "q:test", Block: 100 * time.Millisecond}
+	a, ha := middleware(t, rdb, redisstore.NewQueue(rdb, withConsumer(stream, "a")), fastlua.Config{})
+	b, _ := middleware(t, rdb, redisstore.NewQueue(rdb, withConsumer(stream, "b")), fastlua.Config{})
+	const n = 200
+	for i := 0; i < n; i++ {
+		if s := get(ha); s != 200 {
+			t.Fatal(s)
+		}
+	}
+	waitFor(t, "the events", 20*time.Second, func() bool { return number(t, rdb, "s:runs") == n })
+	keys := rdb.Keys(context.Background(), "s:run:*").Val()
+	if len(keys) != n {
+		t.Fatalf("%d distinct queue_ids for %d events", len(keys), n)
+	}
+	for _, k := range keys {
+		if number(t, rdb, k) != 1 {
+			t.Fatalf("%s ran %d times", k, number(t, rdb, k))
+		}
+	}
+	for _, mw := range []*fastlua.Middleware{a, b} {
+		if err := mw.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sa, sb := a.Stats().Queue, b.Stats().Queue
+	if sa.Published != n || sa.Delivered+sb.Delivered != n {
+		t.Fatalf("a: %+v, b: %+v", sa, sb)
+	}
+	if pending := rdb.XPending(context.Background(), "q:test", "fastlua").Val(); pending.Count != 0 {
+		t.Fatalf("%d entries were not acknowledged", pending.Count)
+	}
+	t.Logf("a delivered %d, b %d", sa.Delivered, sb.Delivered)
+}
+
+func withConsumer(c redisstore.QueueConfig, name string) redisstore.QueueConfig {
+	c.Consumer = name
+	return c
+}
+
+// Events queued while Redis restarts (with its append-only file) are not lost.
+func TestQueueSurvivesRedisRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	g := &gate{QueueBackend: redisstore.NewQueue(rdb, redisstore.QueueConfig{Stream: "q:restart", Block: 100 * time.Millisecond}), open: make(chan struct{})}
+	mw, h := middleware(t, rdb, g, fastlua.Config{})
+	const n = 100
+	for i := 0; i < n; i++ {
+		get(h)
+	}
+	waitFor(t, "the publishing", 10*time.Second, func() bool { return mw.Stats().Queue.Published == n })
+	if l := rdb.XLen(context.Background(), "q:restart").Val(); l != n {
+		t.Fatalf("%d entries in the stream, want %d", l, n)
+	}
+	srv.Restart()
+	close(g.open)
+	waitFor(t, "the events after the restart", 20*time.Second, func() bool { return number(t, rdb, "s:runs") == n })
+	if err := mw.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Redis unreachable: responses go out at once, and the fallback is taken and counted.
+func TestQueueRedisDown(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	defer rdb.Close()
+	srv.Stop()
+	for _, policy := range []fastlua.FallbackPolicy{fastlua.FallbackLocal, fastlua.FallbackDrop} {
+		mem := fastlua.NewMemoryStore()
+		mw, err := fastlua.New(fastlua.Config{Store: mem, QueueBackend: redisstore.NewQueue(rdb, redisstore.QueueConfig{}),
+			QueueFallback: policy, Logger: slog.New(slog.DiscardHandler), HTTPTimeout: 300 * time.Millisecond,
+			Scripts: []fastlua.Script{{Name: "q.x.get.queued", Source: `platform.store.incr("runs", 1)`}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := mw.Wrap(func(ctx *fasthttp.RequestCtx) {})
+		start := time.Now()
+		for i := 0; i < 5; i++ {
+			if s := get(h); s != 200 {
+				t.Fatal(s)
+			}
+		}
+		if d := time.Since(start); d > 100*time.Millisecond {
+			t.Fatalf("responses waited %v for Redis", d)
+		}
+		waitFor(t, "the fallbacks", 10*time.Second, func() bool { return mw.Stats().Queue.Fallbacks == 5 })
+		_ = mw.Close(context.Background())
+		runs, _, _ := mem.Get(context.Background(), "runs")
+		if policy == fastlua.FallbackLocal && runs != 5.0 || policy == fastlua.FallbackDrop && runs != nil {
+			t.Fatalf("policy %d: the queued script ran %v times", policy, runs)
+		}
+	}
+}
