@@ -54,7 +54,7 @@ func Start(t testing.TB) *Server {
 func (s *Server) start() {
 	s.t.Helper()
 	s.cmd = exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
-		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "no",
+		"--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--protected-mode", "no",
 		"--logfile", filepath.Join(s.dir, "redis.log"))
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
