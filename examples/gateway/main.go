@@ -216,5 +216,23 @@ func (p *proxy) handle(ctx *fasthttp.RequestCtx) {
 	for _, h := range hopHeaders {
 		resp.Header.Del(h)
 	}
+	// Headers the pre_process scripts set on the response (rate-limit counters, request ids)
+	// are kept over the upstream's answer; the upstream's framing headers win.
+	var kept [][2]string
+	for k, v := range ctx.Response.Header.All() {
+		switch key := string(k); {
+		case strings.EqualFold(key, "Content-Length"), strings.EqualFold(key, "Content-Type"),
+			strings.EqualFold(key, "Content-Encoding"), strings.EqualFold(key, "Server"), strings.EqualFold(key, "Date"):
+		default:
+			kept = append(kept, [2]string{key, string(v)})
+		}
+	}
 	resp.CopyTo(&ctx.Response)
+	for _, h := range kept {
+		if strings.EqualFold(h[0], "Set-Cookie") {
+			ctx.Response.Header.Add(h[0], h[1])
+		} else {
+			ctx.Response.Header.Set(h[0], h[1])
+		}
+	}
 }

@@ -141,7 +141,8 @@ func TestGateway(t *testing.T) {
 	write("shop.{rest...}.{verb}.pre_process.lua", `
 local key = event.request.headers["x-api-key"]
 if key ~= "k1" then error({ status_code = 401, message = "unknown key" }) end
-event.request.headers["x-tenant"] = "tenant-of-" .. key`)
+event.request.headers["x-tenant"] = "tenant-of-" .. key
+event.response.headers["x-served-for"] = key`)
 	write("shop.orders.get.post_process.lua", `event.response.content.gateway = "fastlua"`)
 
 	bin := buildGateway(t)
@@ -151,12 +152,16 @@ event.request.headers["x-tenant"] = "tenant-of-" .. key`)
 	if status, body, _ := get(t, "GET", base+"/api/shop/orders", ""); status != 401 || !strings.Contains(body, "unknown key") {
 		t.Fatalf("without a key: %d %s", status, body)
 	}
-	status, body, _ := get(t, "GET", base+"/api/shop/orders?page=2", "", "X-Api-Key", "k1")
+	status, body, h := get(t, "GET", base+"/api/shop/orders?page=2", "", "X-Api-Key", "k1")
 	var v map[string]any
 	_ = json.Unmarshal([]byte(body), &v)
 	if status != 200 || v["tenant"] != "tenant-of-k1" || v["gateway"] != "fastlua" || v["path"] != "/api/shop/orders" ||
 		v["query"] != "page=2" || v["forwarded"] != "127.0.0.1" {
 		t.Fatalf("scripted proxying: %d %s", status, body)
+	}
+	// A header the pre_process script set on the response survives the upstream's answer.
+	if got := string(h.Peek("X-Served-For")); got != "k1" || !strings.HasPrefix(string(h.ContentType()), "application/json") {
+		t.Fatalf("response headers: x-served-for %q, content-type %q", got, h.ContentType())
 	}
 	// Outside the prefix: passed through untouched.
 	if status, body, _ := get(t, "POST", base+"/health", `{"x":1}`); status != 200 || !strings.Contains(body, `"body":"{\"x\":1}"`) {
