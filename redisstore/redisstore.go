@@ -35,6 +35,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fastlua/fastlua"
@@ -154,11 +155,16 @@ type QueueConfig struct {
 	Consumer string
 	// MaxLen bounds the stream (approximately: XADD MAXLEN ~). Default 1,000,000.
 	MaxLen int64
-	// ClaimIdle is how long an entry stays pending (delivered, not acknowledged) before another
-	// consumer claims it: longer than a queued script can take. Default 30 seconds.
+	// ClaimIdle is how long the entries of a consumer that stopped (a process killed, a host
+	// gone) stay pending before another consumer claims them. A live consumer renews its
+	// entries every ClaimIdle/3, however long its scripts run. Default 30 seconds.
 	ClaimIdle time.Duration
 	// Block is how long a read waits for new entries. Default one second.
 	Block time.Duration
+	// Batch is how many entries a consumer reads at a time. Entries read ahead wait for the
+	// ones before them: lower it when queued scripts are slow and several processes share the
+	// work. Default 16.
+	Batch int64
 }
 
 // Queue is a fastlua.QueueBackend on Redis Streams.
@@ -188,6 +194,9 @@ func NewQueue(rdb redis.UniversalClient, cfg QueueConfig) *Queue {
 	if cfg.Block <= 0 {
 		cfg.Block = time.Second
 	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 16
+	}
 	return &Queue{rdb: rdb, cfg: cfg}
 }
 
@@ -204,16 +213,22 @@ func (q *Queue) Consume(ctx context.Context, handle func(id string, event []byte
 	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 		return err
 	}
+	h := &held{ids: map[string]struct{}{}}
+	renewing, stop := context.WithCancel(ctx)
+	renewed := make(chan struct{})
+	go func() { defer close(renewed); q.renew(renewing, h) }()
+	defer func() { stop(); <-renewed }()
+
 	claimFrom := "0-0"
 	nextClaim := time.Time{}
 	for ctx.Err() == nil {
 		if now := time.Now(); now.After(nextClaim) {
 			msgs, next, err := q.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: q.cfg.Stream, Group: q.cfg.Group,
-				Consumer: q.cfg.Consumer, MinIdle: q.cfg.ClaimIdle, Start: claimFrom, Count: 16}).Result()
+				Consumer: q.cfg.Consumer, MinIdle: q.cfg.ClaimIdle, Start: claimFrom, Count: q.cfg.Batch}).Result()
 			if err != nil {
 				return ctxOr(ctx, err)
 			}
-			if err := q.handle(ctx, msgs, handle); err != nil {
+			if err := q.handle(ctx, h, msgs, handle); err != nil {
 				return err
 			}
 			if claimFrom = next; next == "0-0" {
@@ -221,7 +236,7 @@ func (q *Queue) Consume(ctx context.Context, handle func(id string, event []byte
 			}
 		}
 		streams, err := q.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: q.cfg.Group, Consumer: q.cfg.Consumer,
-			Streams: []string{q.cfg.Stream, ">"}, Count: 16, Block: q.cfg.Block}).Result()
+			Streams: []string{q.cfg.Stream, ">"}, Count: q.cfg.Batch, Block: q.cfg.Block}).Result()
 		if errors.Is(err, redis.Nil) {
 			continue
 		}
@@ -229,7 +244,7 @@ func (q *Queue) Consume(ctx context.Context, handle func(id string, event []byte
 			return ctxOr(ctx, err)
 		}
 		for _, st := range streams {
-			if err := q.handle(ctx, st.Messages, handle); err != nil {
+			if err := q.handle(ctx, h, st.Messages, handle); err != nil {
 				return err
 			}
 		}
@@ -237,11 +252,58 @@ func (q *Queue) Consume(ctx context.Context, handle func(id string, event []byte
 	return nil
 }
 
-func (q *Queue) handle(ctx context.Context, msgs []redis.XMessage, handle func(string, []byte) error) error {
+// held is the set of entries a Consume call has read and not yet finished.
+type held struct {
+	mu  sync.Mutex
+	ids map[string]struct{}
+}
+
+// renew keeps the entries in h from looking abandoned: every ClaimIdle/3 it resets their idle
+// time (XCLAIM to this consumer, JUSTID: the delivery count is not raised), so that another
+// consumer's XAUTOCLAIM takes them only when this process stopped renewing.
+func (q *Queue) renew(ctx context.Context, h *held) {
+	t := time.NewTicker(q.cfg.ClaimIdle / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		h.mu.Lock()
+		ids := make([]string, 0, len(h.ids))
+		for id := range h.ids {
+			ids = append(ids, id)
+		}
+		h.mu.Unlock()
+		if len(ids) > 0 {
+			// A failed renewal is retried on the next tick; if they all fail, Redis is away and
+			// nobody can claim the entries either.
+			_ = q.rdb.XClaimJustID(ctx, &redis.XClaimArgs{Stream: q.cfg.Stream, Group: q.cfg.Group,
+				Consumer: q.cfg.Consumer, Messages: ids}).Err()
+		}
+	}
+}
+
+func (q *Queue) handle(ctx context.Context, h *held, msgs []redis.XMessage, handle func(string, []byte) error) error {
+	h.mu.Lock()
+	for _, msg := range msgs {
+		h.ids[msg.ID] = struct{}{}
+	}
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		clear(h.ids)
+		h.mu.Unlock()
+	}()
 	for _, msg := range msgs {
 		data, _ := msg.Values["event"].(string)
-		if err := handle(msg.ID, []byte(data)); err != nil {
-			continue // stays pending: delivered again after ClaimIdle
+		err := handle(msg.ID, []byte(data))
+		h.mu.Lock()
+		delete(h.ids, msg.ID) // acknowledged below, or left to be claimed after ClaimIdle
+		h.mu.Unlock()
+		if err != nil {
+			continue
 		}
 		if err := q.rdb.XAck(context.WithoutCancel(ctx), q.cfg.Stream, q.cfg.Group, msg.ID).Err(); err != nil {
 			return err

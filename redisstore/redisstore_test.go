@@ -231,3 +231,60 @@ func TestQueueRedisDown(t *testing.T) {
 		}
 	}
 }
+
+// A consumer that is alive keeps its entries, however long its scripts run and however many
+// entries it has read ahead: only a dead consumer's entries are claimed, so with nothing
+// killed each event runs once.
+func TestQueueSlowEventsRunOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	cfg := redisstore.QueueConfig{Stream: "q:slow", Block: 50 * time.Millisecond, ClaimIdle: 300 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	var (
+		mu   sync.Mutex
+		runs = map[string]int{}
+		wg   sync.WaitGroup
+	)
+	handle := func(id string, _ []byte) error {
+		time.Sleep(400 * time.Millisecond) // longer than ClaimIdle
+		mu.Lock()
+		runs[id]++
+		mu.Unlock()
+		return nil
+	}
+	for i, name := range []string{"a", "a", "b"} {
+		q := redisstore.NewQueue(rdb, withConsumer(cfg, name))
+		if i == 0 {
+			for j := 0; j < 12; j++ {
+				if err := q.Publish(ctx, []byte(`{}`)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := q.Consume(ctx, handle); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	total := func() (ids, n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range runs {
+			n += c
+		}
+		return len(runs), n
+	}
+	waitFor(t, "the events", 20*time.Second, func() bool { ids, _ := total(); return ids == 12 })
+	time.Sleep(time.Second) // a claim of a live consumer's entry would run it again by now
+	cancel()
+	wg.Wait()
+	if ids, n := total(); n != ids {
+		t.Fatalf("%d runs of %d events: %v", n, ids, runs)
+	}
+	if p := rdb.XPending(context.Background(), "q:slow", "fastlua").Val(); p.Count != 0 {
+		t.Fatalf("pending after the runs: %+v", p)
+	}
+}
