@@ -64,6 +64,16 @@ func BenchmarkIncr(b *testing.B) {
 			}
 		})
 	}
+	// For reference: one round trip to the same Redis, which is most of an incr's cost.
+	b.Run("redis-ping", func(b *testing.B) {
+		rdb := srv.Client()
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := rdb.Ping(ctx).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // Queued events through Redis Streams, end to end: requests to a publishing middleware (which
