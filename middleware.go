@@ -124,6 +124,16 @@
 // event is dropped, logged and counted (QueueDrop), or the request waits up to Config.QueueWait
 // (QueueWait). Close runs what was accepted until its context ends, and logs and reports (as
 // ErrQueueClosed) every accepted event it could not run. A queued script's errors are logged.
+// event.queue_id names the queued event ("local-N" in process).
+//
+// With Config.QueueBackend (package redisstore has one on Redis Streams) the workers serialize
+// each queued event and publish it instead of running it, and Config.QueueConsumers goroutines
+// consume events from the backend, published by any process, and run their queued scripts here.
+// Delivery is at least once: an event whose consumer died is delivered again elsewhere, with
+// the same event.queue_id, so scripts that must act once can record it. When the backend
+// refuses an event, Config.QueueFallback runs it here (FallbackLocal) or drops it
+// (FallbackDrop); either way it is counted, and a request never waits for the backend. Several
+// instances share platform.store by setting the same Config.Store (redisstore.Store).
 //
 // # Script files
 //
