@@ -105,7 +105,8 @@ type watchdog struct {
 	retick chan time.Duration
 
 	memLimit uint64           // Config.MemoryLimit; 0: no memory guard
-	heap     []metrics.Sample // the live heap, as of the last GC
+	heap     []metrics.Sample // the live heap as of the last GC, and the GC cycles so far
+	gcCycles atomic.Uint64    // heap[1] as of the last tick
 
 	mu     sync.Mutex
 	states map[*state]struct{}
@@ -124,7 +125,7 @@ func newWatchdog(memLimit uint64) *watchdog {
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		memLimit: memLimit,
-		heap:     []metrics.Sample{{Name: "/gc/heap/live:bytes"}},
+		heap:     []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}},
 	}
 	go w.loop()
 	return w
@@ -178,10 +179,14 @@ func (w *watchdog) loop() {
 		}
 		now := int64(time.Since(w.start))
 		w.now.Store(now)
-		overMemory := false
+		overMemory, cycles := false, uint64(0)
 		if w.memLimit > 0 {
 			metrics.Read(w.heap)
 			overMemory = w.heap[0].Value.Kind() == metrics.KindUint64 && w.heap[0].Value.Uint64() > w.memLimit
+			if w.heap[1].Value.Kind() == metrics.KindUint64 {
+				cycles = w.heap[1].Value.Uint64()
+				w.gcCycles.Store(cycles)
+			}
 		}
 		tick := w.tick.Load()
 		armed := false
@@ -191,9 +196,13 @@ func (w *watchdog) loop() {
 			switch {
 			case d > 0 && now > d && st.deadline.CompareAndSwap(d, deadlineFired):
 				st.ctx.fire()
-			case d > 0 && overMemory && now-st.armedAt.Load() > tick && st.deadline.CompareAndSwap(d, deadlineFired):
+			case d > 0 && overMemory && now-st.armedAt.Load() > tick && cycles > st.armedGC.Load()+1 &&
+				st.deadline.CompareAndSwap(d, deadlineFired):
 				// The heap is over the limit: stop the runs that have lasted more than a tick
-				// (requests' scripts take microseconds; the one building the heap does not).
+				// (requests' scripts take microseconds; the one building the heap does not),
+				// and only if a GC ended after the run began (two cycles after the one the
+				// watchdog saw then): the live heap is as of the last GC, and the garbage of a
+				// run stopped before counts as live until the next one.
 				st.ctx.memory.Store(true)
 				st.ctx.fire()
 			case d > 0:

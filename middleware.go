@@ -286,7 +286,9 @@ type Config struct {
 
 	// MemoryLimit guards the Go heap: when the live heap (as of the last garbage collection)
 	// passes it, every script that has been running for more than a watchdog tick (50 ms at
-	// most) is stopped with an error naming the limit. gopher-lua cannot bound a script's memory,
+	// most), and through a garbage collection that ended after it began, is stopped with an
+	// error naming the limit (a script that allocates nothing is not stopped for the garbage
+	// of one stopped before it). gopher-lua cannot bound a script's memory,
 	// so this is what stops a script that builds a huge table or string step by step. Set it
 	// well above what the program itself holds. Default 0: no guard.
 	MemoryLimit int64

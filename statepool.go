@@ -146,8 +146,9 @@ type state struct {
 	levels    []*level               // per nesting depth (platform.api calls nest)
 	depth     int                    // levels in use
 	ctx       *limitCtx
-	deadline  atomic.Int64 // watchdog deadline of the running script; 0 when none
-	armedAt   atomic.Int64 // the watchdog's clock when deadline was armed
+	deadline  atomic.Int64  // watchdog deadline of the running script; 0 when none
+	armedAt   atomic.Int64  // the watchdog's clock when deadline was armed
+	armedGC   atomic.Uint64 // the GC cycles the watchdog had seen then (with a memory limit)
 	// armedLimit is the limit the deadline was armed with, for messages.
 	armedLimit time.Duration
 	// pending is the deadline of a straight-line run, armed (stored in deadline, where the
@@ -325,6 +326,7 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 				st.pending = d // armed on demand: see arm
 			} else {
 				st.armedAt.Store(st.m.watchdog.now.Load())
+				st.armedGC.Store(st.m.watchdog.gcCycles.Load())
 				st.deadline.Store(d)
 			}
 		}
@@ -403,6 +405,7 @@ func (st *state) pcall(fn *lua.LFunction) (err error) {
 func (st *state) arm() {
 	if st.pending != 0 {
 		st.armedAt.Store(st.m.watchdog.now.Load())
+		st.armedGC.Store(st.m.watchdog.gcCycles.Load())
 		st.deadline.Store(st.pending)
 		st.pending = 0
 	}
