@@ -15,13 +15,20 @@ import (
 func TestPoolExhausted(t *testing.T) {
 	h := &echo{}
 	ts := serve(t, Config{MaxStates: 1, PoolTimeout: 50 * time.Millisecond, Scripts: []Script{
-		{Name: "slow.x.get.pre_process", Source: `local t = os.clock() while os.clock() - t < 0.4 do end`},
+		{Name: "slow.x.get.pre_process", Source: `local t = os.clock() while os.clock() - t < 1 do end`},
 		{Name: "fast.x.get.pre_process", Source: `event.response.headers["x-fast"] = "1"`},
 	}}, h.handle)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); ts.do("GET", "/slow/x", "") }()
-	time.Sleep(100 * time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if p := ts.mw.Stats().Pool; p.Live == 1 && p.Idle == 0 {
+			break // the slow script holds the only state
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slow script did not start")
+		}
+	}
 	r := ts.do("GET", "/fast/x", "")
 	if r.status != 503 || !strings.Contains(r.errorMessage(t), "no Lua state became free") {
 		t.Fatalf("while the only state is busy: %d %s", r.status, r.body)

@@ -288,9 +288,10 @@ type Config struct {
 	// passes it, every script that has been running for more than a watchdog tick (50 ms at
 	// most), and through a garbage collection that ended after it began, is stopped with an
 	// error naming the limit (a script that allocates nothing is not stopped for the garbage
-	// of one stopped before it). gopher-lua cannot bound a script's memory,
-	// so this is what stops a script that builds a huge table or string step by step. Set it
-	// well above what the program itself holds. Default 0: no guard.
+	// of one stopped before it). The live heap is known only when a collection ends, so the
+	// heap can reach about twice the limit first (with GOGC=100). gopher-lua cannot bound a
+	// script's memory, so this is what stops a script that builds a huge table or string step
+	// by step. Set it well above what the program itself holds. Default 0: no guard.
 	MemoryLimit int64
 
 	// CompileCacheSize is the number of compiled sources kept for reuse. Default 1024.
