@@ -14,10 +14,17 @@ import (
 // after that is served normally.
 func TestPoolExhausted(t *testing.T) {
 	h := &echo{}
-	ts := serve(t, Config{MaxStates: 1, PoolTimeout: 50 * time.Millisecond, Scripts: []Script{
+	ts := serve(t, Config{MaxStates: 1, PoolTimeout: 50 * time.Millisecond, TimeLimit: 5 * time.Second, Scripts: []Script{
 		{Name: "slow.x.get.pre_process", Source: `local t = os.clock() while os.clock() - t < 1 do end`},
 		{Name: "fast.x.get.pre_process", Source: `event.response.headers["x-fast"] = "1"`},
+		{Name: "fast.x.get.queued", Source: `local x = 1`},
 	}}, h.handle)
+	// Queued runs first, so that their exchanges are in the pool (a recycled exchange once kept
+	// the queued phase, and a pool timeout was then logged instead of answered: 200, no body).
+	for i := 0; i < 20; i++ {
+		ts.do("GET", "/fast/x", "")
+	}
+	waitFor(t, "the queued runs", func() bool { return ts.mw.Stats().Queue.Done == 20 })
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); ts.do("GET", "/slow/x", "") }()

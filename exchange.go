@@ -67,7 +67,7 @@ func putExchange(x *exchange) {
 	clear(x.matched)
 	x.matched = x.matched[:0]
 	x.m, x.ctx, x.next, x.path, x.cur, x.st, x.running, x.root = nil, nil, nil, nil, nil, nil, nil, nil
-	x.answered, x.depth = false, 0
+	x.answered, x.depth, x.phase = false, 0, bridge.PreProcess
 	x.session, x.sessionDone, x.queueID = nil, false, ""
 	exchangePool.Put(x)
 }
@@ -152,6 +152,7 @@ func (x *exchange) serve(rt *routes, svc *node) {
 func (x *exchange) runPhase(phase bridge.Phase, scripts []*script) bool {
 	st := x.st
 	nested := st != nil
+	x.phase = phase // before acquire: fail answers or logs by the phase
 	if !nested {
 		var err error
 		if st, err = x.acquire(phase); err != nil {
@@ -159,7 +160,6 @@ func (x *exchange) runPhase(phase bridge.Phase, scripts []*script) bool {
 			return false
 		}
 	}
-	x.phase = phase
 	x.running = st
 	lv := st.enter()
 	lv.x = x
