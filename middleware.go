@@ -112,7 +112,8 @@
 //
 // The json module has encode, decode (errors name the byte offset), null (what JSON null decodes
 // to), empty_array and array(t) (a table that encodes as [] when empty). Numbers are float64:
-// integers beyond 2^53 come back rounded to the nearest float. The log module has debug, info,
+// integers beyond 2^53 come back rounded to the nearest float; bytes that are not valid UTF-8
+// decode as U+FFFD, as in encoding/json. The log module has debug, info,
 // warn and error(message, fields) and writes to Config.Logger with the script and event as
 // attributes; print writes at info level. Both are globals and can be required.
 //

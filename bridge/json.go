@@ -125,7 +125,8 @@ type decoder struct {
 	data    []byte
 	pos     int
 	scratch []byte
-	dup     bool // an object had a key twice (the last one wins)
+	fixed   []byte // strings with invalid UTF-8, made valid
+	dup     bool   // an object had a key twice (the last one wins)
 	in      *Interner
 }
 
@@ -377,11 +378,15 @@ func (d *decoder) number() (float64, error) {
 func (d *decoder) strBytes() ([]byte, error) {
 	d.pos++ // opening quote
 	start := d.pos
+	var high byte // the bytes or'ed: bit 7 set when the string is not ASCII
 	for d.pos < len(d.data) {
 		c := d.data[d.pos]
 		if c == '"' {
 			s := d.data[start:d.pos]
 			d.pos++
+			if high >= utf8.RuneSelf {
+				return d.validUTF8(s), nil
+			}
 			return s, nil
 		}
 		if c == '\\' {
@@ -390,6 +395,7 @@ func (d *decoder) strBytes() ([]byte, error) {
 		if c < 0x20 {
 			return nil, d.errorf("control character in a string")
 		}
+		high |= c
 		d.pos++
 	}
 	if d.pos >= len(d.data) {
@@ -403,11 +409,15 @@ func (d *decoder) strBytes() ([]byte, error) {
 		case c == '"':
 			d.pos++
 			d.scratch = buf
+			if high >= utf8.RuneSelf {
+				return d.validUTF8(buf), nil
+			}
 			return buf, nil
 		case c < 0x20:
 			return nil, d.errorf("control character in a string")
 		case c != '\\':
 			buf = append(buf, c)
+			high |= c
 			d.pos++
 			continue
 		}
@@ -461,6 +471,27 @@ func (d *decoder) strBytes() ([]byte, error) {
 		}
 	}
 	return nil, d.errorf("unterminated string")
+}
+
+// validUTF8 returns s with each byte that is not part of valid UTF-8 replaced by U+FFFD, as
+// encoding/json decodes and as the encoder writes them: two keys that differ only in invalid
+// bytes are one key, so a decoded document encodes without duplicate names.
+func (d *decoder) validUTF8(s []byte) []byte {
+	if utf8.Valid(s) {
+		return s
+	}
+	buf := d.fixed[:0]
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf = append(buf, "\uFFFD"...)
+		} else {
+			buf = append(buf, s[i:i+size]...)
+		}
+		i += size
+	}
+	d.fixed = buf
+	return buf
 }
 
 func (d *decoder) hex4() (rune, bool) {

@@ -13,6 +13,7 @@ import (
 //	json.array(t)        -> t, marked to encode as an array even when empty
 //
 // Numbers are Lua numbers (float64): integers beyond 2^53 are rounded to the nearest float.
+// Bytes that are not valid UTF-8 decode as U+FFFD, one each, as in encoding/json.
 //
 // maxJSON bounds the text json.encode produces (0: no bound).
 func NewJSONModule(L *lua.LState, maxJSON int) *lua.LTable {
