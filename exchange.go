@@ -280,7 +280,15 @@ func (x *exchange) fail(se *ScriptError, open bool) {
 		m.logger.Error("fastlua: script failed: "+se.Message, attrs...)
 	}
 	resp := &x.ctx.Response
-	resp.Reset()
+	if x.phase == bridge.PreProcess {
+		// Before the handler, the response holds only what pre_process scripts and middleware
+		// earlier in the chain set (rate-limit and CORS headers): keep that, replace the body.
+		resp.ResetBody()
+		resp.Header.Del(fasthttp.HeaderContentEncoding)
+	} else {
+		// After it, the handler's headers describe a response the error replaces.
+		resp.Reset()
+	}
 	resp.SetStatusCode(se.Status)
 	resp.Header.SetContentType("application/json")
 	resp.SetBodyRaw(errorBody(nil, se.Status, se.publicMessage(m.cfg.HideErrors)))

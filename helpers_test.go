@@ -127,6 +127,13 @@ func (s *syncBuffer) String() string {
 // serve starts a server for cfg around handler; it stops when the test ends.
 func serve(t testing.TB, cfg Config, handler fasthttp.RequestHandler) *testServer {
 	t.Helper()
+	return serveWrapped(t, cfg, handler, nil)
+}
+
+// serveWrapped is serve with outer, when not nil, wrapped around the middleware, as a middleware
+// earlier in the chain would be.
+func serveWrapped(t testing.TB, cfg Config, handler fasthttp.RequestHandler, outer func(fasthttp.RequestHandler) fasthttp.RequestHandler) *testServer {
+	t.Helper()
 	logs := &syncBuffer{}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -139,7 +146,11 @@ func serve(t testing.TB, cfg Config, handler fasthttp.RequestHandler) *testServe
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &fasthttp.Server{Handler: mw.Wrap(handler)}
+	h := mw.Wrap(handler)
+	if outer != nil {
+		h = outer(h)
+	}
+	srv := &fasthttp.Server{Handler: h}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -77,7 +77,10 @@
 // ("script db.get.pre_process, line 3: attempt to index a nil value"), or only the status text
 // with Config.HideErrors (the details are logged either way). A failing pre_process script stops
 // the request: the handler and the post_process scripts are skipped; queued scripts still run.
-// A failing post_process script replaces the response with the error. A script with FailOpen has
+// Its error answer keeps the response headers set before it (by pre_process scripts, such as
+// rate-limit headers, or by middleware earlier in the chain, such as CORS headers); only the
+// status, the body and Content-Encoding are replaced. A failing post_process script replaces
+// the handler's response whole with the error. A script with FailOpen has
 // its errors logged and counted, and the request goes on as if it had not run (changes it made
 // through the event objects before failing stay). When every state is busy for longer than
 // Config.PoolTimeout the request is answered with 503.
@@ -555,7 +558,8 @@ func (m *Middleware) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler 
 		m.active.Add(1)
 		defer m.active.Add(-1)
 		if m.closing.Load() {
-			ctx.Response.Reset()
+			ctx.Response.ResetBody() // headers set earlier in the chain (CORS) stay
+			ctx.Response.Header.Del(fasthttp.HeaderContentEncoding)
 			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 			ctx.SetContentType("application/json")
 			ctx.SetBody(errorBody(nil, fasthttp.StatusServiceUnavailable, ErrClosed.Error()))

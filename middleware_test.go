@@ -355,6 +355,51 @@ func TestErrorShapes(t *testing.T) {
 	}
 }
 
+// An error answer before the handler keeps the response headers set so far (rate-limit headers,
+// CORS headers from a middleware outside fastlua); after the handler it replaces the handler's
+// response whole.
+func TestErrorKeepsHeadersBeforeHandler(t *testing.T) {
+	h := &echo{}
+	cors := func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+		return func(ctx *fasthttp.RequestCtx) {
+			ctx.Response.Header.Set("Access-Control-Allow-Origin", "*")
+			next(ctx)
+		}
+	}
+	ts := serveWrapped(t, Config{Scripts: []Script{
+		luaFile(t, "errs.limited.get.pre_process", "errors/ratelimited.lua"),
+		luaFile(t, "errs.gz.get.pre_process", "errors/gzipped_then_boom.lua"),
+		luaFile(t, "errs.post.get.post_process", "errors/text.lua"),
+	}}, h.handle, cors)
+
+	r := ts.do("GET", "/errs/limited", "")
+	if r.status != 429 || r.errorMessage(t) != "Too Many Requests" {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	for k, v := range map[string]string{"x-ratelimit-limit": "60", "x-ratelimit-remaining": "0",
+		"access-control-allow-origin": "*", "content-type": "application/json"} {
+		if r.headers[k] != v {
+			t.Errorf("429: %s = %q, want %q (headers %v)", k, r.headers[k], v, r.headers)
+		}
+	}
+
+	r = ts.do("GET", "/errs/gz", "")
+	if r.status != 500 || !strings.Contains(r.errorMessage(t), "boom") {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if r.headers["x-before-failure"] != "kept" || r.headers["content-encoding"] != "" {
+		t.Errorf("500 before the handler: headers %v", r.headers)
+	}
+
+	r = ts.do("GET", "/errs/post", "")
+	if r.status != 500 || h.count() != 1 {
+		t.Fatalf("%d %s (handler ran %d times)", r.status, r.body, h.count())
+	}
+	if r.headers["x-handler"] != "" {
+		t.Errorf("the handler's headers survived a post_process error: %v", r.headers)
+	}
+}
+
 func TestFailOpen(t *testing.T) {
 	h := &echo{}
 	bad := luaFile(t, "open.x.get.pre_process", "errors/runtime.lua")
