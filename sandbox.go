@@ -3,6 +3,7 @@ package fastlua
 import (
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 
 	"github.com/fastlua/fastlua/bridge"
@@ -81,6 +82,12 @@ func (st *state) openSandbox() {
 			return 2
 		}
 		if err := L.PCall(L.GetTop()-1, lua.MultRet, passError); err != nil {
+			if ae, ok := err.(*lua.ApiError); ok && ae.Type == lua.ApiErrorPanic {
+				// A Go panic inside the VM: the state cannot be trusted, so the run stops
+				// here and the state is closed, whatever the script meant to catch.
+				st.limitHit = true
+				L.RaiseError("the Lua state failed and was closed: %v", ae.Object)
+			}
 			L.Push(lua.LFalse)
 			if ae, ok := err.(*lua.ApiError); ok {
 				L.Push(ae.Object)
@@ -161,6 +168,17 @@ func (st *state) openSandbox() {
 		}))
 	}
 
+	// yield only where gopher-lua can resume: from the coroutine's own VM loop. When Go sits
+	// between the yield and the coroutine's body (a metamethod the VM or tostring/pairs calls,
+	// pcall, a sort comparator, a gsub callback), gopher-lua runs a nested VM loop that a yield
+	// unwinds wrongly, failing later with Go runtime errors. Lua 5.1 refuses the same ("attempt
+	// to yield across a C-call boundary").
+	co.RawSetString("yield", L.NewFunction(func(L *lua.LState) int {
+		if !yieldable() {
+			L.RaiseError("coroutine.yield: attempt to yield across a metamethod, pcall, a sort comparator or a gsub callback; yield from the coroutine's own code")
+		}
+		return -1 // what gopher-lua's own yield returns: the VM switches to the resumer
+	}))
 	G.RawSetString("string", st.readOnly(L, "string", str))
 	G.RawSetString("table", st.readOnly(L, "table", tbl))
 	G.RawSetString("math", st.readOnly(L, "math", global.RawGetString("math").(*lua.LTable)))
@@ -442,6 +460,28 @@ func (st *state) checkConcat(L *lua.LState) {
 		}
 		if total > st.m.cfg.MaxStringSize {
 			st.raiseStringLimit(L, "table.concat", total)
+		}
+	}
+}
+
+// yieldable reports whether a yield from here returns to the coroutine's own VM loop: the Go
+// stack holds one gopher-lua VM loop between here and the coroutine's threadRun. Outside a
+// coroutine it reports true and gopher-lua refuses the yield itself.
+func yieldable() bool {
+	var pcs [256]uintptr
+	n := runtime.Callers(3, pcs[:])
+	frames := runtime.CallersFrames(pcs[:n])
+	loops := 0
+	for {
+		f, more := frames.Next()
+		switch f.Function {
+		case "github.com/yuin/gopher-lua.mainLoop", "github.com/yuin/gopher-lua.mainLoopWithContext":
+			loops++
+		case "github.com/yuin/gopher-lua.threadRun":
+			return loops == 1
+		}
+		if !more {
+			return n < len(pcs) // not in a coroutine; a stack too deep to see through is refused
 		}
 	}
 }
