@@ -27,7 +27,8 @@ import (
 //	-- fastlua: time_limit = 250ms
 //
 // is_active and allow_event_modification are DreamFactory's names (true by default); fail_open
-// is false by default; time_limit is a Go duration, or "none". A directive with an unknown key
+// is false by default; time_limit is a Go duration, or "none" (refused at load unless
+// Config.MaxTimeLimit is negative; a duration longer than it is refused too). A directive with an unknown key
 // or a bad value is an error naming the file and line. Only the files at the top of a
 // directory are read; names starting with "." are ignored (editors' and the admin API's
 // temporary files).

@@ -151,7 +151,8 @@
 //	-- fastlua: time_limit = 250ms
 //
 // is_active and allow_event_modification are DreamFactory's names (both true by default);
-// fail_open is false by default; time_limit is a Go duration, or none. An unknown key or a bad
+// fail_open is false by default; time_limit is a Go duration up to Config.MaxTimeLimit, or none
+// when that is negative. An unknown key or a bad
 // value is an error naming the file and line. Config.ScriptDir (watched) and Config.ScriptFS
 // read the files at the top of a directory, ignoring names that start with "."; LoadScripts and
 // ParseScriptFile read them for programs that manage scripts themselves. A file that does not
@@ -186,7 +187,9 @@
 // the string metatable is protected. setmetatable takes tables only (as in Lua 5.1). pairs
 // honours a __pairs metamethod.
 //
-// Each run has a time limit: Config.TimeLimit (one second by default) or the script's own. A run
+// Each run has a time limit: Config.TimeLimit (one second by default) or the script's own, which
+// may not exceed Config.MaxTimeLimit (30 seconds by default; a script asking for more or for no
+// limit is refused when it is set, so a script author cannot hold a state for ever). A run
 // that exceeds it fails with an error naming the limit, even inside pcall or a coroutine, and
 // its state is closed rather than reused; platform calls count against it. gopher-lua checks the
 // limit before each instruction, and fastlua's Lua pattern matcher (string.find, match, gmatch,
@@ -263,6 +266,13 @@ type Config struct {
 	// TimeLimit is the time limit of each script run, unless the script sets its own.
 	// Default one second; negative means no limit.
 	TimeLimit time.Duration
+
+	// MaxTimeLimit is the longest time limit a script may set for itself (Script.TimeLimit, a
+	// file's time_limit directive, the admin API's config.time_limit): a script asking for
+	// more, or for none, is refused when it is set. Default 30 seconds, or TimeLimit when that
+	// is longer; negative means no ceiling (then scripts may also ask for no limit), which is
+	// also the default when TimeLimit is negative.
+	MaxTimeLimit time.Duration
 
 	// MaxStates bounds the number of Lua states, i.e. of scripts running at once. Default 64.
 	MaxStates int
@@ -368,6 +378,16 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TimeLimit == 0 {
 		c.TimeLimit = time.Second
+	}
+	if c.MaxTimeLimit == 0 {
+		switch {
+		case c.TimeLimit < 0:
+			c.MaxTimeLimit = -1
+		case c.TimeLimit > 30*time.Second:
+			c.MaxTimeLimit = c.TimeLimit
+		default:
+			c.MaxTimeLimit = 30 * time.Second
+		}
 	}
 	if c.MaxStates <= 0 {
 		c.MaxStates = 64

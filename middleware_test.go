@@ -1,9 +1,11 @@
 package fastlua
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -397,6 +399,48 @@ func TestErrorKeepsHeadersBeforeHandler(t *testing.T) {
 	}
 	if r.headers["x-handler"] != "" {
 		t.Errorf("the handler's headers survived a post_process error: %v", r.headers)
+	}
+}
+
+// A script cannot give itself more time than Config.MaxTimeLimit, nor turn its limit off.
+func TestMaxTimeLimit(t *testing.T) {
+	loop := "while true do end"
+	mw, err := New(Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mw.Close(context.Background())
+	for _, tl := range []time.Duration{-1, 31 * time.Second, 1000 * time.Hour} {
+		err := mw.Set(Script{Name: "t.x.get.pre_process", Source: loop, TimeLimit: tl})
+		if err == nil || !strings.Contains(err.Error(), "Config.MaxTimeLimit") {
+			t.Errorf("TimeLimit %v: %v", tl, err)
+		}
+	}
+	if err := mw.Set(Script{Name: "t.x.get.pre_process", Source: loop, TimeLimit: 30 * time.Second}); err != nil {
+		t.Errorf("30s, the default ceiling: %v", err)
+	}
+	// A script file asking for none is refused at load, with the file named.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "t.y.get.pre_process.lua"), []byte("-- fastlua: time_limit = none\n"+loop), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{ScriptFS: os.DirFS(dir), Logger: slog.New(slog.DiscardHandler)}); err == nil || !strings.Contains(err.Error(), "time_limit none is not allowed") {
+		t.Errorf("a file with time_limit = none: %v", err)
+	}
+	// The operator can lift the ceiling, or raise it with TimeLimit.
+	for _, c := range []struct {
+		cfg Config
+		tl  time.Duration
+	}{{Config{MaxTimeLimit: -1}, -1}, {Config{TimeLimit: -1}, -1}, {Config{TimeLimit: 2 * time.Hour}, 2 * time.Hour}} {
+		c.cfg.Logger = slog.New(slog.DiscardHandler)
+		m, err := New(c.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Set(Script{Name: "t.x.get.pre_process", Source: loop, TimeLimit: c.tl}); err != nil {
+			t.Errorf("%+v: TimeLimit %v refused: %v", c.cfg, c.tl, err)
+		}
+		m.Close(context.Background())
 	}
 }
 

@@ -50,6 +50,11 @@ func parsePattern(text string) (*pattern, error) {
 	bad := func(format string, args ...any) (*pattern, error) {
 		return nil, &PatternError{Pattern: text, Msg: fmt.Sprintf(format, args...)}
 	}
+	for i := 0; i < len(text); i++ {
+		if text[i] < 0x20 || text[i] == 0x7f {
+			return bad("it holds a control character (byte %d)", i+1)
+		}
+	}
 	parts := splitPattern(text)
 	if len(parts) < 3 {
 		return bad("want service[.resource...].verb.type, as db._table.{table_name}.get.pre_process")

@@ -53,6 +53,13 @@ func (m *Middleware) prepare(sc Script) (*script, error) {
 		return nil, err
 	}
 	sc.Name = pat.text
+	if max := m.cfg.MaxTimeLimit; max > 0 && (sc.TimeLimit < 0 || sc.TimeLimit > max) {
+		asked := "none"
+		if sc.TimeLimit > 0 {
+			asked = sc.TimeLimit.String()
+		}
+		return nil, fmt.Errorf("fastlua: script %s: time_limit %s is not allowed: scripts may set at most %v (Config.MaxTimeLimit)", sc.Name, asked, max)
+	}
 	proto, err := m.compiler.compile(sc.Name, sc.Source)
 	if err != nil {
 		var ce *CompileError

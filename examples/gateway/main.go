@@ -45,7 +45,7 @@ func main() {
 // options are the command line.
 type options struct {
 	listen, upstream, scripts, prefix, adminToken string
-	timeout, timeLimit                            time.Duration
+	timeout, timeLimit, maxTimeLimit              time.Duration
 	maxStates                                     int
 	memoryLimit                                   int64
 	redisURL                                      string
@@ -63,6 +63,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.adminToken, "admin-token", "", "token for the admin API at /_fastlua/event_script (off when empty)")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout of an upstream request")
 	fs.DurationVar(&o.timeLimit, "time-limit", time.Second, "time limit of a script run")
+	fs.DurationVar(&o.maxTimeLimit, "max-time-limit", 30*time.Second, "the longest time limit a script may set for itself (time_limit); longer ones, and none, are refused")
 	fs.IntVar(&o.maxStates, "max-states", 64, "Lua states (scripts running at once)")
 	fs.Int64Var(&o.memoryLimit, "memory-limit", 1<<30, "stop long scripts when the live heap passes this many bytes (0: off)")
 	fs.StringVar(&o.redisURL, "redis", "", "redis://host:port/db: share platform.store and queued events with other instances")
@@ -87,13 +88,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg := fastlua.Config{
-		Prefix:      o.prefix,
-		ScriptDir:   o.scripts,
-		AdminToken:  o.adminToken,
-		TimeLimit:   o.timeLimit,
-		MaxStates:   o.maxStates,
-		MemoryLimit: o.memoryLimit,
-		Logger:      logger,
+		Prefix:       o.prefix,
+		ScriptDir:    o.scripts,
+		AdminToken:   o.adminToken,
+		TimeLimit:    o.timeLimit,
+		MaxTimeLimit: o.maxTimeLimit,
+		MaxStates:    o.maxStates,
+		MemoryLimit:  o.memoryLimit,
+		Logger:       logger,
 	}
 	if o.redisURL != "" {
 		opts, err := redis.ParseURL(o.redisURL)
