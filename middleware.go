@@ -91,7 +91,8 @@
 // # platform, json and log
 //
 // platform.api.get|post|put|patch|delete(path, payload, options) calls another endpoint.
-// A relative path ("service/resource?query", below Config.Prefix) runs in process through this
+// A relative path ("service/resource?query", below Config.Prefix; one that resolves outside it,
+// as "../x" or "%2e%2e/x" would, or holds a control character, is an error) runs in process through this
 // middleware and the handler it wraps, so the target's own scripts run; the nested request
 // carries the caller's headers (its credentials: the call shares the caller's session) except
 // those describing the caller's body, then options.headers and options.parameters; a table

@@ -1,6 +1,7 @@
 package fastlua
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -202,6 +203,11 @@ func (p *platform) call(L *lua.LState, method string) int {
 	if strings.HasPrefix(target, "http://") || strings.HasPrefix(target, "https://") {
 		return p.external(L, method, target, payload, opts)
 	}
+	for i := 0; i < len(target); i++ {
+		if target[i] < 0x20 || target[i] == 0x7f {
+			L.ArgError(1, fmt.Sprintf("the path holds a control character (byte %d)", i+1))
+		}
+	}
 	if x.depth+1 > MaxAPIDepth {
 		L.RaiseError("platform.api: calls nest deeper than %d (does a script call itself?)", MaxAPIDepth)
 	}
@@ -223,6 +229,11 @@ func (p *platform) call(L *lua.LState, method string) int {
 		uri += "/"
 	}
 	req.SetRequestURI(uri + strings.TrimPrefix(target, "/"))
+	// The path is resolved ("..", "%2e%2e") the way the server will see it; it must stay below
+	// the prefix, where the scripts and their handler are.
+	if path := req.URI().Path(); !bytes.HasPrefix(path, []byte(uri)) {
+		L.ArgError(1, fmt.Sprintf("the path resolves to %q, outside the prefix %q", path, uri))
+	}
 	if err := p.fillRequest(L, req, payload, opts); err != nil {
 		L.RaiseError("platform.api.%s(%q): %s", strings.ToLower(method), target, err.Error())
 	}

@@ -120,6 +120,10 @@ func TestPlatformAPIDepthAndErrors(t *testing.T) {
 		{what: "badpath", status: 500, errMsg: "string expected, got table"},
 		{what: "badpayload", status: 500, errMsg: "payload must be a table, a string or nil"},
 		{what: "badoptions", status: 500, errMsg: "options.headers must be a table"},
+		{what: "dotdot", status: 500, errMsg: `the path resolves to "/admin/secret", outside the prefix "/api/v2/"`},
+		{what: "encdots", status: 500, errMsg: `the path resolves to "/metrics", outside the prefix`},
+		{what: "nul", status: 500, errMsg: "the path holds a control character (byte 8)"},
+		{what: "inside", status: 200, check: func(v map[string]any) bool { return v["method"] == "GET" }},
 	}
 	for _, c := range cases {
 		r := ts.do("GET", "/api/v2/calls/"+c.what, "")

@@ -14,6 +14,16 @@ elseif what == "badpayload" then
   platform.api.post("echo/it", function() end)
 elseif what == "badoptions" then
   platform.api.get("echo/it", nil, { headers = "x" })
+elseif what == "dotdot" then
+  platform.api.get("../../admin/secret")
+elseif what == "encdots" then
+  platform.api.get("echo/%2e%2e/%2E%2e/%2e%2e/metrics")
+elseif what == "nul" then
+  platform.api.get("echo/it\0/x")
+elseif what == "inside" then
+  -- ".." that stays below the prefix is fine
+  local r = platform.api.get("nothing/../echo/it")
+  return { content = r.content }
 elseif what == "returned" then
   -- DreamFactory's obfuscation example: return another endpoint's answer as this one's.
   return platform.api.get("echo/it", nil, { parameters = { from = "returned" } })
