@@ -27,10 +27,11 @@ type exchange struct {
 	cur      *script // the script running now (for event.params)
 	answered bool    // a pre_process script answered the request
 
-	st      *state    // the caller's state for a nested call (platform.api); nil at the top level
-	running *state    // the state the current phase runs on
-	depth   int       // 0 at the top level; +1 per nested platform.api call
-	root    *exchange // the top-level exchange: the session belongs to it
+	st       *state    // the caller's state for a nested call (platform.api); nil at the top level
+	running  *state    // the state the current phase runs on
+	depth    int       // 0 at the top level; +1 per nested platform.api call
+	root     *exchange // the top-level exchange: the session belongs to it
+	apiCalls int       // in-process platform.api calls for the request (on the root; Config.MaxAPICalls)
 
 	session     any    // Config.Session's value for the request
 	sessionDone bool   // session has been built
@@ -67,7 +68,7 @@ func putExchange(x *exchange) {
 	clear(x.matched)
 	x.matched = x.matched[:0]
 	x.m, x.ctx, x.next, x.path, x.cur, x.st, x.running, x.root = nil, nil, nil, nil, nil, nil, nil, nil
-	x.answered, x.depth, x.phase = false, 0, bridge.PreProcess
+	x.answered, x.depth, x.phase, x.apiCalls = false, 0, bridge.PreProcess, 0
 	x.session, x.sessionDone, x.queueID = nil, false, ""
 	exchangePool.Put(x)
 }

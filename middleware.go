@@ -286,6 +286,17 @@ type Config struct {
 	// may produce in one call. Default 4 MiB.
 	MaxStringSize int
 
+	// MaxLogSize caps the bytes one run may write with log.* and print (messages and fields
+	// together, with those of the platform.api runs it makes): past it a record is cut, then the rest
+	// of the run's records are dropped, with one warning saying so. Logging never fails a
+	// script. Default 64 KiB.
+	MaxLogSize int
+
+	// MaxAPICalls caps the in-process platform.api calls made for one request, counting every
+	// nesting level: past it a call raises an error. It bounds the fan-out of scripts that call
+	// each other. Default 256.
+	MaxAPICalls int
+
 	// MaxJSONSize caps the JSON text made from a Lua table: json.encode, and the payload or
 	// content a script changed. Default 64 MiB.
 	MaxJSONSize int
@@ -398,6 +409,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxStringSize <= 0 {
 		c.MaxStringSize = 4 << 20
+	}
+	if c.MaxLogSize <= 0 {
+		c.MaxLogSize = 64 << 10
+	}
+	if c.MaxAPICalls <= 0 {
+		c.MaxAPICalls = 256
 	}
 	if c.MaxJSONSize <= 0 {
 		c.MaxJSONSize = 64 << 20

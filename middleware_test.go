@@ -649,6 +649,42 @@ func TestNoLeaksBetweenRuns(t *testing.T) {
 	}
 }
 
+// One request cannot flood the log: a run's log output is capped (the script still succeeds),
+// and scripts calling each other stop at Config.MaxAPICalls instead of fanning out 4^8 calls,
+// each failing one logged.
+func TestLogAndFanOutBounded(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{MaxLogSize: 16 << 10, Scripts: []Script{
+		luaFile(t, "flood.x.get.pre_process", "limits/log_flood.lua"),
+		luaFile(t, "fan.{side}.get.pre_process", "limits/fan.lua"),
+	}}, h.handle)
+	r := ts.do("GET", "/flood/x", "")
+	if r.status != 200 || r.body != `{"done":true}` {
+		t.Fatalf("a script that logs too much failed: %d %s", r.status, r.body)
+	}
+	logs := ts.logs.String()
+	if n := len(logs); n > 64<<10 {
+		t.Fatalf("one run wrote %d bytes of log (MaxLogSize is 16 KiB)", n)
+	}
+	if strings.Count(logs, "its limit (Config.MaxLogSize)") != 1 || !strings.Contains(logs, "bytes cut: Config.MaxLogSize") {
+		t.Fatalf("the cut was not reported once:\n%.2000s", logs)
+	}
+	// The next run has its budget again.
+	if r := ts.do("GET", "/flood/x", ""); r.status != 200 || strings.Count(ts.logs.String(), "its limit (Config.MaxLogSize)") != 2 {
+		t.Fatalf("second run: %d", r.status)
+	}
+
+	before := len(ts.logs.String())
+	r = ts.do("GET", "/fan/a", "")
+	if r.status != 500 || !strings.Contains(r.errorMessage(t), "more than 256 calls for one request (Config.MaxAPICalls)") {
+		t.Fatalf("fan-out: %d %s", r.status, r.body)
+	}
+	fanLogs := ts.logs.String()[before:]
+	if n := strings.Count(fanLogs, "script failed"); n > 300 {
+		t.Fatalf("%d failures logged for one request", n)
+	}
+}
+
 func TestLimits(t *testing.T) {
 	h := &echo{}
 	var scripts []Script

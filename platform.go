@@ -208,6 +208,11 @@ func (p *platform) call(L *lua.LState, method string) int {
 			L.ArgError(1, fmt.Sprintf("the path holds a control character (byte %d)", i+1))
 		}
 	}
+	if r := x.rootExchange(); r.apiCalls >= x.m.cfg.MaxAPICalls {
+		L.RaiseError("platform.api: more than %d calls for one request (Config.MaxAPICalls)", x.m.cfg.MaxAPICalls)
+	} else {
+		r.apiCalls++
+	}
 	if x.depth+1 > MaxAPIDepth {
 		L.RaiseError("platform.api: calls nest deeper than %d (does a script call itself?)", MaxAPIDepth)
 	}
@@ -568,10 +573,16 @@ func (st *state) newLogModule(L *lua.LState) *lua.LTable {
 	mod := L.CreateTable(0, 4)
 	for name, level := range map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError} {
 		mod.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
-			msg := L.ToStringMeta(L.CheckAny(1)).String()
+			if !st.mayLog() {
+				return 0
+			}
+			msg := st.logText(L.ToStringMeta(L.CheckAny(1)).String())
 			attrs := st.logAttrs()
 			if fields := L.OptTable(2, nil); fields != nil {
 				fields.ForEach(func(k, v lua.LValue) {
+					if st.logged >= st.m.cfg.MaxLogSize {
+						return // the budget is spent: the remaining fields go
+					}
 					var val any
 					switch v := v.(type) {
 					case lua.LNumber:
@@ -587,7 +598,10 @@ func (st *state) newLogModule(L *lua.LState) *lua.LTable {
 					default:
 						val = L.ToStringMeta(v).String()
 					}
-					attrs = append(attrs, slog.Any(lua.LVAsString(k), val))
+					if s, ok := val.(string); ok {
+						val = st.logText(s)
+					}
+					attrs = append(attrs, slog.Any(st.logText(lua.LVAsString(k)), val))
 				})
 			}
 			st.m.logger.Log(context.Background(), level, msg, attrs...)

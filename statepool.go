@@ -163,6 +163,7 @@ type state struct {
 	onError     *lua.LFunction // the error handler of a run's PCall
 	// per run
 	coroutines int
+	logged     int    // bytes logged by the top-level run (Config.MaxLogSize)
 	limitHit   bool   // a sandbox limit raised an error (ErrLimit)
 	trace      string // a short traceback of the last error, from the error handler
 	broken     bool   // close instead of reuse
@@ -311,6 +312,7 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 	top := L.GetTop()
 	if st.depth == 1 {
 		st.coroutines = 0
+		st.logged = 0
 		st.limitHit = false
 	}
 	outer, checked := false, false
