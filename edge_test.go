@@ -77,6 +77,7 @@ func TestBridgeDetails(t *testing.T) {
 		{Name: "b.inject.get.pre_process", Source: `event.request.headers["x-evil"] = "a\r\nInjected: yes"`},
 		{Name: "b.badname.get.pre_process", Source: `event.request.headers["bad name"] = "x"`},
 		{Name: "b.method.get.pre_process", Source: `event.request.method = "GET /x"`},
+		{Name: "b.longmethod.get.pre_process", Source: `event.request.method = string.rep("X", 33)`},
 		{Name: "b.status.get.pre_process", Source: `event.response.status_code = 1000`},
 		{Name: "b.pairs.get.pre_process", Source: `
 local keys = {}
@@ -107,10 +108,11 @@ event.response.headers["x-fields"] = table.concat({ r.method, r.uri, r.path, r.s
 	}
 
 	for path, want := range map[string]string{
-		"/b/inject":  "control character",
-		"/b/badname": "not a valid header name",
-		"/b/method":  "must be an HTTP method name",
-		"/b/status":  "from 100 to 599",
+		"/b/inject":     "control character",
+		"/b/badname":    "not a valid header name",
+		"/b/method":     "must be an HTTP method name",
+		"/b/longmethod": "at most 32 bytes",
+		"/b/status":     "from 100 to 599",
 	} {
 		r := ts.do("GET", path, "")
 		if msg := r.errorMessage(t); r.status != 500 || !strings.Contains(msg, want) {

@@ -145,8 +145,8 @@ func (r *request) newindex(L *lua.LState) int {
 	case "method":
 		e.checkWrite(L, "event.request", key, true)
 		m, ok := val.(lua.LString)
-		if !ok || !isToken(string(m)) {
-			L.RaiseError("event.request.method must be an HTTP method name, got %s", describe(val))
+		if !ok || !isToken(string(m)) || len(m) > 32 {
+			L.RaiseError("event.request.method must be an HTTP method name (a token of at most 32 bytes), got %s", describe(val))
 		}
 		e.request.Header.SetMethod(string(bytes.ToUpper([]byte(m))))
 	case "payload":
