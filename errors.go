@@ -125,6 +125,13 @@ func scriptErrorFrom(s *script, err error) *ScriptError {
 	if se.Kind == ErrRuntime && isLimitMessage(se.Message) {
 		se.Kind = ErrLimit
 	}
+	if se.Kind == ErrRuntime && strings.HasPrefix(se.Message, "runtime error: ") {
+		// A Go runtime error that gopher-lua turned into a string (a coroutine's failure comes
+		// back that way): the VM failed, not the script. The state is closed; the client is
+		// not shown Go's text.
+		se.Kind = ErrPanic
+		se.Message = "the Lua VM failed; its state was closed (the details are logged)"
+	}
 	return se
 }
 

@@ -444,6 +444,28 @@ func TestMaxTimeLimit(t *testing.T) {
 	}
 }
 
+// A Go runtime error that reaches a run as a string (gopher-lua's coroutines turn Go panics into
+// one) closes the state, and the client sees no Go text.
+func TestGoRuntimeErrorClosesState(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{MaxStates: 1, Scripts: []Script{
+		{Name: "vm.fail.get.pre_process", Source: `error("runtime error: invalid memory address or nil pointer dereference", 0)`},
+		{Name: "vm.ok.get.pre_process", Source: `return { content = { ok = true } }`},
+	}}, h.handle)
+	ts.do("GET", "/vm/ok", "")
+	created := ts.mw.Stats().Pool.Created
+	r := ts.do("GET", "/vm/fail", "")
+	if msg := r.errorMessage(t); r.status != 500 || strings.Contains(msg, "nil pointer") || !strings.Contains(msg, "its state was closed") {
+		t.Fatalf("%d %q", r.status, msg)
+	}
+	if r := ts.do("GET", "/vm/ok", ""); r.status != 200 || ts.mw.Stats().Pool.Created != created+1 {
+		t.Fatalf("after: %d, states created %d -> %d", r.status, created, ts.mw.Stats().Pool.Created)
+	}
+	if !strings.Contains(ts.logs.String(), "nil pointer dereference") {
+		t.Fatal("the Go error was not logged")
+	}
+}
+
 func TestFailOpen(t *testing.T) {
 	h := &echo{}
 	bad := luaFile(t, "open.x.get.pre_process", "errors/runtime.lua")

@@ -173,12 +173,25 @@ func (st *state) openSandbox() {
 	// pcall, a sort comparator, a gsub callback), gopher-lua runs a nested VM loop that a yield
 	// unwinds wrongly, failing later with Go runtime errors. Lua 5.1 refuses the same ("attempt
 	// to yield across a C-call boundary").
-	co.RawSetString("yield", L.NewFunction(func(L *lua.LState) int {
+	rawYield := L.NewFunction(func(L *lua.LState) int {
 		if !yieldable() {
 			L.RaiseError("coroutine.yield: attempt to yield across a metamethod, pcall, a sort comparator or a gsub callback; yield from the coroutine's own code")
 		}
 		return -1 // what gopher-lua's own yield returns: the VM switches to the resumer
-	}))
+	})
+	// A Go function that is tail-called ("return coroutine.yield(x)") has its caller's frame
+	// removed before it runs to completion, and a yield then resumes into nothing. Scripts get
+	// a Lua function that calls the Go yield with a plain call: a tail call to it is a Lua tail
+	// call, which gopher-lua handles.
+	wrapYield, err := L.LoadString("local yield = ... local function pass(...) return ... end return function(...) return pass(yield(...)) end")
+	if err != nil {
+		panic(err) // constant source
+	}
+	L.Push(wrapYield)
+	L.Push(rawYield)
+	L.Call(1, 1)
+	co.RawSetString("yield", L.Get(-1))
+	L.Pop(1)
 	G.RawSetString("string", st.readOnly(L, "string", str))
 	G.RawSetString("table", st.readOnly(L, "table", tbl))
 	G.RawSetString("math", st.readOnly(L, "math", global.RawGetString("math").(*lua.LTable)))

@@ -379,6 +379,9 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 			se.Kind = ErrLimit
 		}
 		se.Traceback = st.trace
+		if se.Kind == ErrPanic && se.Err != nil {
+			se.Traceback = se.Err.Error() + "\n" + se.Traceback // the Go error, for the log only
+		}
 		if se.Kind == ErrPanic || se.Kind == ErrLimit {
 			st.broken = true // a state that panicked or hit a limit is closed, not reused
 		}

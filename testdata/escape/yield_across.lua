@@ -10,6 +10,17 @@ end
 local got = {}
 for v in coroutine.wrap(gen) do got[#got + 1] = tostring(v) end
 if table.concat(got, ",") ~= "1,2,3,n" then error("plain yields broke: " .. table.concat(got, ",")) end
+-- A yield as a tail call, directly and through __call (gopher-lua loses the caller's frame
+-- when it tail-calls a Go function that yields).
+local co = coroutine.create(function(a) return coroutine.yield(a + 1) end)
+local ok1, v1 = coroutine.resume(co, 1)
+local ok2, v2 = coroutine.resume(co, "back")
+local callable = setmetatable({}, { __call = function(_, x) return coroutine.yield(x) end })
+local co2 = coroutine.create(function() return callable(7) end)
+local ok3, v3 = coroutine.resume(co2)
+local ok4, v4 = coroutine.resume(co2, "again")
+local tail = table.concat({ tostring(ok1), tostring(v1), tostring(ok2), tostring(v2), tostring(ok3), tostring(v3), tostring(ok4), tostring(v4) }, ",")
+if tail ~= "true,2,true,back,true,7,true,again" then error("tail-called yields broke: " .. tail) end
 
 local mt = {
   __index = function() return coroutine.yield("index") end,
