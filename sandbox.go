@@ -175,7 +175,8 @@ func (st *state) openSandbox() {
 	// to yield across a C-call boundary").
 	rawYield := L.NewFunction(func(L *lua.LState) int {
 		if !yieldable() {
-			L.RaiseError("coroutine.yield: attempt to yield across a metamethod, pcall, a sort comparator or a gsub callback; yield from the coroutine's own code")
+			// level 3: the line of the script that called coroutine.yield (1 is this function, 2 the Lua wrapper)
+			L.Error(lua.LString("coroutine.yield: attempt to yield across a metamethod, pcall, a sort comparator or a gsub callback; yield from the coroutine's own code"), 3)
 		}
 		return -1 // what gopher-lua's own yield returns: the VM switches to the resumer
 	})
