@@ -204,7 +204,10 @@
 // MaxArrayIndex (a process-wide setting) to 2^20, so that t[60000000] = 1 no longer fills 60
 // million array slots in one instruction; arrays longer than that still work, but ipairs and #
 // see only their first 2^20-1 elements. A source that nests expressions or blocks deeper than
-// 1000 levels is refused at compile time.
+// 1000 levels is refused at compile time. A run's log output (log.*, print) is capped by
+// Config.MaxLogSize, and the in-process platform.api calls of one request by Config.MaxAPICalls.
+// coroutine.yield is refused across a Go boundary (a metamethod, pcall, a sort comparator, a gsub
+// callback), where gopher-lua cannot resume, as Lua 5.1 refuses it.
 //
 // Memory in general is not bounded per script: gopher-lua has no allocation hook, so a script
 // can still build a large table, or double a string with .., until its time runs out.
