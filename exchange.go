@@ -283,9 +283,8 @@ func (x *exchange) fail(se *ScriptError, open bool) {
 	resp := &x.ctx.Response
 	if x.phase == bridge.PreProcess {
 		// Before the handler, the response holds only what pre_process scripts and middleware
-		// earlier in the chain set (rate-limit and CORS headers): keep that, replace the body.
-		resp.ResetBody()
-		resp.Header.Del(fasthttp.HeaderContentEncoding)
+		// earlier in the chain set (rate-limit and CORS headers): keep that.
+		clearBody(resp)
 	} else {
 		// After it, the handler's headers describe a response the error replaces.
 		resp.Reset()
@@ -366,3 +365,10 @@ func (x *exchange) VisitParams(f func(name, value string)) {
 }
 
 var _ bridge.Info = (*exchange)(nil)
+
+// clearBody empties a response for an error answer that keeps the headers set so far, except
+// the one that describes the old body.
+func clearBody(resp *fasthttp.Response) {
+	resp.ResetBody()
+	resp.Header.Del(fasthttp.HeaderContentEncoding)
+}

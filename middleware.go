@@ -599,8 +599,7 @@ func (m *Middleware) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler 
 		m.active.Add(1)
 		defer m.active.Add(-1)
 		if m.closing.Load() {
-			ctx.Response.ResetBody() // headers set earlier in the chain (CORS) stay
-			ctx.Response.Header.Del(fasthttp.HeaderContentEncoding)
+			clearBody(&ctx.Response) // headers set earlier in the chain (CORS) stay
 			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 			ctx.SetContentType("application/json")
 			ctx.SetBody(errorBody(nil, fasthttp.StatusServiceUnavailable, ErrClosed.Error()))

@@ -50,10 +50,8 @@ func parsePattern(text string) (*pattern, error) {
 	bad := func(format string, args ...any) (*pattern, error) {
 		return nil, &PatternError{Pattern: text, Msg: fmt.Sprintf(format, args...)}
 	}
-	for i := 0; i < len(text); i++ {
-		if text[i] < 0x20 || text[i] == 0x7f {
-			return bad("it holds a control character (byte %d)", i+1)
-		}
+	if i := controlByte(text); i >= 0 {
+		return bad("it holds a control character (byte %d)", i+1)
 	}
 	parts := splitPattern(text)
 	if len(parts) < 3 {
@@ -202,4 +200,15 @@ func isVerb(s string) bool {
 		}
 	}
 	return true
+}
+
+// controlByte returns the index of the first ASCII control character (below 0x20, or DEL) in s,
+// or -1.
+func controlByte(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return i
+		}
+	}
+	return -1
 }

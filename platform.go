@@ -203,16 +203,14 @@ func (p *platform) call(L *lua.LState, method string) int {
 	if strings.HasPrefix(target, "http://") || strings.HasPrefix(target, "https://") {
 		return p.external(L, method, target, payload, opts)
 	}
-	for i := 0; i < len(target); i++ {
-		if target[i] < 0x20 || target[i] == 0x7f {
-			L.ArgError(1, fmt.Sprintf("the path holds a control character (byte %d)", i+1))
-		}
+	if i := controlByte(target); i >= 0 {
+		L.ArgError(1, fmt.Sprintf("the path holds a control character (byte %d)", i+1))
 	}
-	if r := x.rootExchange(); r.apiCalls >= x.m.cfg.MaxAPICalls {
+	root := x.rootExchange()
+	if root.apiCalls >= x.m.cfg.MaxAPICalls {
 		L.RaiseError("platform.api: more than %d calls for one request (Config.MaxAPICalls)", x.m.cfg.MaxAPICalls)
-	} else {
-		r.apiCalls++
 	}
+	root.apiCalls++
 	if x.depth+1 > MaxAPIDepth {
 		L.RaiseError("platform.api: calls nest deeper than %d (does a script call itself?)", MaxAPIDepth)
 	}

@@ -82,18 +82,20 @@ func (st *state) openSandbox() {
 			return 2
 		}
 		if err := L.PCall(L.GetTop()-1, lua.MultRet, passError); err != nil {
-			if ae, ok := err.(*lua.ApiError); ok && ae.Type == lua.ApiErrorPanic {
+			ae, ok := err.(*lua.ApiError)
+			if !ok {
+				L.Push(lua.LFalse)
+				L.Push(lua.LString(err.Error()))
+				return 2
+			}
+			if ae.Type == lua.ApiErrorPanic {
 				// A Go panic inside the VM: the state cannot be trusted, so the run stops
 				// here and the state is closed, whatever the script meant to catch.
 				st.limitHit = true
 				L.RaiseError("the Lua state failed and was closed: %v", ae.Object)
 			}
 			L.Push(lua.LFalse)
-			if ae, ok := err.(*lua.ApiError); ok {
-				L.Push(ae.Object)
-			} else {
-				L.Push(lua.LString(err.Error()))
-			}
+			L.Push(ae.Object)
 			return 2
 		}
 		L.Insert(lua.LTrue, 1)
