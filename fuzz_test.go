@@ -108,7 +108,13 @@ func FuzzCompile(f *testing.F) {
 		if p == nil {
 			t.Fatal("no proto and no error")
 		}
-		specialize(p, levelObjects{"event": bridgeNull, "event.request": bridgeNull})
+		objs := levelObjects{
+			values: map[string]lua.LValue{"event": bridgeNull, "event.request": bridgeNull, "event.request.headers": bridgeNull},
+			field:  func(string, string, bool) lua.LValue { return bridgeNull },
+		}
+		if sp := specialize(p, objs); len(sp.Code) != len(p.Code) {
+			t.Fatalf("specialize changed the instruction count: %d, was %d", len(sp.Code), len(p.Code))
+		}
 		straightLine(p)
 	})
 }

@@ -13,6 +13,17 @@ import (
 // which such a chain is one LOADK of the object (the other instructions become NOPs, so jump
 // offsets and line numbers stay as they were). A chain is folded only when every step writes
 // the register it reads (the intermediate values are dead) and no jump lands inside it.
+//
+// A chain that ends on one of the event's key/value objects and is followed by a read or a
+// write of a constant key (`event.request.headers["x-id"]`, `... = v`) goes one step further:
+// the object's __index or __newindex costs a metatable lookup and a nested VM loop, so the
+// chain and the access become a CALL of a Go function bound to the object and the key (see
+// bridge.Event.FieldFunc), in the instructions they took. The call uses the chain's register
+// and the one above it. The one above is free: the chain's register was the first free one
+// when the chain began, and no local can be declared between the chain and the access that
+// follows it. The chain's register itself may be a local (`local h = event.request.headers`
+// then `h["x"]`): the rewrite is made only when the access overwrites it or the code after
+// the access provably never reads it again (see deadAfter).
 
 const (
 	opShift = 26
@@ -32,24 +43,34 @@ func loadK(a, bx int) uint32 {
 	return uint32(lua.OP_LOADK)<<opShift | uint32(a)<<aShift | uint32(bx)
 }
 
+func abc(op, a, b, c int) uint32 {
+	return uint32(op)<<opShift | uint32(a)<<aShift | uint32(c)<<9 | uint32(b)
+}
+
 var nop = uint32(lua.OP_NOP) << opShift
 
-// levelObjects are the values a level's code may load directly: "event", "event.request",
-// "event.request.headers", ..., "platform".
-type levelObjects map[string]lua.LValue
+// levelObjects are what a level's specialized code may use directly.
+type levelObjects struct {
+	// values are the objects: "event", "event.request", "event.request.headers", ...,
+	// "platform".
+	values map[string]lua.LValue
+	// field returns a Go function doing obj[key] (set false) or obj[key] = v (set true), or nil
+	// when obj has none; nil itself when there are no such functions.
+	field func(obj, key string, set bool) lua.LValue
+}
 
 // specialize returns a copy of p (and of the functions it defines) with the chains that read
 // objs folded into constants, or p itself when there is nothing to fold.
 func specialize(p *lua.FunctionProto, objs levelObjects) *lua.FunctionProto {
 	var code []uint32
 	var consts []lua.LValue
-	constIndex := map[string]int{}
-	constant := func(name string) int {
-		if i, ok := constIndex[name]; ok {
+	constIndex := map[lua.LValue]int{}
+	constant := func(v lua.LValue) int {
+		if i, ok := constIndex[v]; ok {
 			return i
 		}
-		consts = append(consts, objs[name])
-		constIndex[name] = len(consts) - 1
+		consts = append(consts, v)
+		constIndex[v] = len(consts) - 1
 		return len(consts) - 1
 	}
 	targets := jumpTargets(p.Code)
@@ -78,7 +99,7 @@ func specialize(p *lua.FunctionProto, objs levelObjects) *lua.FunctionProto {
 			if !ok {
 				break
 			}
-			if _, known := objs[name+"."+string(key)]; !known {
+			if _, known := objs.values[name+"."+string(key)]; !known {
 				break
 			}
 			name += "." + string(key)
@@ -88,7 +109,11 @@ func specialize(p *lua.FunctionProto, objs levelObjects) *lua.FunctionProto {
 			code = append([]uint32(nil), p.Code...)
 			consts = append([]lua.LValue(nil), p.Constants...)
 		}
-		code[pc] = loadK(a, constant(name))
+		if last, ok := fieldCall(p, targets, code, pc, end, name, objs, constant); ok {
+			pc = last
+			continue
+		}
+		code[pc] = loadK(a, constant(objs.values[name]))
 		for i := pc + 1; i <= end; i++ {
 			code[i] = nop
 		}
@@ -114,6 +139,154 @@ func specialize(p *lua.FunctionProto, objs levelObjects) *lua.FunctionProto {
 		cp.FunctionPrototypes = children
 	}
 	return &cp
+}
+
+// fieldCall rewrites a chain, code[first..end] loading the object name into register a, and
+// the read or write of a constant key that follows it, into a call of the object's bound Go
+// function (see the top of the file). It reports the last instruction it rewrote, and false
+// when the access is not one it rewrites.
+//
+//	obj[k] into R(x):  LOADK a fn; CALL a 1 2; MOVE x a (when x != a)
+//	obj[k] = v:        LOADK a fn; LOADK a+1 v or MOVE a+1 v; CALL a 2 1
+//
+// The remaining instructions of the span become NOPs.
+func fieldCall(p *lua.FunctionProto, targets []bool, code []uint32, first, end int, name string,
+	objs levelObjects, constant func(lua.LValue) int) (last int, ok bool) {
+	if objs.field == nil || end+1 >= len(p.Code) || targets[end+1] {
+		return 0, false
+	}
+	a := argA(p.Code[first])
+	keyAt := func(rk int) (string, bool) {
+		if rk&rkBit == 0 {
+			return "", false
+		}
+		k, ok := p.Constants[rk&^rkBit].(lua.LString)
+		return string(k), ok
+	}
+	var out []uint32
+	switch inst := p.Code[end+1]; opcode(inst) {
+	case lua.OP_GETTABLE: // R(x) := R(a)[K]
+		key, isKey := keyAt(argC(inst))
+		if argB(inst) != a || !isKey {
+			return 0, false
+		}
+		fn := objs.field(name, key, false)
+		if fn == nil {
+			return 0, false
+		}
+		out = append(out, loadK(a, constant(fn)), abc(lua.OP_CALL, a, 1, 2))
+		if x := argA(inst); x != a {
+			if !deadAfter(p.Code, end+2, a) {
+				return 0, false
+			}
+			out = append(out, abc(lua.OP_MOVE, x, a, 0))
+		}
+		last = end + 1
+	case lua.OP_LOADK, lua.OP_SETTABLE: // [R(a+1) := K;] R(a)[RK(b)] := RK(c)
+		set, key, isKey := inst, "", false
+		last = end + 1
+		if opcode(inst) == lua.OP_LOADK {
+			// The key loaded into the register above the object, then stored by.
+			k, isStr := p.Constants[argBx(inst)].(lua.LString)
+			if argA(inst) != a+1 || !isStr || end+2 >= len(p.Code) || targets[end+2] {
+				return 0, false
+			}
+			set, last = p.Code[end+2], end+2
+			if opcode(set) != lua.OP_SETTABLE || argB(set) != a+1 {
+				return 0, false
+			}
+			key, isKey = string(k), true
+		} else {
+			key, isKey = keyAt(argB(set))
+		}
+		if !isKey || argA(set) != a || !deadAfter(p.Code, last+1, a) {
+			return 0, false
+		}
+		fn := objs.field(name, key, true)
+		if fn == nil {
+			return 0, false
+		}
+		out = append(out, loadK(a, constant(fn)))
+		switch c := argC(set); {
+		case c&rkBit != 0:
+			out = append(out, loadK(a+1, c&^rkBit))
+		case c != a && c != a+1:
+			out = append(out, abc(lua.OP_MOVE, a+1, c, 0))
+		default:
+			return 0, false
+		}
+		out = append(out, abc(lua.OP_CALL, a, 2, 1))
+	default:
+		return 0, false
+	}
+	if len(out) > last-first+1 {
+		return 0, false
+	}
+	n := copy(code[first:], out)
+	for i := first + n; i <= last; i++ {
+		code[i] = nop
+	}
+	return last, true
+}
+
+// deadAfter reports whether register r is certainly not read again once code[from] is
+// reached: the straight-line code from there writes it before any read, or leaves the
+// function without returning it. It answers false whenever it is not sure (a branch, a loop,
+// a closure, an instruction it does not model).
+func deadAfter(code []uint32, from, r int) bool {
+	const maxScan = 16
+	rk := func(x int) bool { return x&rkBit == 0 && x == r }
+	for pc := from; pc < len(code) && pc < from+maxScan; pc++ {
+		inst := code[pc]
+		a, b, c := argA(inst), argB(inst), argC(inst)
+		switch opcode(inst) {
+		case lua.OP_NOP:
+			continue
+		case lua.OP_LOADK, lua.OP_GETGLOBAL, lua.OP_GETUPVAL, lua.OP_NEWTABLE:
+			if a == r {
+				return true
+			}
+		case lua.OP_LOADNIL:
+			if a <= r && r <= b {
+				return true
+			}
+		case lua.OP_MOVE, lua.OP_UNM, lua.OP_NOT, lua.OP_LEN:
+			if b == r {
+				return false
+			}
+			if a == r {
+				return true
+			}
+		case lua.OP_GETTABLE, lua.OP_GETTABLEKS, lua.OP_ADD, lua.OP_SUB, lua.OP_MUL, lua.OP_DIV,
+			lua.OP_MOD, lua.OP_POW:
+			if opcode(inst) == lua.OP_GETTABLE || opcode(inst) == lua.OP_GETTABLEKS {
+				if b == r {
+					return false
+				}
+			} else if rk(b) {
+				return false
+			}
+			if rk(c) {
+				return false
+			}
+			if a == r {
+				return true
+			}
+		case lua.OP_SETGLOBAL, lua.OP_SETUPVAL:
+			if a == r {
+				return false
+			}
+		case lua.OP_SETTABLE, lua.OP_SETTABLEKS:
+			if a == r || rk(b) || rk(c) {
+				return false
+			}
+		case lua.OP_RETURN: // returns R(a) .. R(a+b-2), or R(a) .. top when b is 0
+			return r < a || (b != 0 && r > a+b-2)
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // jumpTargets marks the instructions a jump or a skip can land on.

@@ -1,17 +1,18 @@
 package fastlua
 
 import (
+	"strings"
 	"testing"
 
 	lua "github.com/yuin/gopher-lua"
 )
 
 func TestSpecializeFolds(t *testing.T) {
-	objs := levelObjects{
+	objs := levelObjects{values: map[string]lua.LValue{
 		"event": lua.LString("E"), "event.request": lua.LString("R"), "event.request.headers": lua.LString("H"),
 		"event.response": lua.LString("S"), "event.response.headers": lua.LString("SH"),
 		"event.request.parameters": lua.LString("P"), "platform": lua.LString("PL"),
-	}
+	}}
 	cases := []struct {
 		src   string
 		loads []string // the objects loaded by LOADK, in order
@@ -74,5 +75,72 @@ func TestSpecializedScripts(t *testing.T) {
 	r := ts.do("GET", "/spec/x?flag=1", "", "X-In", "1")
 	if r.status != 200 || r.headers["x-spec"] != "ok" || r.headers["x-branch"] != "then" {
 		t.Fatalf("%d %s %v", r.status, r.body, r.headers)
+	}
+}
+
+func TestSpecializeFieldCalls(t *testing.T) {
+	objs := levelObjects{
+		values: map[string]lua.LValue{
+			"event": lua.LString("E"), "event.request": lua.LString("R"), "event.request.headers": lua.LString("H"),
+			"event.request.parameters": lua.LString("P"), "event.response": lua.LString("S"), "event.response.headers": lua.LString("SH"),
+		},
+		field: func(obj, key string, set bool) lua.LValue {
+			if obj == "event.request" || obj == "event" {
+				return nil
+			}
+			op := "get"
+			if set {
+				op = "set"
+			}
+			return lua.LString(op + " " + obj + "[" + key + "]")
+		},
+	}
+	cases := []struct {
+		src   string
+		calls []string // the field functions called, in order
+	}{
+		{`local id = event.request.headers["x"]`, []string{"get event.request.headers[x]"}},
+		{`local id if id == nil then event.request.headers["x"] = "g" end`, []string{"set event.request.headers[x]"}},
+		{`event.response.headers["x-scripted"] = "1"`, []string{"set event.response.headers[x-scripted]"}},
+		{`local a, b = 1, 2 b = event.request.headers.x`, []string{"get event.request.headers[x]"}},
+		{`local f = event.request.parameters.flag`, []string{"get event.request.parameters[flag]"}},
+		{`local v = 1 event.request.headers.x = v`, []string{"set event.request.headers[x]"}},
+		// The chain's local is read again: it must keep the object.
+		{`local h = event.request.headers local v = h["x"] h["y"] = 1`, nil},
+		{`local h = event.request.headers h.x = 1 return h`, nil},
+		// ... or is never read again.
+		{`local h = event.request.headers local v = h["x"]`, []string{"get event.request.headers[x]"}},
+		// Not a constant key, a value computed in between, an object with no field functions.
+		{`local k = "x" event.request.headers[k] = 1`, nil},
+		{`event.request.headers.x = tostring(1)`, nil},
+		{`local m = event.request.method`, nil},
+		{`local n = event.request.headers[1]`, nil},
+	}
+	for _, c := range cases {
+		p, err := compileSource("t", c.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp := specialize(p, objs)
+		var calls []string
+		for pc, inst := range sp.Code {
+			if opcode(inst) != lua.OP_LOADK {
+				continue
+			}
+			s, ok := sp.Constants[argBx(inst)].(lua.LString)
+			if !ok || (!strings.HasPrefix(string(s), "get ") && !strings.HasPrefix(string(s), "set ")) {
+				continue
+			}
+			calls = append(calls, string(s))
+			if next := sp.Code[pc+1]; opcode(next) != lua.OP_CALL && opcode(sp.Code[pc+2]) != lua.OP_CALL {
+				t.Errorf("%s: %s is loaded but not called", c.src, s)
+			}
+		}
+		if strings.Join(calls, ";") != strings.Join(c.calls, ";") {
+			t.Errorf("%s: calls %q, want %q", c.src, calls, c.calls)
+		}
+		if len(sp.Code) != len(p.Code) {
+			t.Errorf("%s: the instruction count changed", c.src)
+		}
 	}
 }

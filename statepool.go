@@ -258,8 +258,29 @@ func (st *state) newLevel() *level {
 	}))
 	lv.envMeta.RawSetString("__metatable", lua.LFalse)
 	lv.newEnv()
-	lv.objs = levelObjects(lv.ev.Objects())
-	lv.objs["platform"] = lv.platform.ud
+	lv.objs.values = lv.ev.Objects()
+	lv.objs.values["platform"] = lv.platform.ud
+	type fieldKey struct {
+		obj, key string
+		set      bool
+	}
+	const maxLevelFields = 1024
+	fields := map[fieldKey]lua.LValue{} // one function per field, shared by the level's scripts
+	lv.objs.field = func(obj, key string, set bool) lua.LValue {
+		k := fieldKey{obj, key, set}
+		if fn, ok := fields[k]; ok {
+			return fn
+		}
+		g := lv.ev.FieldFunc(obj, key, set)
+		if g == nil {
+			return nil
+		}
+		fn := L.NewFunction(g)
+		if len(fields) < maxLevelFields { // beyond, scripts reloaded many times: not kept
+			fields[k] = fn
+		}
+		return fn
+	}
 	return lv
 }
 

@@ -115,12 +115,47 @@ func (o *kvObject) index(L *lua.LState) int {
 
 // newindex: args (ud, key, value).
 func (o *kvObject) newindex(L *lua.LState) int {
-	key := L.CheckString(2)
+	o.assign(L, L.CheckString(2), L.Get(3))
+	return 0
+}
+
+// assign does o[key] = val for a script, raising its errors in L.
+func (o *kvObject) assign(L *lua.LState, key string, val lua.LValue) {
 	o.ev.checkWrite(L, o.name, "", o.requestSide())
-	if err := o.set(key, L.Get(3)); err != nil {
+	if err := o.set(key, val); err != nil {
 		L.RaiseError("%s", err.Error())
 	}
-	return 0
+}
+
+// FieldFunc returns a Go function that does what obj[key] does (set false: called with no
+// arguments, it returns the value) or obj[key] = v (set true: called with v), for one of the
+// event's key/value objects ("event.request.headers", "event.request.parameters",
+// "event.response.headers") and a constant key. Specialized code calls it in place of the
+// object's __index or __newindex, which gopher-lua reaches through a metatable lookup and a
+// nested VM loop. It returns nil for any other object.
+func (e *Event) FieldFunc(obj, key string, set bool) lua.LGFunction {
+	var o *kvObject
+	switch obj {
+	case e.req.headers.name:
+		o = e.req.headers
+	case e.req.params.name:
+		o = e.req.params
+	case e.resp.headers.name:
+		o = e.resp.headers
+	default:
+		return nil
+	}
+	if set {
+		return func(L *lua.LState) int {
+			o.assign(L, key, L.Get(1))
+			return 0
+		}
+	}
+	return func(L *lua.LState) int {
+		o.ev.mustBeBound(L)
+		L.Push(o.get(key))
+		return 1
+	}
 }
 
 // set stores one key: a string or number sets it, a table of them sets repeated values, nil
