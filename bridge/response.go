@@ -185,7 +185,7 @@ func (r *response) flush() error {
 // response (headers and content_type are taken too); any other table is sent as JSON content
 // with status 200; nil changes nothing. Other values are an error.
 func (e *Event) ApplyReturn(v lua.LValue) error {
-	if v == lua.LNil {
+	if _, isNil := v.(*lua.LNilType); isNil { // not v == lua.LNil: an interface comparison is a call
 		return nil
 	}
 	tb, ok := v.(*lua.LTable)
