@@ -219,7 +219,9 @@
 // Scripts are compiled once into shared, read-only prototypes (identical sources share one,
 // through an LRU cache), and each pooled state keeps the function it built from each prototype,
 // specialized for the state: a chain such as event.request.headers, whose objects never change
-// there, is one constant load instead of a global and two field lookups (specialize.go).
+// there, is one constant load instead of a global and two field lookups, and reading or writing
+// a header or parameter by a constant name (event.request.headers["x-id"]) is a direct call of a
+// Go function bound to the object and the name, with no metatable lookup (specialize.go).
 // A request whose path matches no script costs a prefix check and one map lookup and allocates
 // nothing. The event objects are made once per state and reused; a field is produced only when
 // a script reads it. A state without a time limit runs gopher-lua's plain VM loop; with one, the
