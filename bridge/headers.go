@@ -146,8 +146,23 @@ func (e *Event) FieldFunc(obj, key string, set bool) lua.LGFunction {
 		return nil
 	}
 	if set {
+		// The name is checked and put in normal form once, here; a string value then goes
+		// straight to fasthttp.
+		var canon []byte
+		if o.kind != kvQuery && isToken(key) {
+			canon = append([]byte(nil), e.canonical(key)...)
+		}
 		return func(L *lua.LState) int {
-			o.assign(L, key, L.Get(1))
+			v, isStr := L.Get(1).(lua.LString)
+			if !isStr || canon == nil {
+				o.assign(L, key, L.Get(1))
+				return 0
+			}
+			o.ev.checkWrite(L, o.name, "", o.requestSide())
+			if err := o.checkValue(key, string(v)); err != nil {
+				L.RaiseError("%s", err.Error())
+			}
+			o.setOne(o.store(), key, canon, string(v))
 			return 0
 		}
 	}
@@ -177,7 +192,7 @@ func (o *kvObject) set(key string, val lua.LValue) error {
 		if err := o.checkValue(key, str); err != nil {
 			return err
 		}
-		o.setOne(s, key, str)
+		o.setOne(s, key, nil, str)
 	case *lua.LTable:
 		n := v.Len()
 		for i := 1; i <= n; i++ {
@@ -202,25 +217,34 @@ func (o *kvObject) set(key string, val lua.LValue) error {
 }
 
 // setOne sets a single value. For headers it skips fasthttp's normalization of the name when
-// it can: the canonical form of the names a script uses is kept in a small cache.
-func (o *kvObject) setOne(s kvStore, key, value string) {
+// it can: canon is the name's normal form when the caller has it, and otherwise the normal
+// forms of the names a script uses are kept in a small cache.
+func (o *kvObject) setOne(s kvStore, key string, canon []byte, value string) {
 	// DisableNormalizing reports the previous setting: when names were normalized, undo the
 	// call and set the name in its normal form directly.
 	switch o.kind {
 	case kvRequestHeaders:
 		if h := &o.ev.request.Header; !h.DisableNormalizing() {
 			h.EnableNormalizing()
-			h.SetCanonical(o.ev.canonical(key), s2b(value))
+			h.SetCanonical(o.normal(key, canon), s2b(value))
 			return
 		}
 	case kvResponseHeaders:
 		if h := &o.ev.response.Header; !h.DisableNormalizing() {
 			h.EnableNormalizing()
-			h.SetCanonical(o.ev.canonical(key), s2b(value))
+			h.SetCanonical(o.normal(key, canon), s2b(value))
 			return
 		}
 	}
 	s.Set(key, value)
+}
+
+// normal returns canon, or when it is nil, the normal form of key.
+func (o *kvObject) normal(key string, canon []byte) []byte {
+	if canon != nil {
+		return canon
+	}
+	return o.ev.canonical(key)
 }
 
 // canonicalKeys caches header names in fasthttp's normal form ("x-request-id" ->
