@@ -22,8 +22,19 @@ var ErrClosed = errors.New("fastlua: middleware closed")
 // statePool is a bounded LIFO pool of states: a mutex and a slice, so the state used last (with
 // warm caches) is used next. When all MaxStates are busy, callers wait in FIFO order; a state
 // that is released goes straight to the first waiter.
+//
+// In front of the slice, the state released last waits in a slot taken and filled with one
+// atomic operation each, without the mutex (a mutex costs two per get and two per release, and
+// each atomic waits for the CPU's pending stores, which a script run leaves many of). A release
+// parks a state there only when no one waits and the pool is open, and checks both again after
+// parking it: a caller that started waiting, or Close, in between might miss the state, so the
+// releaser takes it back and goes the slow way. The caller that starts waiting checks the slot
+// after announcing itself (waiting), so one of the two always sees the other.
 type statePool struct {
 	m       *Middleware
+	hot     atomic.Pointer[state] // the state released last, when no one waited
+	waiting atomic.Int32          // len(waiters), read without the mutex
+	shut    atomic.Bool           // closed, read without the mutex
 	mu      sync.Mutex
 	idle    []*state
 	live    int
@@ -33,6 +44,9 @@ type statePool struct {
 }
 
 func (p *statePool) get(timeout time.Duration) (*state, error) {
+	if st := p.hot.Swap(nil); st != nil {
+		return st, nil
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -52,7 +66,15 @@ func (p *statePool) get(timeout time.Duration) (*state, error) {
 	}
 	ch := make(chan *state, 1)
 	p.waiters = append(p.waiters, ch)
+	p.waiting.Add(1)
 	p.mu.Unlock()
+	// A release may have parked a state before it could see this caller waiting.
+	if st := p.hot.Swap(nil); st != nil {
+		if !p.cancel(ch) {
+			p.release(<-ch) // handed a state (or a slot) as well: give it back
+		}
+		return st, nil
+	}
 
 	t := time.NewTimer(timeout)
 	defer t.Stop()
@@ -64,20 +86,29 @@ func (p *statePool) get(timeout time.Duration) (*state, error) {
 		return st, nil
 	case <-t.C:
 	}
-	p.mu.Lock()
-	for i, w := range p.waiters {
-		if w == ch {
-			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
-			p.mu.Unlock()
-			return nil, ErrPoolTimeout
-		}
+	if p.cancel(ch) {
+		return nil, ErrPoolTimeout
 	}
-	p.mu.Unlock()
 	// A state was handed over just as the timer fired: take it.
 	if st := <-ch; st != nil {
 		return st, nil
 	}
 	return p.create()
+}
+
+// cancel removes a waiter. It reports false when the waiter is gone already: a state (or a
+// slot) has been sent to it.
+func (p *statePool) cancel(ch chan *state) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, w := range p.waiters {
+		if w == ch {
+			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+			p.waiting.Add(-1)
+			return true
+		}
+	}
+	return false
 }
 
 // create makes a state for a slot already counted in live.
@@ -103,10 +134,19 @@ func (p *statePool) put(st *state) {
 
 // release hands st (or, for nil, a free slot) to a waiter, or keeps it.
 func (p *statePool) release(st *state) {
+	if st != nil && p.waiting.Load() == 0 && !p.shut.Load() && p.hot.CompareAndSwap(nil, st) {
+		if p.waiting.Load() == 0 && !p.shut.Load() {
+			return
+		}
+		if !p.hot.CompareAndSwap(st, nil) {
+			return // taken already, by a waiter or by Close
+		}
+	}
 	p.mu.Lock()
 	if len(p.waiters) > 0 {
 		w := p.waiters[0]
 		p.waiters = p.waiters[1:]
+		p.waiting.Add(-1)
 		p.mu.Unlock()
 		w <- st
 		return
@@ -127,7 +167,11 @@ func (p *statePool) release(st *state) {
 func (p *statePool) close() {
 	p.mu.Lock()
 	p.closed = true
+	p.shut.Store(true)
 	idle := p.idle
+	if st := p.hot.Swap(nil); st != nil {
+		idle = append(idle, st)
+	}
 	p.idle = nil
 	p.live -= len(idle)
 	p.mu.Unlock()

@@ -109,7 +109,11 @@ func (m *Middleware) Stats() Stats {
 		Delivered: q.delivered.Load()}
 	p := &m.pool
 	p.mu.Lock()
-	st.Pool = PoolStats{Live: p.live, Idle: len(p.idle), Max: p.max, Waiting: len(p.waiters), Created: m.stats.statesCreated.Load()}
+	idle := len(p.idle)
+	if p.hot.Load() != nil {
+		idle++
+	}
+	st.Pool = PoolStats{Live: p.live, Idle: idle, Max: p.max, Waiting: len(p.waiters), Created: m.stats.statesCreated.Load()}
 	p.mu.Unlock()
 	return st
 }
