@@ -163,67 +163,65 @@ func fieldCall(p *lua.FunctionProto, targets []bool, code []uint32, first, end i
 		k, ok := p.Constants[rk&^rkBit].(lua.LString)
 		return string(k), ok
 	}
-	var out []uint32
+	// The instructions after the function's LOADK, and which function.
+	var rest []uint32
+	var key string
+	set := false
 	switch inst := p.Code[end+1]; opcode(inst) {
 	case lua.OP_GETTABLE: // R(x) := R(a)[K]
-		key, isKey := keyAt(argC(inst))
-		if argB(inst) != a || !isKey {
+		k, isKey := keyAt(argC(inst))
+		x := argA(inst)
+		if argB(inst) != a || !isKey || (x != a && !deadAfter(p.Code, end+2, a)) {
 			return 0, false
 		}
-		fn := objs.field(name, key, false)
-		if fn == nil {
-			return 0, false
+		key, last = k, end+1
+		rest = append(rest, abc(lua.OP_CALL, a, 1, 2))
+		if x != a {
+			rest = append(rest, abc(lua.OP_MOVE, x, a, 0))
 		}
-		out = append(out, loadK(a, constant(fn)), abc(lua.OP_CALL, a, 1, 2))
-		if x := argA(inst); x != a {
-			if !deadAfter(p.Code, end+2, a) {
-				return 0, false
-			}
-			out = append(out, abc(lua.OP_MOVE, x, a, 0))
-		}
-		last = end + 1
 	case lua.OP_LOADK, lua.OP_SETTABLE: // [R(a+1) := K;] R(a)[RK(b)] := RK(c)
-		set, key, isKey := inst, "", false
+		st, isKey := inst, false
 		last = end + 1
 		if opcode(inst) == lua.OP_LOADK {
-			// The key loaded into the register above the object, then stored by.
+			// The key, loaded into the register above the object, then used by a SETTABLE.
 			k, isStr := p.Constants[argBx(inst)].(lua.LString)
 			if argA(inst) != a+1 || !isStr || end+2 >= len(p.Code) || targets[end+2] {
 				return 0, false
 			}
-			set, last = p.Code[end+2], end+2
-			if opcode(set) != lua.OP_SETTABLE || argB(set) != a+1 {
+			st, last = p.Code[end+2], end+2
+			if opcode(st) != lua.OP_SETTABLE || argB(st) != a+1 {
 				return 0, false
 			}
 			key, isKey = string(k), true
 		} else {
-			key, isKey = keyAt(argB(set))
+			key, isKey = keyAt(argB(st))
 		}
-		if !isKey || argA(set) != a || !deadAfter(p.Code, last+1, a) {
+		if !isKey || argA(st) != a || !deadAfter(p.Code, last+1, a) {
 			return 0, false
 		}
-		fn := objs.field(name, key, true)
-		if fn == nil {
-			return 0, false
-		}
-		out = append(out, loadK(a, constant(fn)))
-		switch c := argC(set); {
+		switch c := argC(st); {
 		case c&rkBit != 0:
-			out = append(out, loadK(a+1, c&^rkBit))
+			rest = append(rest, loadK(a+1, c&^rkBit))
 		case c != a && c != a+1:
-			out = append(out, abc(lua.OP_MOVE, a+1, c, 0))
+			rest = append(rest, abc(lua.OP_MOVE, a+1, c, 0))
 		default:
 			return 0, false
 		}
-		out = append(out, abc(lua.OP_CALL, a, 2, 1))
+		rest = append(rest, abc(lua.OP_CALL, a, 2, 1))
+		set = true
 	default:
 		return 0, false
 	}
-	if len(out) > last-first+1 {
+	if 1+len(rest) > last-first+1 {
 		return 0, false
 	}
-	n := copy(code[first:], out)
-	for i := first + n; i <= last; i++ {
+	fn := objs.field(name, key, set)
+	if fn == nil {
+		return 0, false
+	}
+	code[first] = loadK(a, constant(fn))
+	n := copy(code[first+1:], rest)
+	for i := first + 1 + n; i <= last; i++ {
 		code[i] = nop
 	}
 	return last, true
@@ -257,16 +255,15 @@ func deadAfter(code []uint32, from, r int) bool {
 			if a == r {
 				return true
 			}
-		case lua.OP_GETTABLE, lua.OP_GETTABLEKS, lua.OP_ADD, lua.OP_SUB, lua.OP_MUL, lua.OP_DIV,
-			lua.OP_MOD, lua.OP_POW:
-			if opcode(inst) == lua.OP_GETTABLE || opcode(inst) == lua.OP_GETTABLEKS {
-				if b == r {
-					return false
-				}
-			} else if rk(b) {
+		case lua.OP_GETTABLE, lua.OP_GETTABLEKS: // R(a) := R(b)[RK(c)]
+			if b == r || rk(c) {
 				return false
 			}
-			if rk(c) {
+			if a == r {
+				return true
+			}
+		case lua.OP_ADD, lua.OP_SUB, lua.OP_MUL, lua.OP_DIV, lua.OP_MOD, lua.OP_POW: // R(a) := RK(b) op RK(c)
+			if rk(b) || rk(c) {
 				return false
 			}
 			if a == r {

@@ -108,6 +108,9 @@ func TestSpecializeFieldCalls(t *testing.T) {
 		// The chain's local is read again: it must keep the object.
 		{`local h = event.request.headers local v = h["x"] h["y"] = 1`, nil},
 		{`local h = event.request.headers h.x = 1 return h`, nil},
+		{`local h = event.request.headers local v = h["x"] local n = #h`, nil},
+		{`local h = event.request.headers local v = h["x"] local y = v .. "" h = nil`, nil}, // CONCAT: not modelled
+		{`local h = event.request.headers local v = h["x"] h = 1 return v`, []string{"get event.request.headers[x]"}},
 		// ... or is never read again.
 		{`local h = event.request.headers local v = h["x"]`, []string{"get event.request.headers[x]"}},
 		// Not a constant key, a value computed in between, an object with no field functions.
