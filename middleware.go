@@ -48,7 +48,11 @@
 //	event.response.status_code, .headers, .content, .content_type
 //
 // headers and parameters read and write fasthttp's own storage; assigning a list of strings sets
-// a repeated header, nil deletes one; pairs() works on them (as on every event object). A body is
+// a repeated header, nil deletes one; pairs() works on them (as on every event object). A
+// parameter a script writes (or the whole table it assigns) is written through to the query
+// string and the request line, so every accessor of the request agrees on the query
+// (QueryArgs, URI().QueryString, RequestURI, String, FullURI); a script that writes none costs
+// nothing for it. A body is
 // decoded only when a script reads payload or content, and written back only if it changed: after
 // each script the decoded table is compared with the bytes it came from, and re-encoded (keys
 // sorted, Content-Length right) only if they differ. So a script that only reads the payload

@@ -82,9 +82,10 @@ type Event struct {
 	readOnly bool
 	cached   uint8 // lazy fields rawset into inner during this script
 
-	enc    Encoder
-	intern Interner
-	canon  canonicalKeys
+	enc     Encoder
+	intern  Interner
+	canon   canonicalKeys
+	scratch []byte // the request line, when parameters are written (syncQuery)
 }
 
 const (

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/valyala/fasthttp"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -174,13 +175,16 @@ func (e *Event) FieldFunc(obj, key string, set bool) lua.LGFunction {
 }
 
 // set stores one key: a string or number sets it, a table of them sets repeated values, nil
-// deletes it.
+// deletes it. A parameter written is written through to the request's query string (syncQuery).
 func (o *kvObject) set(key string, val lua.LValue) error {
 	if o.kind == kvQuery {
-		if key == "" {
-			return fmt.Errorf("%s: a parameter name cannot be empty", o.name)
+		if err := setParam(o.ev.request.URI().QueryArgs(), o.name, key, val); err != nil {
+			return err
 		}
-	} else if !isToken(key) {
+		o.ev.scratch = syncQuery(o.ev.request, o.ev.scratch)
+		return nil
+	}
+	if !isToken(key) {
 		return fmt.Errorf("%s: %q is not a valid header name", o.name, key)
 	}
 	s := o.store()
@@ -197,10 +201,8 @@ func (o *kvObject) set(key string, val lua.LValue) error {
 		n := v.Len()
 		for i := 1; i <= n; i++ {
 			item := v.RawGetInt(i)
-			if _, ok := item.(lua.LString); !ok {
-				if _, ok := item.(lua.LNumber); !ok {
-					return fmt.Errorf("%s[%q]: a list of values must hold strings, not %s", o.name, key, describe(item))
-				}
+			if err := listItem(o.name, key, item); err != nil {
+				return err
 			}
 			if err := o.checkValue(key, item.String()); err != nil {
 				return err
@@ -214,6 +216,86 @@ func (o *kvObject) set(key string, val lua.LValue) error {
 		return fmt.Errorf("%s[%q] must be a string, a number, a list of strings or nil, not %s", o.name, key, describe(val))
 	}
 	return nil
+}
+
+// listItem checks one value of a list assigned to a header or parameter.
+func listItem(name, key string, item lua.LValue) error {
+	switch item.(type) {
+	case lua.LString, lua.LNumber:
+		return nil
+	}
+	return fmt.Errorf("%s[%q]: a list of values must hold strings, not %s", name, key, describe(item))
+}
+
+// setParam stores one query parameter in args, by the rules of event.request.parameters: a
+// string or number sets it, a list of them sets repeated values, nil deletes it. It is the one
+// way parameters are written (event.request.parameters, platform.api's options.parameters);
+// the caller then calls syncQuery.
+func setParam(args *fasthttp.Args, name, key string, val lua.LValue) error {
+	if key == "" {
+		return fmt.Errorf("%s: a parameter name cannot be empty", name)
+	}
+	switch v := val.(type) {
+	case *lua.LNilType:
+		args.Del(key)
+	case lua.LString, lua.LNumber:
+		args.Set(key, v.String())
+	case *lua.LTable:
+		n := v.Len()
+		for i := 1; i <= n; i++ {
+			if err := listItem(name, key, v.RawGetInt(i)); err != nil {
+				return err
+			}
+		}
+		args.Del(key)
+		for i := 1; i <= n; i++ {
+			args.Add(key, v.RawGetInt(i).String())
+		}
+	default:
+		return fmt.Errorf("%s[%q] must be a string, a number, a list of strings or nil, not %s", name, key, describe(val))
+	}
+	return nil
+}
+
+// SetParameters merges a table of parameters into req's query, as assigning each of them to
+// event.request.parameters would (platform.api's options.parameters): keys are strings or
+// numbers, values strings, numbers or lists of them. Every accessor of req agrees on the
+// result (see syncQuery). A bad entry is an error naming name ("options.parameters").
+func SetParameters(req *fasthttp.Request, name string, tb *lua.LTable) error {
+	args := req.URI().QueryArgs()
+	var err error
+	for k, v := tb.Next(lua.LNil); k != lua.LNil && err == nil; k, v = tb.Next(k) {
+		switch k.(type) {
+		case lua.LString, lua.LNumber:
+			err = setParam(args, name, k.String(), v)
+		default:
+			err = fmt.Errorf("%s: keys must be strings, not %s", name, describe(k))
+		}
+	}
+	syncQuery(req, nil) // what was set before an error stays, in every accessor
+	return err
+}
+
+// syncQuery makes req's query string and request line say what its QueryArgs hold, after they
+// were changed. fasthttp keeps the query string the arguments were parsed from: without this,
+// URI().QueryString() and RequestCtx.RequestURI() go on returning the old query, and a handler
+// that forwards the raw query (a proxy) never sees the change. The path of the request line
+// stays as it came. buf is scratch space, returned (grown) for the next call.
+func syncQuery(req *fasthttp.Request, buf []byte) []byte {
+	u := req.URI()
+	qs := u.QueryArgs().QueryString() // valid until the next change of the arguments
+	line := req.Header.RequestURI()
+	if i := bytes.IndexAny(line, "?#"); i >= 0 {
+		line = line[:i]
+	}
+	buf = append(buf[:0], line...)
+	if len(qs) > 0 {
+		buf = append(buf, '?')
+		buf = append(buf, qs...)
+	}
+	req.Header.SetRequestURIBytes(buf)
+	u.SetQueryStringBytes(qs) // the arguments are parsed again from it on their next use
+	return buf
 }
 
 // setOne sets a single value. For headers it skips fasthttp's normalization of the name when
@@ -319,6 +401,9 @@ func (o *kvObject) replace(val lua.LValue) error {
 		if !ok {
 			return fmt.Errorf("%s: keys must be strings, not %s", o.name, describe(k))
 		}
+		if o.kind == kvQuery && ks == "" {
+			return fmt.Errorf("%s: a parameter name cannot be empty", o.name)
+		}
 		if o.kind != kvQuery && !isToken(string(ks)) {
 			return fmt.Errorf("%s: %q is not a valid header name", o.name, string(ks))
 		}
@@ -330,10 +415,8 @@ func (o *kvObject) replace(val lua.LValue) error {
 		case *lua.LTable:
 			for i := 1; i <= v.Len(); i++ {
 				item := v.RawGetInt(i)
-				switch item.(type) {
-				case lua.LString, lua.LNumber:
-				default:
-					return fmt.Errorf("%s[%q]: a list of values must hold strings, not %s", o.name, string(ks), describe(item))
+				if err := listItem(o.name, string(ks), item); err != nil {
+					return err
 				}
 				if err := o.checkValue(string(ks), item.String()); err != nil {
 					return err
@@ -362,12 +445,20 @@ func (o *kvObject) replace(val lua.LValue) error {
 	}
 	for k, v := tb.Next(lua.LNil); k != lua.LNil; k, v = tb.Next(k) {
 		name := string(k.(lua.LString))
-		if o.kind != kvQuery && managedHeaders[strings.ToLower(name)] {
-			continue
+		var err error
+		switch {
+		case o.kind == kvQuery:
+			err = setParam(s.(*fasthttp.Args), o.name, name, v) // synced once, below
+		case managedHeaders[strings.ToLower(name)]:
+		default:
+			err = o.set(name, v)
 		}
-		if err := o.set(name, v); err != nil {
+		if err != nil {
 			return err
 		}
+	}
+	if o.kind == kvQuery {
+		o.ev.scratch = syncQuery(o.ev.request, o.ev.scratch)
 	}
 	return nil
 }
