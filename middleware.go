@@ -24,6 +24,13 @@
 // ...post_process, then ...queued. Requests outside the prefix, or without a service segment,
 // go straight to the next handler.
 //
+// The path scripts match is the request's path decoded once, as fasthttp decodes it
+// (ctx.Path(): escapes decoded, then "." and ".." segments and repeated slashes resolved), and
+// it is the path the next handler sees. A handler that forwards the request (a proxy) must send
+// that path so that the next server decodes it into the same bytes, never the decoded path as
+// if it were still encoded (a client's %252e%252e decodes to the text %2e%2e, which decoded
+// again is ".."): AppendPath(dst, ctx.Path()) is that encoding, and examples/gateway uses it.
+//
 // A script is registered on a pattern, an event name in which a segment may be {name} (exactly
 // one path segment, bound as event.params.name) or, as the last resource segment, {name...}
 // (one or more segments, bound joined with "/"). The service may be a {name} too, and so may
@@ -95,18 +102,33 @@
 // # platform, json and log
 //
 // platform.api.get|post|put|patch|delete(path, payload, options) calls another endpoint.
-// A relative path ("service/resource?query", below Config.Prefix; one that resolves outside it,
-// as "../x" or "%2e%2e/x" would, or holds a control character, is an error) runs in process through this
-// middleware and the handler it wraps, so the target's own scripts run; the nested request
-// carries the caller's headers (its credentials: the call shares the caller's session) except
-// those describing the caller's body, then options.headers and options.parameters; a table
+// A relative path ("service/resource?query", below Config.Prefix) runs in process through this
+// middleware and the handler it wraps, so the target's own scripts run. It is split at the
+// first "?": the path is decoded once and resolved as a server would, relative to the prefix
+// (one that resolves outside it, as "../x" or "%2e%2e/x" would, or holds a control character,
+// raw or decoded, is an error); the query is taken as written, a raw space or "#" included,
+// as DreamFactory takes it ("db/_table/t?filter=(a%3c2026-12-02 02:25:00)"); both are encoded
+// again before the call, so the target's scripts match exactly the decoded path and nothing is
+// decoded twice. The nested request carries the caller's headers (its credentials: the call
+// shares the caller's session) except those describing the caller's body, then
+// options.headers; options.parameters merge into its query as writes to
+// event.request.parameters do (a string or number, a list for repeated values). A table
 // payload is sent as JSON, a string as it is. The call runs on the caller's Lua state, so it
-// never waits for the pool, within the caller's time limit; calls nest up to MaxAPIDepth. An
-// http:// or https:// URL goes out through Config.HTTPClient, only to Config.AllowedHosts, with
-// Config.HTTPTimeout (or less, when the script's time runs out sooner), and without the
-// caller's headers. The result is {status_code, headers, content, content_type} with content
-// decoded when it is JSON; HTTP errors are results, not errors; a request that cannot be made
-// is a 502 result (504 on a timeout). Returning the result answers with it
+// never waits for the pool, within the caller's time limit; calls nest up to MaxAPIDepth.
+//
+// The handler below an in-process call cannot be interrupted: it reads the calling script's
+// deadline with Deadline(ctx) (a user value of the nested RequestCtx; ok is false for requests
+// from the network and for scripts without a limit) and should stop by then, as the gateway's
+// proxy bounds its upstream call. A call that returns past the deadline fails the script with
+// its time-limit error ("exceeded its time limit of 1s", ErrTimeout), pcall or not.
+//
+// An http:// or https:// URL goes out through Config.HTTPClient, only to Config.AllowedHosts,
+// with Config.HTTPTimeout or the script's remaining time when that is shorter (running out of
+// it fails the script as above), and without the caller's headers; its query is encoded the
+// same way (a fragment is not sent) and options.parameters merge into it. The result is
+// {status_code, headers, content, content_type} with content decoded when it is JSON; HTTP
+// errors are results, not errors; a request that cannot be made is a 502 result (504 when
+// Config.HTTPTimeout runs out). Returning the result answers with it
 // (return platform.api.get(...)).
 //
 // platform.config is Config.PlatformConfig and platform.session what Config.Session built from
@@ -357,7 +379,8 @@ type Config struct {
 	AllowedHosts []string
 
 	// HTTPTimeout bounds an outgoing platform.api request (and a call to a remote Store);
-	// the running script's time limit bounds it too. Default 10 seconds.
+	// the running script's time limit bounds it too (a call that runs out of the script's time
+	// fails the script with its time-limit error). Default 10 seconds.
 	HTTPTimeout time.Duration
 
 	// HTTPClient sends outgoing platform.api requests. Default a fasthttp.Client with

@@ -1,7 +1,6 @@
 package fastlua
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,13 +25,16 @@ import (
 //	platform.store       get(k), set(k, v, ttl), incr(k, by, ttl), delete(k) on Config.Store
 //
 // platform.api with a relative path ("service/resource?query") runs the request in process:
-// a RequestCtx is filled (the caller's headers, minus those that describe the caller's body or
-// connection, then options.headers; payload as JSON when a table, as it is when a string) and
-// handed to this middleware and the handler it wraps, so the target's own scripts run, on the
-// caller's Lua state (a nested call never waits for the pool) and within the caller's time
-// limit. Calls nest up to MaxAPIDepth. With an http:// or https:// URL the request goes out
-// through a fasthttp client, only to Config.AllowedHosts, with Config.HTTPTimeout (or the
-// run's remaining time, if shorter); the caller's headers are not sent. Either way the result is
+// the target is decoded once and encoded again (apiTarget, in paths.go), a RequestCtx is filled
+// (the caller's headers, minus those that describe the caller's body or connection, then
+// options.headers; options.parameters merged into the query; payload as JSON when a table, as
+// it is when a string) and handed to this middleware and the handler it wraps, so the target's
+// own scripts run, on the caller's Lua state (a nested call never waits for the pool) and
+// within the caller's time limit, whose deadline the handler reads with Deadline. Calls nest
+// up to MaxAPIDepth. With an http:// or https:// URL the request goes out through a fasthttp
+// client, only to Config.AllowedHosts, with Config.HTTPTimeout (or the run's remaining time, if
+// shorter); the caller's headers are not sent. A call that returns after the script's deadline
+// fails it with its time-limit error (outOfTime). Either way the result is
 // {status_code, headers, content, content_type}, content decoded when it is JSON. HTTP errors
 // are results, not Lua errors; a request that could not be made at all is a 502 result (504 on
 // a timeout). Bad arguments raise an error.
@@ -215,6 +217,16 @@ func (p *platform) call(L *lua.LState, method string) int {
 		L.RaiseError("platform.api: calls nest deeper than %d (does a script call itself?)", MaxAPIDepth)
 	}
 	m := x.m
+	reqURI, _, err := m.apiTarget(target)
+	if err != nil {
+		L.ArgError(1, err.Error())
+	}
+	call := "platform.api." + strings.ToLower(method) + "(" + fmt.Sprintf("%q", target) + ")"
+	st := p.lv.st
+	deadline, limited := st.runDeadline()
+	if limited && !time.Now().Before(deadline) {
+		st.outOfTime(L, call)
+	}
 	n := acquireNested()
 	defer releaseNested(n)
 	n.conn = fakeConn{remote: x.ctx.RemoteAddr(), local: x.ctx.LocalAddr()}
@@ -227,27 +239,43 @@ func (p *platform) call(L *lua.LState, method string) int {
 		}
 	}
 	req.Header.SetMethod(method)
-	uri := m.cfg.Prefix
-	if !strings.HasSuffix(uri, "/") {
-		uri += "/"
-	}
-	req.SetRequestURI(uri + strings.TrimPrefix(target, "/"))
-	// The path is resolved ("..", "%2e%2e") the way the server will see it; it must stay below
-	// the prefix, where the scripts and their handler are.
-	if path := req.URI().Path(); !bytes.HasPrefix(path, []byte(uri)) {
-		L.ArgError(1, fmt.Sprintf("the path resolves to %q, outside the prefix %q", path, uri))
-	}
+	req.SetRequestURIBytes(reqURI)
 	if err := p.fillRequest(L, req, payload, opts); err != nil {
-		L.RaiseError("platform.api.%s(%q): %s", strings.ToLower(method), target, err.Error())
+		L.RaiseError("%s: %s", call, err.Error())
+	}
+	if limited {
+		// The handler below cannot be interrupted: it reads the deadline (Deadline).
+		n.deadline = deadline
+		n.ctx.SetUserValue(deadlineKey{}, &n.deadline)
 	}
 	m.serveNested(&n.ctx, x)
-	if p.lv.st.broken {
+	if limited && st.pastDeadline(deadline) {
+		st.outOfTime(L, call)
+	}
+	if st.broken {
 		// The nested run broke the state (a limit): the caller cannot go on with it.
-		L.RaiseError("platform.api.%s(%q): the called script broke a limit of the Lua state", strings.ToLower(method), target)
+		L.RaiseError("%s: the called script broke a limit of the Lua state", call)
 	}
 	L.Push(responseTable(L, &n.ctx.Response))
 	return 1
 }
+
+// Deadline returns when the time of the script behind ctx runs out, for a request that is an
+// in-process platform.api call of a script with a time limit; ok is false for any other
+// request (those from the network among them). A Go handler cannot be interrupted, so one that
+// may take long (a proxy's upstream call, a slow query) should stop by the deadline: past it,
+// the calling script fails with its time-limit error whatever the handler answers, and the
+// state it holds is only freed when the handler returns. The value is valid while the handler
+// runs.
+func Deadline(ctx *fasthttp.RequestCtx) (deadline time.Time, ok bool) {
+	if d, isSet := ctx.UserValue(deadlineKey{}).(*time.Time); isSet && d != nil {
+		return *d, true
+	}
+	return time.Time{}, false
+}
+
+// deadlineKey is the user value of a nested RequestCtx that holds its deadline.
+type deadlineKey struct{}
 
 // bodyHeader reports headers that describe the caller's body or connection, which a nested
 // request does not inherit.
@@ -286,8 +314,11 @@ func (p *platform) fillRequest(L *lua.LState, req *fasthttp.Request, payload lua
 			if !ok {
 				return errors.New("options.parameters must be a table")
 			}
-			args := req.URI().QueryArgs()
-			tb.ForEach(func(k, v lua.LValue) { args.Set(lua.LVAsString(k), lua.LVAsString(v)) })
+			// Merged into the query as event.request.parameters writes them: every accessor
+			// of the request (its query string, its request line) agrees.
+			if err := bridge.SetParameters(req, "options.parameters", tb); err != nil {
+				return err
+			}
 		}
 	}
 	switch v := payload.(type) {
@@ -337,7 +368,14 @@ func responseTable(L *lua.LState, resp *fasthttp.Response) *lua.LTable {
 
 // external sends a request to an allowed host.
 func (p *platform) external(L *lua.LState, method, target string, payload lua.LValue, opts *lua.LTable) int {
-	m := p.lv.st.m
+	st := p.lv.st
+	m := st.m
+	// A fragment is not sent; what a query cannot hold (a raw space) is escaped, as for a
+	// relative path.
+	target, _, _ = strings.Cut(target, "#")
+	if base, q, ok := strings.Cut(target, "?"); ok {
+		target = string(appendQuery(append([]byte(base), '?'), q))
+	}
 	u, err := url.Parse(target)
 	if err != nil || u.Host == "" {
 		L.RaiseError("platform.api: %q is not a valid URL", target)
@@ -353,14 +391,23 @@ func (p *platform) external(L *lua.LState, method, target string, payload lua.LV
 	if err := p.fillRequest(L, req, payload, opts); err != nil {
 		L.RaiseError("platform.api.%s(%q): %s", strings.ToLower(method), target, err.Error())
 	}
-	timeout := m.cfg.HTTPTimeout
-	if left, ok := p.lv.st.timeLeft(); ok && left < timeout {
-		timeout = left
+	call := "platform.api." + strings.ToLower(method) + "(" + u.Redacted() + ")"
+	timeout, byLimit := m.cfg.HTTPTimeout, false
+	deadline, limited := st.runDeadline()
+	if limited {
+		left := time.Until(deadline)
+		if left <= 0 {
+			st.outOfTime(L, call)
+		}
+		if left < timeout {
+			timeout, byLimit = left, true
+		}
 	}
-	if timeout <= 0 {
-		L.RaiseError("platform.api: no time left in the script's time limit")
+	err = m.httpClient.DoTimeout(req, resp, timeout)
+	if limited && (st.pastDeadline(deadline) || byLimit && errors.Is(err, fasthttp.ErrTimeout)) {
+		st.outOfTime(L, call)
 	}
-	if err := m.httpClient.DoTimeout(req, resp, timeout); err != nil {
+	if err != nil {
 		status := 502
 		if errors.Is(err, fasthttp.ErrTimeout) {
 			status = 504
@@ -401,21 +448,51 @@ func (m *Middleware) hostAllowed(u *url.URL) bool {
 	return false
 }
 
-// timeLeft is the time left in the running script's limit. A platform call is slow enough to
-// arm a pending deadline, so that the watchdog stops what the call leads to.
-func (st *state) timeLeft() (time.Duration, bool) {
+// runDeadline is when the running script's time limit runs out; ok is false when it has none.
+// A platform call is slow enough to arm a pending deadline, so that the watchdog stops what the
+// call leads to.
+func (st *state) runDeadline() (time.Time, bool) {
 	st.arm()
-	d := st.deadline.Load()
-	if d <= 0 {
+	switch d := st.deadline.Load(); {
+	case d == deadlineFired:
+		return st.m.watchdog.start, true // passed already
+	case d <= 0 || st.armedLimit >= noTimeLimit:
+		return time.Time{}, false
+	default:
+		return st.m.watchdog.start.Add(time.Duration(d)), true
+	}
+}
+
+// timeLeft is the time left in the running script's limit (see runDeadline).
+func (st *state) timeLeft() (time.Duration, bool) {
+	d, ok := st.runDeadline()
+	if !ok {
 		return 0, false
 	}
-	return time.Duration(d - int64(time.Since(st.m.watchdog.start))), true
+	return time.Until(d), true
+}
+
+// pastDeadline reports whether the run's deadline has passed, by the clock or by the watchdog.
+func (st *state) pastDeadline(deadline time.Time) bool {
+	return st.deadline.Load() == deadlineFired || !time.Now().Before(deadline)
+}
+
+// outOfTime fails the running script with its time-limit error: its time ran out during (or
+// before) a platform call. The watchdog may not have seen it yet (its clock is coarse), so the
+// deadline is fired here: whatever the script does with the error (pcall), its run ends as a
+// timeout, "exceeded its time limit of ...".
+func (st *state) outOfTime(L *lua.LState, call string) {
+	if d := st.deadline.Load(); d > 0 && st.deadline.CompareAndSwap(d, deadlineFired) {
+		st.ctx.fire()
+	}
+	L.RaiseError("%s: the script's time limit of %v ran out", call, st.armedLimit)
 }
 
 // nested is a pooled RequestCtx for in-process platform.api calls.
 type nested struct {
-	ctx  fasthttp.RequestCtx
-	conn fakeConn
+	ctx      fasthttp.RequestCtx
+	conn     fakeConn
+	deadline time.Time // Deadline(&ctx)
 }
 
 var nestedPool = sync.Pool{New: func() any { return &nested{} }}
@@ -426,7 +503,7 @@ func releaseNested(n *nested) {
 	n.ctx.Request.Reset()
 	n.ctx.Response.Reset()
 	n.ctx.ResetUserValues()
-	n.conn = fakeConn{}
+	n.conn, n.deadline = fakeConn{}, time.Time{}
 	nestedPool.Put(n)
 }
 
@@ -468,6 +545,9 @@ func (st *state) newStoreModule(L *lua.LState) *lua.LTable {
 		return context.WithTimeout(context.Background(), left)
 	}
 	fail := func(L *lua.LState, op string, err error) {
+		if d, limited := st.runDeadline(); limited && st.pastDeadline(d) {
+			st.outOfTime(L, "platform.store."+op) // the store call used up the script's time
+		}
 		L.RaiseError("platform.store.%s: %s", op, err.Error())
 	}
 	ttlArg := func(L *lua.LState, n int) time.Duration {

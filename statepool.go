@@ -415,8 +415,10 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 		if st.coroutines > 0 {
 			st.ctx.dropAfterFuncs()
 		}
-	case checked:
-		timedOut = st.ctx.fired.Load() // the caller's deadline passed during this nested run
+	default:
+		// A run nested in another (through platform.api): the caller's deadline passed
+		// during it, whether the VM saw it (checked) or a platform call did (outOfTime).
+		timedOut = st.ctx.fired.Load()
 	}
 	if checked {
 		L.RemoveContext()
