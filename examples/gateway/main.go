@@ -10,6 +10,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -45,7 +46,7 @@ func main() {
 // options are the command line.
 type options struct {
 	listen, upstream, scripts, prefix, adminToken string
-	timeout, timeLimit, maxTimeLimit              time.Duration
+	timeout, timeLimit, maxTimeLimit, poolTimeout time.Duration
 	maxStates                                     int
 	memoryLimit                                   int64
 	redisURL                                      string
@@ -65,6 +66,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.timeLimit, "time-limit", time.Second, "time limit of a script run")
 	fs.DurationVar(&o.maxTimeLimit, "max-time-limit", 30*time.Second, "the longest time limit a script may set for itself (time_limit); longer ones, and none, are refused")
 	fs.IntVar(&o.maxStates, "max-states", 64, "Lua states (scripts running at once)")
+	fs.DurationVar(&o.poolTimeout, "pool-timeout", time.Second, "how long a request waits for a free Lua state before it is answered with 503")
 	fs.Int64Var(&o.memoryLimit, "memory-limit", 1<<30, "stop long scripts when the live heap passes this many bytes (0: off)")
 	fs.StringVar(&o.redisURL, "redis", "", "redis://host:port/db: share platform.store and queued events with other instances")
 	fs.DurationVar(&o.claimIdle, "redis-claim-idle", 30*time.Second, "with -redis: how long the queued events of an instance that stopped wait before another instance claims them")
@@ -94,6 +96,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		TimeLimit:    o.timeLimit,
 		MaxTimeLimit: o.maxTimeLimit,
 		MaxStates:    o.maxStates,
+		PoolTimeout:  o.poolTimeout,
 		MemoryLimit:  o.memoryLimit,
 		Logger:       logger,
 	}
@@ -152,7 +155,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 // proxy forwards requests to the upstream.
 type proxy struct {
 	client  *fasthttp.HostClient
-	base    string // the upstream URL's path, prefixed to every request's
+	base    string // the upstream URL's path (decoded), prefixed to every request's
 	host    string
 	tls     bool
 	timeout time.Duration
@@ -182,6 +185,15 @@ func newProxy(upstream string, timeout time.Duration) (*proxy, error) {
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 func (p *proxy) handle(ctx *fasthttp.RequestCtx) {
+	// Upstreams disagree on whether a backslash separates segments (one on Windows resolves
+	// "x\..\admin" to "admin"), so a path holding one cannot be forwarded as the path the
+	// scripts matched.
+	if bytes.IndexByte(ctx.Path(), '\\') >= 0 {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"error":{"code":400,"message":"the path holds a backslash (raw or encoded), which upstreams read differently"}}`)
+		return
+	}
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -190,11 +202,14 @@ func (p *proxy) handle(ctx *fasthttp.RequestCtx) {
 	for _, h := range hopHeaders {
 		req.Header.Del(h)
 	}
-	// The upstream gets the normalized path the scripts matched (not the raw one, which could
-	// be read differently: "..", encoded slashes), then the query as it came.
+	// The upstream decodes the path once into exactly the path the scripts matched
+	// (fastlua.AppendPath: a client's %252e%252e stays the text %2e%2e, never ".."), and gets
+	// the parameters as the scripts left them, encoded from what they read (so a ";" or a
+	// stray "%" cannot be read differently upstream).
 	u := req.URI()
-	u.SetPath(p.base + string(ctx.Path()))
-	u.SetQueryStringBytes(ctx.URI().QueryString())
+	u.DisablePathNormalizing = true // send the path as encoded here
+	u.SetPathBytes(fastlua.AppendPath(fastlua.AppendPath(nil, []byte(p.base)), ctx.Path()))
+	u.SetQueryStringBytes(ctx.QueryArgs().QueryString())
 	u.SetScheme(map[bool]string{true: "https", false: "http"}[p.tls])
 	u.SetHost(p.host)
 	req.Header.SetHost(p.host)
@@ -205,7 +220,13 @@ func (p *proxy) handle(ctx *fasthttp.RequestCtx) {
 		req.Header.Set("X-Forwarded-For", ip)
 	}
 	req.Header.Set("X-Forwarded-Host", string(ctx.Host()))
-	if err := p.client.DoTimeout(req, resp, p.timeout); err != nil {
+	// An in-process platform.api call has its script's deadline: the script fails once it has
+	// passed, so the upstream call stops by then and frees the script's Lua state.
+	timeout := p.timeout
+	if d, ok := fastlua.Deadline(ctx); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	if err := p.client.DoTimeout(req, resp, timeout); err != nil {
 		status := fasthttp.StatusBadGateway
 		if errors.Is(err, fasthttp.ErrTimeout) {
 			status = fasthttp.StatusGatewayTimeout
