@@ -233,8 +233,7 @@ func FuzzAppendPath(f *testing.F) {
 // call reads the deadline with Deadline, and a call that runs out fails the script with the
 // time-limit error, pcall or not; an outbound call is bounded the same way.
 func TestPlatformAPIDeadline(t *testing.T) {
-	stop := make(chan struct{})
-	defer close(stop)
+	stop := make(chan struct{}) // ends the slow handlers
 	type seenDeadline struct {
 		ok   bool
 		left time.Duration
@@ -270,7 +269,10 @@ func TestPlatformAPIDeadline(t *testing.T) {
 		}
 	}}
 	go up.Serve(ln)
-	defer up.Shutdown()
+	defer func() {
+		close(stop)
+		_ = up.Shutdown()
+	}()
 
 	ts := serve(t, Config{Prefix: "/api/v2", AllowedHosts: []string{"127.0.0.1"}, HTTPTimeout: 10 * time.Second, Scripts: []Script{
 		{Name: "d.plain.get.pre_process", TimeLimit: 500 * time.Millisecond, Source: `

@@ -28,12 +28,11 @@ type hit struct {
 
 // recorder is a real upstream on loopback that records what it received, by X-Probe.
 type recorder struct {
-	addr    string
-	stop    chan struct{}
-	slowIn  atomic.Int32 // requests inside the slow endpoint
-	mu      sync.Mutex
-	hits    map[string]hit
-	byCount int
+	addr   string
+	stop   chan struct{}
+	slowIn atomic.Int32 // requests inside the slow endpoint
+	mu     sync.Mutex
+	hits   map[string]hit
 }
 
 func startRecorder(t *testing.T) *recorder {
@@ -74,7 +73,6 @@ func (r *recorder) handle(ctx *fasthttp.RequestCtx) {
 	}
 	r.mu.Lock()
 	r.hits[string(ctx.Request.Header.Peek("X-Probe"))] = h
-	r.byCount++
 	r.mu.Unlock()
 	b, _ := json.Marshal(h)
 	ctx.SetContentType("application/json")
@@ -91,9 +89,18 @@ func (r *recorder) hit(probe string) (hit, bool) {
 // rawGet sends target exactly as given on the request line (no client normalizes it).
 func rawGet(t *testing.T, addr, target string, headers ...string) (int, string) {
 	t.Helper()
+	status, body, err := rawRequest(addr, target, headers...)
+	if err != nil {
+		t.Fatalf("GET %s: %v", target, err)
+	}
+	return status, body
+}
+
+// rawRequest is rawGet for any goroutine.
+func rawRequest(addr, target string, headers ...string) (int, string, error) {
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
@@ -104,13 +111,13 @@ func rawGet(t *testing.T, addr, target string, headers ...string) (int, string) 
 	}
 	b.WriteString("Connection: close\r\n\r\n")
 	if _, err := conn.Write([]byte(b.String())); err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
 	var resp fasthttp.Response
 	if err := resp.Read(bufio.NewReader(conn)); err != nil {
-		t.Fatalf("GET %s: %v", target, err)
+		return 0, "", err
 	}
-	return resp.StatusCode(), string(resp.Body())
+	return resp.StatusCode(), string(resp.Body()), nil
 }
 
 // The scripts of the path tests: every request below the prefix is stamped with the path the
@@ -325,14 +332,15 @@ func TestGatewayPlatformAPIDeadline(t *testing.T) {
 	type result struct {
 		status  int
 		body    string
+		err     error
 		elapsed time.Duration
 	}
 	results := make(chan result, 2)
 	for i := 0; i < 2; i++ { // both states
 		go func() {
 			start := time.Now()
-			status, body := rawGet(t, addr, "/api/v2/slow", "X-Probe", fmt.Sprint("slow", i))
-			results <- result{status, body, time.Since(start)}
+			status, body, err := rawRequest(addr, "/api/v2/slow", "X-Probe", fmt.Sprint("slow", i))
+			results <- result{status, body, err, time.Since(start)}
 		}()
 	}
 	for deadline := time.Now().Add(10 * time.Second); up.slowIn.Load() < 2; time.Sleep(5 * time.Millisecond) {
@@ -347,6 +355,9 @@ func TestGatewayPlatformAPIDeadline(t *testing.T) {
 	}
 	for i := 0; i < 2; i++ {
 		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
 		if r.status != 500 || !strings.Contains(r.body, "exceeded its time limit of 1s") {
 			t.Errorf("the slow script: %d %s", r.status, r.body)
 		}
