@@ -46,10 +46,11 @@ var querySafe = func() (t [256]bool) {
 
 const upperHex = "0123456789ABCDEF"
 
-// AppendPath appends path, percent-encoded for a request line, to dst. path is a decoded path,
-// as ctx.Path() gives it: a server that decodes the result once, as fasthttp does, gets path
-// back byte for byte, so an escape inside path (%2e, from a client's %252e) stays text and is
-// never decoded into a dot. A handler behind the middleware that forwards the request (a
+// AppendPath appends path, percent-encoded for a request line, to dst. path is a decoded and
+// resolved path, as ctx.Path() gives it (no "." or ".." segment, no "//", which a server
+// resolves whatever their encoding): a server that decodes the result once, as fasthttp does,
+// gets path back byte for byte, so an escape inside path (%2e, from a client's %252e) stays
+// text and is never decoded into a dot. A handler behind the middleware that forwards the request (a
 // proxy, as examples/gateway) forwards AppendPath(nil, ctx.Path()), which is the path the
 // scripts were matched on, not the raw request URI.
 func AppendPath(dst, path []byte) []byte {

@@ -217,7 +217,7 @@ func (p *platform) call(L *lua.LState, method string) int {
 		L.RaiseError("platform.api: calls nest deeper than %d (does a script call itself?)", MaxAPIDepth)
 	}
 	m := x.m
-	reqURI, _, err := m.apiTarget(target)
+	reqURI, path, err := m.apiTarget(target)
 	if err != nil {
 		L.ArgError(1, err.Error())
 	}
@@ -240,6 +240,11 @@ func (p *platform) call(L *lua.LState, method string) int {
 	}
 	req.Header.SetMethod(method)
 	req.SetRequestURIBytes(reqURI)
+	if string(req.URI().Path()) != path {
+		// AppendPath and fasthttp's decoding disagree: fail closed rather than call a path
+		// the checks above did not see.
+		L.ArgError(1, fmt.Sprintf("the path %q cannot be sent as it is", path))
+	}
 	if err := p.fillRequest(L, req, payload, opts); err != nil {
 		L.RaiseError("%s: %s", call, err.Error())
 	}
