@@ -30,8 +30,10 @@ import (
 // is false by default; time_limit is a Go duration, or "none" (refused at load unless
 // Config.MaxTimeLimit is negative; a duration longer than it is refused too). A directive with an unknown key
 // or a bad value is an error naming the file and line. Only the files at the top of a
-// directory are read; names starting with "." are ignored (editors' and the admin API's
-// temporary files).
+// directory are read, through symlinks; names starting with "." are ignored (editors' and the
+// admin API's temporary files, a Kubernetes volume's ..data). A name that is not a readable,
+// non-empty file is an error, never an absent script (see watch.go for what a reload does
+// with it).
 
 const directivePrefix = "-- fastlua:"
 
@@ -136,34 +138,96 @@ func StripDirectives(src string) string {
 	return out.String()
 }
 
-// LoadScripts reads every <pattern>.lua file at the top of dir in fsys (use "." for its root).
-// Files that cannot be read or parsed are reported together; the others are returned.
+// LoadScripts reads every <pattern>.lua file at the top of dir in fsys (use "." for its root),
+// following symlinks. A name that cannot be read as a file (a dangling or looping symlink, a
+// directory), an empty file, one that changed while it was read, and one that does not parse
+// are reported, all together; the others are returned.
 func LoadScripts(fsys fs.FS, dir string) ([]Script, error) {
+	files, err := readScriptFiles(fsys, dir, 0)
+	if err != nil {
+		return nil, err
+	}
+	var scripts []Script
+	var errs []error
+	for _, f := range files {
+		if f.err != nil {
+			errs = append(errs, f.err)
+			continue
+		}
+		scripts = append(scripts, f.sc)
+	}
+	return scripts, errors.Join(errs...)
+}
+
+// scriptFile is one <pattern>.lua name at the top of a directory and what reading it gave.
+type scriptFile struct {
+	name string // the name in the directory
+	sc   Script // when err is nil
+	err  error
+}
+
+// errChanging is the error of a file that changed while it was read.
+var errChanging = errors.New("it changed while it was read")
+
+// readScriptFiles reads the <pattern>.lua names at the top of dir in fsys, skipping names that
+// start with "." (editors' and the admin API's temporary files, a Kubernetes volume's ..data
+// and timestamped directories). Each name gets its script or its error: not a regular file,
+// larger than maxSize (when positive), changed while it was read, empty (a file being written
+// is not a script yet), or not parsing. The error is only for a directory that cannot be
+// listed.
+func readScriptFiles(fsys fs.FS, dir string, maxSize int) ([]scriptFile, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("fastlua: reading scripts: %w", err)
 	}
-	var scripts []Script
-	var errs []error
+	var files []scriptFile
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".lua") {
+		if strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".lua") {
 			continue
 		}
-		file := path.Join(dir, name)
-		src, err := fs.ReadFile(fsys, file)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("fastlua: reading %s: %w", file, err))
-			continue
-		}
-		sc, err := ParseScriptFile(file, src)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		scripts = append(scripts, sc)
+		sc, err := readScriptFile(fsys, path.Join(dir, name), maxSize)
+		files = append(files, scriptFile{name: name, sc: sc, err: err})
 	}
-	return scripts, errors.Join(errs...)
+	return files, nil
+}
+
+func readScriptFile(fsys fs.FS, file string, maxSize int) (Script, error) {
+	bad := func(format string, args ...any) (Script, error) {
+		return Script{}, fmt.Errorf("fastlua: reading %s: "+format, append([]any{file}, args...)...)
+	}
+	before, err := fs.Stat(fsys, file) // through symlinks
+	switch {
+	case err != nil:
+		return bad("%w", err)
+	case before.IsDir():
+		return bad("it is a directory, not a script file")
+	case !before.Mode().IsRegular():
+		return bad("it is not a regular file (%v)", before.Mode().Type())
+	case maxSize > 0 && before.Size() > int64(maxSize):
+		return bad("it is %d bytes, more than the limit of %d (Config.MaxScriptSize)", before.Size(), maxSize)
+	}
+	src, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		return bad("%w", err)
+	}
+	if after, err := fs.Stat(fsys, file); err != nil || !sameVersion(before, after) || after.Size() != int64(len(src)) {
+		return bad("%w", errChanging)
+	}
+	if len(src) == 0 {
+		return Script{}, fmt.Errorf("fastlua: %s is empty (a file being written?): an empty file is never installed; remove the file to remove its script", file)
+	}
+	return ParseScriptFile(file, src)
+}
+
+// sameVersion reports whether two stats of a path show the same file, unchanged. os.SameFile
+// compares only what os.Stat returned (it is false for other file systems' FileInfo, even for a
+// and a itself), so the identity is compared where it is known.
+func sameVersion(a, b fs.FileInfo) bool {
+	if a.Size() != b.Size() || !a.ModTime().Equal(b.ModTime()) || a.Mode() != b.Mode() {
+		return false
+	}
+	return !os.SameFile(a, a) || os.SameFile(a, b)
 }
 
 // writeScriptFile writes sc's file into dir atomically: a temporary file in the same directory,

@@ -3,6 +3,8 @@ package fastlua
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -207,5 +209,55 @@ func TestHotReloadUnderLoad(t *testing.T) {
 	}
 	if logs := ts.logs.String(); !strings.Contains(logs, "hot.{y}.get.post_process.lua does not compile: line 1") {
 		t.Fatalf("the broken file was not reported with its line:\n%s", logs)
+	}
+}
+
+// growingFS is a file system whose file grows each time it is read, as one a writer is still
+// appending to.
+type growingFS struct {
+	fstest.MapFS
+	name string
+}
+
+func (g growingFS) ReadFile(name string) ([]byte, error) {
+	b, err := g.MapFS.ReadFile(name)
+	if name == g.name {
+		g.MapFS[name].Data = append(g.MapFS[name].Data, "-- more\n"...)
+	}
+	return b, err
+}
+
+// A name that is not a usable file is an error, never a script left out or an empty one
+// installed: New refuses to start on it.
+func TestLoadScriptsRefusesUnusableFiles(t *testing.T) {
+	for _, c := range []struct {
+		what string
+		fsys fs.FS
+		want string
+	}{
+		{"a directory", fstest.MapFS{"d.x.get.pre_process.lua/inner": {Data: []byte("x")}}, "d.x.get.pre_process.lua: it is a directory"},
+		{"an empty file", fstest.MapFS{"e.x.get.pre_process.lua": {}}, "e.x.get.pre_process.lua is empty"},
+		{"a file being written", growingFS{fstest.MapFS{"g.x.get.pre_process.lua": {Data: []byte("local x = 1\n")}}, "g.x.get.pre_process.lua"}, "it changed while it was read"},
+		{"a named pipe", fstest.MapFS{"p.x.get.pre_process.lua": {Mode: fs.ModeNamedPipe}}, "not a regular file"},
+	} {
+		if _, err := LoadScripts(c.fsys, "."); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.what, err, c.want)
+		}
+		if _, err := New(Config{ScriptFS: c.fsys}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("New with %s: %v, want %q", c.what, err, c.want)
+		}
+	}
+	// A file larger than Config.MaxScriptSize is refused before it is read, naming the limit.
+	dir := t.TempDir()
+	writeFile(t, dir, "big.x.get.pre_process.lua", strings.Repeat("-- padding\n", 100))
+	logs := &syncBuffer{}
+	m, err := New(Config{MaxScriptSize: 100, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(t.Context())
+	newDirWatcher(m, dir).sync()
+	if !strings.Contains(logs.String(), "more than the limit of 100 (Config.MaxScriptSize)") {
+		t.Fatalf("%s", logs)
 	}
 }

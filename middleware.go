@@ -181,10 +181,20 @@
 // fail_open is false by default; time_limit is a Go duration up to Config.MaxTimeLimit, or none
 // when that is negative. An unknown key or a bad
 // value is an error naming the file and line. Config.ScriptDir (watched) and Config.ScriptFS
-// read the files at the top of a directory, ignoring names that start with "."; LoadScripts and
-// ParseScriptFile read them for programs that manage scripts themselves. A file that does not
-// compile is reported with its file, line and message; with ScriptDir, the version already
-// running stays.
+// read the files at the top of a directory, through symlinks, ignoring names that start with
+// "." (so a Kubernetes ConfigMap volume works as it is: its update, a swap of the ..data link,
+// is a reload); LoadScripts and ParseScriptFile read them for programs that manage scripts
+// themselves. A file that does not compile is reported with its file, line and message.
+//
+// A reload of ScriptDir never drops a script on weak evidence. A file that does not compile,
+// cannot be read (a dangling or looping symlink, a directory), is empty (a file being written)
+// or changes while it is read keeps the version already running, and is logged and counted
+// (ScriptDirStats) once per version. A script whose file is gone is removed, and logged, when a
+// second read a quiet period later still finds it gone (an editor that renames the old file
+// away before writing the new one leaves no gap). A directory that cannot be read keeps every
+// script, logged once, until it can. The path is watched, not the directory: one renamed over
+// it, deleted and recreated, or reached through a swapped symlink is read, and the directory is
+// read in full every 5 seconds too, for changes no event announced.
 //
 // # Admin API
 //
@@ -197,7 +207,8 @@
 //
 // Stats returns per-script runs, errors, timeouts and run-time histograms (one run in
 // DurationSampleRate is timed), the queue's depth and results, and the pool's states. The
-// fastluaprom package exports them to Prometheus.
+// fastluaprom package exports them to Prometheus. ScriptDirStats counts the reloads of
+// Config.ScriptDir and the file versions it did not install.
 //
 // # Sandbox and limits
 //
