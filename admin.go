@@ -110,10 +110,12 @@ func (r *adminRecord) apply(sc *Script) error {
 //
 // Every request needs Config.AdminToken, as "Authorization: Bearer <token>" or in the
 // X-Fastlua-Admin-Token header (compared in constant time); without it the answer is 401, and
-// when no token is configured every request is refused. A body that is not valid, or a script
-// that does not compile, is answered with 400 and the errors (file, line, message) and changes
-// nothing. With Config.ScriptDir, changes are written to the directory atomically (a temporary
-// file, then a rename), so they survive a restart. Errors use DreamFactory's error body.
+// when no token is configured every request is refused. A body that is not valid (a script
+// given twice included), or a script that does not compile, is answered with 400 and the errors (file, line, message) and changes
+// nothing. With Config.ScriptDir, a change is written to the directory, so that it survives a
+// restart, all or nothing: every file is written under a temporary name, then renamed into
+// place; if any step fails, the files replaced are put back, the running scripts do not change,
+// and the answer is 500. Errors use DreamFactory's error body.
 func (m *Middleware) AdminHandler() fasthttp.RequestHandler {
 	var want [sha256.Size]byte
 	if m.cfg.AdminToken != "" {
@@ -296,9 +298,11 @@ func (m *Middleware) adminPatch(ctx *fasthttp.RequestCtx, name string) {
 }
 
 // adminSave compiles and installs scripts, writing them to Config.ScriptDir first when there
-// is one. Nothing changes unless every script compiles.
+// is one. It is all or nothing: unless every script compiles and every file is written,
+// neither the files nor the running scripts change.
 func (m *Middleware) adminSave(ctx *fasthttp.RequestCtx, status int, scripts []Script) {
 	prepared := make([]*script, 0, len(scripts))
+	seen := map[string]bool{}
 	var msgs []string
 	for _, sc := range scripts {
 		if dir := m.cfg.ScriptDir; dir != "" {
@@ -318,11 +322,20 @@ func (m *Middleware) adminSave(ctx *fasthttp.RequestCtx, status int, scripts []S
 			msgs = append(msgs, err.Error())
 			continue
 		}
+		if seen[s.Name] {
+			msgs = append(msgs, "the script "+s.Name+" is given twice")
+			continue
+		}
+		seen[s.Name] = true
 		prepared = append(prepared, s)
 	}
 	if len(msgs) > 0 {
 		adminError(ctx, 400, strings.Join(msgs, "; "))
 		return
+	}
+	if dw := m.watcher; dw != nil {
+		dw.mu.Lock() // the watcher reads the directory before or after the change, not during it
+		defer dw.mu.Unlock()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -332,15 +345,18 @@ func (m *Middleware) adminSave(ctx *fasthttp.RequestCtx, status int, scripts []S
 	}
 	cur := m.routes.Load().byName
 	if dir := m.cfg.ScriptDir; dir != "" {
+		tx := fileTx{dir: filepath.Clean(dir)}
 		for _, s := range prepared {
-			if _, err := writeScriptFile(dir, s.Script); err != nil {
-				adminError(ctx, 500, "writing "+s.File+": "+err.Error())
-				return
-			}
+			tx.put(s.File, FormatScriptFile(s.Script))
 			// An older file under another spelling of the same pattern goes.
 			if old := cur[s.Name]; old != nil && old.File != "" && old.File != s.File && filepath.Dir(old.File) == filepath.Clean(dir) {
-				_ = os.Remove(old.File)
+				tx.remove(old.File)
 			}
+		}
+		if err := tx.apply(); err != nil {
+			m.logger.Error("fastlua: an admin API change failed: "+err.Error(), slog.Int("scripts", len(prepared)))
+			adminError(ctx, 500, err.Error())
+			return
 		}
 	}
 	m.update(prepared, nil)
@@ -357,6 +373,10 @@ func (m *Middleware) adminSave(ctx *fasthttp.RequestCtx, status int, scripts []S
 }
 
 func (m *Middleware) adminDelete(ctx *fasthttp.RequestCtx, name string) {
+	if dw := m.watcher; dw != nil {
+		dw.mu.Lock()
+		defer dw.mu.Unlock()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if pat, err := parsePattern(name); err == nil {

@@ -2,8 +2,11 @@ package fastlua
 
 import (
 	"encoding/json"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,6 +101,7 @@ func TestAdminAPI(t *testing.T) {
 		{"POST", base, `{"name":"shop.x\u0000y.get.pre_process","content":""}`, "control character"},
 		{"POST", base, `{"name":"shop.` + strings.Repeat("x", 300) + `.get.pre_process","content":""}`, "at most 251"},
 		{"POST", base, `{"resource":[{"name":"a.b.get.pre_process","content":"x = 1"},{"name":"a.c.get.pre_process","content":"end"}]}`, "does not compile"},
+		{"POST", base, `{"resource":[{"name":"a.b.get.pre_process","content":"x = 1"},{"name":"a.b.GET.pre_process","content":"y = 1"}]}`, "given twice"},
 		{"PATCH", base + "/shop.{item}.get.pre_process", `{"content":"if then"}`, "does not compile"},
 		{"PATCH", base + "/shop.{item}.get.pre_process", `{"is_active":"yes"}`, "not a valid record"},
 		{"PATCH", base + "/nope.x.get.pre_process", `{"is_active":true}`, "no script"},
@@ -205,5 +209,120 @@ func TestStats(t *testing.T) {
 		if s.Name == "st.ok.get.pre_process" && s.Runs != 34 {
 			t.Fatalf("after a replacement: %d runs", s.Runs)
 		}
+	}
+}
+
+// dirState is every name under dir with its type and content, to check that nothing on disk
+// changed.
+func dirState(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			out[rel] = "link " + target
+			return err
+		case d.IsDir():
+			out[rel] = "dir"
+		default:
+			b, err := os.ReadFile(p)
+			out[rel] = "file " + string(b)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// An admin change whose files cannot all be written changes nothing: not the files (a replaced
+// one is put back, a new one removed, no temporary file left), not the running scripts, even
+// after the watcher has read the directory again.
+func TestAdminAllOrNothing(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "tx.a.get.pre_process.lua", keyScript("a"))
+	writeFile(t, dir, "tx.d.get.pre_process.lua", keyScript("a"))
+	ts := adminServer(t, Config{ScriptDir: dir, AdminToken: "s3cret"})
+	auth := []string{"Authorization", "Bearer s3cret"}
+	base := "/system/event_script"
+	unchanged := func(what string, files map[string]string, scripts []Script) {
+		t.Helper()
+		if after := dirState(t, dir); !maps.Equal(after, files) {
+			t.Fatalf("%s changed the directory:\nbefore %v\nafter  %v", what, files, after)
+		}
+		ts.mw.watcher.sync() // what the watcher would install from the directory now
+		if after := ts.mw.Scripts(); !slices.Equal(after, scripts) {
+			t.Fatalf("%s changed the scripts:\nbefore %+v\nafter  %+v", what, scripts, after)
+		}
+		for _, p := range []string{"/tx/a", "/tx/d"} {
+			if r := ts.do("GET", p, ""); r.status != 401 {
+				t.Fatalf("%s: %s without a key: %d", what, p, r.status)
+			}
+			if r := ts.do("GET", p, "", "X-Key", "a"); r.status != 200 {
+				t.Fatalf("%s: %s with the key: %d", what, p, r.status)
+			}
+		}
+	}
+
+	// The third record's file cannot be written: a directory has its name.
+	blocked := filepath.Join(dir, "tx.b.get.pre_process.lua")
+	if err := os.MkdirAll(filepath.Join(blocked, "inside"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ts.mw.watcher.sync()
+	files, scripts := dirState(t, dir), ts.mw.Scripts()
+	rec := func(name, src string) string {
+		b, _ := json.Marshal(map[string]string{"name": name, "content": src})
+		return string(b)
+	}
+	batch := `{"resource":[` + rec("tx.a.get.pre_process", "-- replaced") + "," + rec("tx.c.get.pre_process", "-- new") + "," +
+		rec("tx.b.get.pre_process", "-- blocked") + "]}"
+	if r := ts.do("POST", base, batch, auth...); r.status != 500 || !strings.Contains(r.errorMessage(t), "tx.b.get.pre_process.lua") {
+		t.Fatalf("a batch with a file that cannot be written: %d %s", r.status, r.body)
+	}
+	unchanged("the failed batch", files, scripts)
+
+	// A PATCH and a DELETE whose file cannot be written or removed.
+	resume := pauseReload(ts)
+	target := filepath.Join(dir, "tx.d.get.pre_process.lua")
+	if err := os.Remove(target); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(target, "inside"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	resume()
+	ts.mw.watcher.sync() // the name is a directory now: the running version stays
+	files, scripts = dirState(t, dir), ts.mw.Scripts()
+	if r := ts.do("PATCH", base+"/tx.d.get.pre_process", `{"content":"-- patched"}`, auth...); r.status != 500 {
+		t.Fatalf("a PATCH whose file cannot be written: %d %s", r.status, r.body)
+	}
+	unchanged("the failed PATCH", files, scripts)
+	if r := ts.do("DELETE", base+"/tx.d.get.pre_process", "", auth...); r.status != 500 {
+		t.Fatalf("a DELETE whose file cannot be removed: %d %s", r.status, r.body)
+	}
+	unchanged("the failed DELETE", files, scripts)
+
+	// Without the obstacles the same batch is applied whole.
+	if err := os.RemoveAll(blocked); err != nil {
+		t.Fatal(err)
+	}
+	if r := ts.do("POST", base, batch, auth...); r.status != 201 {
+		t.Fatalf("the batch: %d %s", r.status, r.body)
+	}
+	for _, n := range []string{"a", "b", "c"} {
+		if b, err := os.ReadFile(filepath.Join(dir, "tx."+n+".get.pre_process.lua")); err != nil || !strings.HasPrefix(string(b), "-- ") {
+			t.Fatalf("tx.%s: %v %q", n, err, b)
+		}
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, ".*")); len(leftovers) > 0 {
+		t.Fatalf("temporary files left: %v", leftovers)
 	}
 }

@@ -3,6 +3,7 @@ package fastlua
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -33,7 +34,7 @@ import (
 // directory are read, through symlinks; names starting with "." are ignored (editors' and the
 // admin API's temporary files, a Kubernetes volume's ..data). A name that is not a readable,
 // non-empty file is an error, never an absent script (see watch.go for what a reload does
-// with it).
+// with it). The admin API changes files with fileTx: all of a change, or nothing.
 
 const directivePrefix = "-- fastlua:"
 
@@ -230,34 +231,144 @@ func sameVersion(a, b fs.FileInfo) bool {
 	return !os.SameFile(a, a) || os.SameFile(a, b)
 }
 
-// writeScriptFile writes sc's file into dir atomically: a temporary file in the same directory,
-// synced, then renamed over the old one.
-func writeScriptFile(dir string, sc Script) (string, error) {
-	final := filepath.Join(dir, sc.Name+".lua")
-	tmp, err := os.CreateTemp(dir, ".fastlua-*.tmp")
+// fileTx changes script files in one directory all or nothing. apply writes every new content
+// to a temporary file first, then renames each into place, keeping the file it replaces (or a
+// removal takes away) under a second name; if a step fails, every step done is undone in
+// reverse, and so nothing is changed. The kept files are dropped at the end.
+type fileTx struct {
+	dir  string
+	puts []txPut
+	dels []string
+}
+
+type txPut struct {
+	file    string
+	content []byte
+}
+
+// put writes content to file, replacing it.
+func (tx *fileTx) put(file string, content []byte) {
+	tx.puts = append(tx.puts, txPut{file, content})
+}
+
+// remove removes file; one that is not there is no error.
+func (tx *fileTx) remove(file string) { tx.dels = append(tx.dels, file) }
+
+func (tx *fileTx) apply() (err error) {
+	var undo []func() error // in the order they were done
+	var kept []string
+	defer func() {
+		if err != nil {
+			var failed []error
+			for i := len(undo) - 1; i >= 0; i-- {
+				if uerr := undo[i](); uerr != nil {
+					failed = append(failed, uerr)
+				}
+			}
+			if len(failed) > 0 {
+				err = fmt.Errorf("%w; putting the old files back failed: %w", err, errors.Join(failed...))
+			} else {
+				err = fmt.Errorf("%w; nothing was changed", err)
+			}
+		}
+		for _, k := range kept {
+			_ = os.Remove(k)
+		}
+		if d, derr := os.Open(tx.dir); derr == nil { // make the renames durable
+			_ = d.Sync()
+			d.Close()
+		}
+	}()
+	tmps := make([]string, len(tx.puts))
+	for i, p := range tx.puts {
+		tmp, err := writeTemp(tx.dir, ".tmp", p.content)
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", p.file, err)
+		}
+		tmps[i] = tmp
+		undo = append(undo, func() error { return removeIfThere(tmp) })
+	}
+	for i, p := range tx.puts {
+		old, err := keepFile(tx.dir, p.file)
+		if err != nil {
+			return fmt.Errorf("writing %s: keeping the old file: %w", p.file, err)
+		}
+		if err := os.Rename(tmps[i], p.file); err != nil {
+			if old != "" {
+				_ = os.Remove(old)
+			}
+			return fmt.Errorf("writing %s: %w", p.file, err)
+		}
+		if old != "" {
+			kept = append(kept, old)
+			undo = append(undo, func() error { return os.Rename(old, p.file) })
+		} else {
+			undo = append(undo, func() error { return os.Remove(p.file) })
+		}
+	}
+	for _, f := range tx.dels {
+		old := filepath.Join(tx.dir, ".fastlua-"+rand.Text()+".old")
+		if err := os.Rename(f, old); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return fmt.Errorf("removing %s: %w", f, err)
+		}
+		kept = append(kept, old)
+		undo = append(undo, func() error { return os.Rename(old, f) })
+	}
+	return nil
+}
+
+// keepFile gives the file at path a second name in dir, a hard link (or, on a file system
+// without them, a copy), so that it can be put back after a rename replaced it. It returns ""
+// when there is nothing to keep: no file, or a directory (a rename cannot replace it).
+func keepFile(dir, path string) (string, error) {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", nil
+	case err != nil:
+		return "", err
+	case fi.IsDir():
+		return "", nil
+	}
+	link := filepath.Join(dir, ".fastlua-"+rand.Text()+".old")
+	if err := os.Link(path, link); err == nil {
+		return link, nil
+	}
+	content, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(tmp.Name()) // after a successful rename there is nothing left to remove
-	if _, err := tmp.Write(FormatScriptFile(sc)); err != nil {
-		tmp.Close()
+	return writeTemp(dir, ".old", content)
+}
+
+// writeTemp writes content to a new temporary file in dir, synced, and returns its name.
+func writeTemp(dir, suffix string, content []byte) (string, error) {
+	f, err := os.CreateTemp(dir, ".fastlua-*"+suffix)
+	if err != nil {
 		return "", err
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
+	_, err = f.Write(content)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
 		return "", err
 	}
-	if err := tmp.Close(); err != nil {
-		return "", err
+	return f.Name(), nil
+}
+
+func removeIfThere(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		return "", err
-	}
-	if d, err := os.Open(dir); err == nil { // make the rename durable
-		_ = d.Sync()
-		d.Close()
-	}
-	return final, nil
+	return nil
 }
 
 // sortScripts orders scripts by name.

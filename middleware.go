@@ -201,7 +201,10 @@
 // AdminHandler serves the scripts as DreamFactory's system/event_script resource does (see its
 // documentation): list, get, create or replace, update and delete, with the fields name, type,
 // content, is_active, allow_event_modification and config (fail_open, time_limit). It needs
-// Config.AdminToken; with Config.ScriptDir its changes are written to the directory atomically.
+// Config.AdminToken; with Config.ScriptDir its changes are written to the directory all or
+// nothing: new files are written under temporary names, then renamed into place; if any step
+// fails, the files replaced are put back, the running scripts do not change, and the answer is
+// 500.
 //
 // # Metrics
 //
