@@ -175,7 +175,7 @@ var errChanging = errors.New("it changed while it was read")
 // and timestamped directories). Each name gets its script or its error: not a regular file,
 // larger than maxSize (when positive), changed while it was read, empty (a file being written
 // is not a script yet), or not parsing. The error is only for a directory that cannot be
-// listed.
+// listed. A file that changed while it was read is read again, three times at most.
 func readScriptFiles(fsys fs.FS, dir string, maxSize int) ([]scriptFile, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
@@ -188,6 +188,9 @@ func readScriptFiles(fsys fs.FS, dir string, maxSize int) ([]scriptFile, error) 
 			continue
 		}
 		sc, err := readScriptFile(fsys, path.Join(dir, name), maxSize)
+		for try := 1; try < 3 && errors.Is(err, errChanging); try++ { // replaced by a rename, say
+			sc, err = readScriptFile(fsys, path.Join(dir, name), maxSize)
+		}
 		files = append(files, scriptFile{name: name, sc: sc, err: err})
 	}
 	return files, nil
