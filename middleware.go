@@ -189,7 +189,7 @@
 // A reload of ScriptDir never drops a script on weak evidence. A file that does not compile,
 // cannot be read (a dangling or looping symlink, a directory), is empty (a file being written)
 // or changes while it is read keeps the version already running, and is logged and counted
-// (ScriptDirStats) once per version. A script whose file is gone is removed, and logged, when a
+// (ScriptDirStats) once per problem. A script whose file is gone is removed, and logged, when a
 // second read a quiet period later still finds it gone (an editor that renames the old file
 // away before writing the new one leaves no gap). A directory that cannot be read keeps every
 // script, logged once, until it can. The path is watched, not the directory: one renamed over

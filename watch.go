@@ -30,7 +30,7 @@ import (
 // Nothing is removed on weak evidence, so a read at the wrong moment never drops a script (an
 // auth script gone is a bypass): a file that is there but cannot be used (a dangling or looping
 // symlink, a directory, unreadable, empty, changing while read, not compiling) keeps its
-// running version, and is logged and counted once per version; a script whose file is gone is
+// running version, and is logged and counted once per problem; a script whose file is gone is
 // removed, and logged, at the second read that finds it gone, a quiet period after the first;
 // a directory that cannot be read keeps every script, logged once, until it can be read again.
 
@@ -45,10 +45,11 @@ var rescanInterval = 5 * time.Second
 type ScriptDirStats struct {
 	// Reloads counts the reads of the directory that changed the installed scripts.
 	Reloads uint64
-	// Rejected counts the file versions not installed: a name that cannot be read as a file (a
+	// Rejected counts the files not installed: a name that cannot be read as a file (a
 	// dangling or looping symlink, a directory), an empty file, one that changed while it was
-	// read or does not compile. Each version counts once; the running version of its script,
-	// if any, stays.
+	// read or does not compile. A problem counts (and is logged) once, however often the file
+	// is read, and again when it changes (another source that does not compile, say); the
+	// running version of the script, if any, stays.
 	Rejected uint64
 	// Missing is true while the directory cannot be read; the scripts installed from it stay.
 	Missing bool
