@@ -209,9 +209,10 @@
 // # Metrics
 //
 // Stats returns per-script runs, errors, timeouts and run-time histograms (one run in
-// DurationSampleRate is timed), the queue's depth and results, and the pool's states. The
-// fastluaprom package exports them to Prometheus. ScriptDirStats counts the reloads of
-// Config.ScriptDir and the file versions it did not install.
+// DurationSampleRate is timed, into the buckets of Config.DurationBuckets, which New copies: a
+// middleware's buckets never change), the queue's depth and results, and the pool's states; a
+// snapshot is the caller's to keep. The fastluaprom package exports them to Prometheus.
+// ScriptDirStats counts the reloads of Config.ScriptDir and the file versions it did not install.
 //
 // # Sandbox and limits
 //
@@ -376,6 +377,12 @@ type Config struct {
 	// Logger receives errors, print output and log calls. Default slog.Default().
 	Logger *slog.Logger
 
+	// DurationBuckets are the upper bounds of the buckets of each script's run-time histogram
+	// (Stats, and the fastluaprom collector): positive, increasing, at most 64; a last,
+	// unbounded bucket holds the rest. New copies them. Default DefaultDurationBuckets(),
+	// 50 µs to 2.5 s.
+	DurationBuckets []time.Duration
+
 	// PlatformConfig is what scripts read as platform.config (read-only): any Go value, maps,
 	// slices and structs alike. Default nil.
 	PlatformConfig any
@@ -480,6 +487,11 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if len(c.DurationBuckets) == 0 {
+		c.DurationBuckets = DefaultDurationBuckets()
+	} else {
+		c.DurationBuckets = slices.Clone(c.DurationBuckets)
+	}
 	if c.Store == nil {
 		c.Store = NewMemoryStore()
 	}
@@ -542,6 +554,9 @@ func New(cfg Config) (*Middleware, error) {
 	cfg = cfg.withDefaults()
 	if _, isLua := cfg.PlatformConfig.(lua.LValue); isLua {
 		return nil, errors.New("fastlua: Config.PlatformConfig must be a Go value, not a Lua value")
+	}
+	if err := durationBuckets(cfg.DurationBuckets); err != nil {
+		return nil, err
 	}
 	m := &Middleware{
 		cfg:        cfg,

@@ -139,7 +139,7 @@ func (m *Middleware) update(add []*script, remove []string) int {
 			m.freeSlots = append(m.freeSlots, old.slot)
 			s.stats = old.stats
 		} else {
-			s.stats = &scriptStats{}
+			s.stats = m.newScriptStats()
 		}
 		s.slot = m.allocSlot()
 		byName[s.Name] = s

@@ -1,6 +1,8 @@
 package fastlua
 
 import (
+	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -10,31 +12,61 @@ import (
 // Every run of a script counts in runs, and in errors and timeouts when it fails. Run times go
 // into a histogram for one run in DurationSampleRate: reading the clock twice costs more than a
 // trivial script (~70 ns here), so timing every run would be the largest cost of the
-// middleware. A script keeps its counters when it is replaced.
+// middleware. The histogram's buckets are the middleware's own: Config.DurationBuckets (or
+// DefaultDurationBuckets), copied and checked by New, so nothing can change them afterwards. A
+// script keeps its counters when it is replaced.
 
 // DurationSampleRate is how many runs of a script one timed run stands for.
 const DurationSampleRate = 16
 
-// DurationBuckets are the upper bounds of the run-time histogram's buckets; a last, unbounded
-// bucket holds the rest.
-var DurationBuckets = []time.Duration{
+// maxDurationBuckets bounds the number of Config.DurationBuckets.
+const maxDurationBuckets = 64
+
+// defaultDurationBuckets are the upper bounds of the run-time histogram's buckets when
+// Config.DurationBuckets is not set.
+var defaultDurationBuckets = [...]time.Duration{
 	50 * time.Microsecond, 100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
 	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond,
 	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
 	500 * time.Millisecond, time.Second, 2500 * time.Millisecond,
 }
 
+// DefaultDurationBuckets returns the default upper bounds of the run-time histogram's buckets
+// (Config.DurationBuckets), from 50 µs to 2.5 s; a last, unbounded bucket holds the rest. The
+// slice is new on every call: changing it changes nothing else.
+func DefaultDurationBuckets() []time.Duration { return slices.Clone(defaultDurationBuckets[:]) }
+
+// durationBuckets checks Config.DurationBuckets, already copied by withDefaults.
+func durationBuckets(b []time.Duration) error {
+	if len(b) > maxDurationBuckets {
+		return fmt.Errorf("fastlua: Config.DurationBuckets has %d bounds, more than %d", len(b), maxDurationBuckets)
+	}
+	for i, d := range b {
+		if d <= 0 || i > 0 && d <= b[i-1] {
+			return fmt.Errorf("fastlua: Config.DurationBuckets must be positive and increasing: %v", b)
+		}
+	}
+	return nil
+}
+
 // scriptStats are one script name's counters.
 type scriptStats struct {
 	runs, errors, timeouts atomic.Uint64
-	buckets                [16]atomic.Uint64 // len(DurationBuckets)+1
+	bounds                 []time.Duration // the middleware's buckets: never changed
+	buckets                []atomic.Uint64 // len(bounds)+1
 	sumNanos, timed        atomic.Uint64
+}
+
+// newScriptStats returns the counters of a script name new to m.
+func (m *Middleware) newScriptStats() *scriptStats {
+	b := m.cfg.DurationBuckets
+	return &scriptStats{bounds: b, buckets: make([]atomic.Uint64, len(b)+1)}
 }
 
 // observe records a timed run.
 func (s *scriptStats) observe(d time.Duration) {
 	i := 0
-	for i < len(DurationBuckets) && d > DurationBuckets[i] {
+	for i < len(s.bounds) && d > s.bounds[i] {
 		i++
 	}
 	s.buckets[i].Add(1)
@@ -59,8 +91,9 @@ type ScriptStats struct {
 	Durations Histogram
 }
 
-// Histogram counts observations in buckets with upper bounds DurationBuckets; Counts has one
-// more entry than Bounds, for the rest. Counts are not cumulative.
+// Histogram counts observations in buckets with upper bounds Config.DurationBuckets; Counts has
+// one more entry than Bounds, for the rest. Counts are not cumulative. A Histogram from Stats is
+// the caller's own copy.
 type Histogram struct {
 	Bounds []time.Duration
 	Counts []uint64
@@ -94,8 +127,8 @@ func (m *Middleware) Stats() Stats {
 	for _, s := range m.routes.Load().sortedScripts() {
 		ss := ScriptStats{Name: s.Name, Runs: s.stats.runs.Load(), Errors: s.stats.errors.Load(), Timeouts: s.stats.timeouts.Load()}
 		h := &ss.Durations
-		h.Bounds = DurationBuckets
-		h.Counts = make([]uint64, len(DurationBuckets)+1)
+		h.Bounds = slices.Clone(s.stats.bounds)
+		h.Counts = make([]uint64, len(s.stats.buckets))
 		for i := range h.Counts {
 			h.Counts[i] = s.stats.buckets[i].Load()
 		}
