@@ -138,7 +138,12 @@
 // MemoryStore by default): get(k), set(k, v, ttl), incr(k, by, ttl), delete(k); values keep
 // their type (string, number, boolean, table), ttl is in seconds, and incr starts a missing key
 // from zero with the ttl and keeps an existing key's expiry: a fixed-window counter, for rate
-// limits.
+// limits. Keys are at most Config.MaxStoreKey bytes (1 KiB) and strings or tables (as JSON) at
+// most Config.MaxStoreValue (1 MiB), checked before any store is called. The in-process store
+// holds at most Config.MaxStoreEntries entries (2^20) and Config.MaxStoreBytes (256 MiB): a new
+// key in a full store first drops the expired entries, then fails; expired entries also go by
+// themselves, and the memory of dropped entries is returned. Each bound is a limit error that
+// names it.
 //
 // The json module has encode, decode (errors name the byte offset), null (what JSON null decodes
 // to), empty_array and array(t) (a table that encodes as [] when empty). Numbers are float64:
@@ -392,8 +397,25 @@ type Config struct {
 	// scripts). Typical values: the user, the role, the API key. Default nil: no session.
 	Session func(ctx *fasthttp.RequestCtx) any
 
-	// Store is platform.store. Default: a new MemoryStore (in-process).
+	// Store is platform.store. Default: a new MemoryStore (in-process), bounded by
+	// MaxStoreEntries, MaxStoreBytes, MaxStoreKey and MaxStoreValue.
 	Store Store
+
+	// MaxStoreKey bounds a platform.store key, whatever the Store: a longer key fails get, set,
+	// incr and delete before the store is called. Default 1 KiB.
+	MaxStoreKey int
+
+	// MaxStoreValue bounds a string, or a table's JSON, that platform.store.set stores,
+	// whatever the Store. Default 1 MiB.
+	MaxStoreValue int
+
+	// MaxStoreEntries bounds the entries of the default in-process store (when Store is nil):
+	// a new key in a full store drops the expired entries, then fails. Default 1,048,576.
+	MaxStoreEntries int
+
+	// MaxStoreBytes bounds the memory of the default in-process store's entries (keys, values
+	// and 64 bytes each), as MaxStoreEntries bounds their number. Default 256 MiB.
+	MaxStoreBytes int64
 
 	// AllowedHosts are the hosts platform.api may send absolute http:// and https:// URLs to:
 	// "api.example.com" (any port), "api.example.com:8443", or "*.example.com". Default none.
@@ -492,8 +514,15 @@ func (c Config) withDefaults() Config {
 	} else {
 		c.DurationBuckets = slices.Clone(c.DurationBuckets)
 	}
+	if c.MaxStoreKey <= 0 {
+		c.MaxStoreKey = 1 << 10
+	}
+	if c.MaxStoreValue <= 0 {
+		c.MaxStoreValue = 1 << 20
+	}
 	if c.Store == nil {
-		c.Store = NewMemoryStore()
+		c.Store = NewMemoryStoreWith(MemoryStoreConfig{MaxEntries: c.MaxStoreEntries, MaxBytes: c.MaxStoreBytes,
+			MaxKeySize: c.MaxStoreKey, MaxValueSize: c.MaxStoreValue})
 	}
 	if c.HTTPTimeout <= 0 {
 		c.HTTPTimeout = 10 * time.Second

@@ -536,7 +536,9 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Info(fmt.Sprintf(format, args...))
 }
 
-// newStoreModule is platform.store: get, set, incr, delete on Config.Store.
+// newStoreModule is platform.store: get, set, incr, delete on Config.Store. Keys and values
+// are bounded here (Config.MaxStoreKey, Config.MaxStoreValue), before the store is called, so
+// every Store is bounded; a broken bound, or a full store, is a limit error.
 func (st *state) newStoreModule(L *lua.LState) *lua.LTable {
 	m := st.m
 	ctx := func() (context.Context, context.CancelFunc) {
@@ -553,7 +555,17 @@ func (st *state) newStoreModule(L *lua.LState) *lua.LTable {
 		if d, limited := st.runDeadline(); limited && st.pastDeadline(d) {
 			st.outOfTime(L, "platform.store."+op) // the store call used up the script's time
 		}
+		if errors.Is(err, ErrStoreFull) || errors.Is(err, ErrKeyTooLong) || errors.Is(err, ErrValueTooLarge) {
+			st.raiseLimit(L, "platform.store.%s: %s", op, err.Error())
+		}
 		L.RaiseError("platform.store.%s: %s", op, err.Error())
+	}
+	keyArg := func(L *lua.LState, op string) string {
+		key := L.CheckString(1)
+		if len(key) > m.cfg.MaxStoreKey {
+			fail(L, op, keyTooLong(len(key), m.cfg.MaxStoreKey, "Config.MaxStoreKey"))
+		}
+		return key
 	}
 	ttlArg := func(L *lua.LState, n int) time.Duration {
 		secs := L.OptNumber(n, 0)
@@ -561,7 +573,7 @@ func (st *state) newStoreModule(L *lua.LState) *lua.LTable {
 	}
 	mod := L.CreateTable(0, 4)
 	mod.RawSetString("get", L.NewFunction(func(L *lua.LState) int {
-		key := L.CheckString(1)
+		key := keyArg(L, "get")
 		c, cancel := ctx()
 		defer cancel()
 		v, ok, err := m.store.Get(c, key)
@@ -580,8 +592,11 @@ func (st *state) newStoreModule(L *lua.LState) *lua.LTable {
 		return 1
 	}))
 	mod.RawSetString("set", L.NewFunction(func(L *lua.LState) int {
-		key := L.CheckString(1)
-		v, err := toStore(&st.enc, L.CheckAny(2))
+		key := keyArg(L, "set")
+		v, err := toStore(&st.enc, L.CheckAny(2), m.cfg.MaxStoreValue)
+		if errors.Is(err, ErrValueTooLarge) {
+			fail(L, "set", err)
+		}
 		if err != nil {
 			L.ArgError(2, err.Error())
 		}
@@ -593,7 +608,7 @@ func (st *state) newStoreModule(L *lua.LState) *lua.LTable {
 		return 0
 	}))
 	mod.RawSetString("incr", L.NewFunction(func(L *lua.LState) int {
-		key := L.CheckString(1)
+		key := keyArg(L, "incr")
 		by := float64(L.OptNumber(2, 1))
 		c, cancel := ctx()
 		defer cancel()
@@ -605,7 +620,7 @@ func (st *state) newStoreModule(L *lua.LState) *lua.LTable {
 		return 1
 	}))
 	mod.RawSetString("delete", L.NewFunction(func(L *lua.LState) int {
-		key := L.CheckString(1)
+		key := keyArg(L, "delete")
 		c, cancel := ctx()
 		defer cancel()
 		if err := m.store.Delete(c, key); err != nil {
@@ -616,10 +631,14 @@ func (st *state) newStoreModule(L *lua.LState) *lua.LTable {
 	return st.readOnly(L, "platform.store", mod)
 }
 
-// toStore converts a Lua value for a Store.
-func toStore(enc *bridge.Encoder, v lua.LValue) (any, error) {
+// toStore converts a Lua value for a Store; a string or a table's JSON longer than maxValue is
+// an ErrValueTooLarge (Config.MaxStoreValue).
+func toStore(enc *bridge.Encoder, v lua.LValue, maxValue int) (any, error) {
 	switch v := v.(type) {
 	case lua.LString:
+		if len(v) > maxValue {
+			return nil, valueTooLarge(len(v), maxValue, "Config.MaxStoreValue")
+		}
 		return string(v), nil
 	case lua.LNumber:
 		return float64(v), nil
@@ -629,6 +648,9 @@ func toStore(enc *bridge.Encoder, v lua.LValue) (any, error) {
 		b, err := enc.Encode(v)
 		if err != nil {
 			return nil, err
+		}
+		if len(b) > maxValue {
+			return nil, valueTooLarge(len(b), maxValue, "Config.MaxStoreValue")
 		}
 		return JSON(append([]byte(nil), b...)), nil
 	}

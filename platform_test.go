@@ -391,7 +391,7 @@ func TestMemoryStoreBounds(t *testing.T) {
 	if err := s.Set(ctx, "fresh", "v", 0); err != nil {
 		t.Fatalf("after the sweep: %v", err)
 	}
-	if err := s.Set(ctx, "big", strings.Repeat("x", MaxStoreValue+1), 0); !errors.Is(err, ErrValueTooLarge) {
+	if err := s.Set(ctx, "big", strings.Repeat("x", 1<<20+1), 0); !errors.Is(err, ErrValueTooLarge) {
 		t.Fatalf("a large value: %v", err)
 	}
 }

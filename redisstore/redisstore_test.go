@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -76,6 +78,41 @@ func TestStore(t *testing.T) {
 	wg.Wait()
 	if v, _, _ := s.Get(ctx, "atomic"); v != 1000.0 {
 		t.Fatalf("20x50 concurrent incr = %v", v)
+	}
+}
+
+// platform.store bounds keys and values before a Redis store is called: nothing over the limits
+// reaches Redis.
+func TestStoreBoundedInScripts(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	src, err := os.ReadFile("../testdata/store/store.{op}.get.pre_process.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw, err := fastlua.New(fastlua.Config{Store: redisstore.NewStore(rdb, "b:"), MaxStringSize: 64 << 20,
+		Logger: slog.New(slog.DiscardHandler), Scripts: []fastlua.Script{{Name: "store.{op}.get.pre_process", Source: string(src)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mw.Close(context.Background())
+	h := mw.Wrap(func(ctx *fasthttp.RequestCtx) {})
+	for query, want := range map[string]string{
+		"set?key=1024&value=1048576": "",
+		"set?key=33554432":           "longer than 1 KiB (Config.MaxStoreKey)",
+		"incr?key=2048":              "longer than 1 KiB (Config.MaxStoreKey)",
+		"set?key=2&value=1048577":    "larger than 1 MiB (Config.MaxStoreValue)",
+	} {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI("/store/" + query)
+		h(&ctx)
+		body := string(ctx.Response.Body())
+		if want == "" && ctx.Response.StatusCode() != 200 || want != "" && !strings.Contains(body, want) {
+			t.Errorf("%s: %d %s, want %q", query, ctx.Response.StatusCode(), body, want)
+		}
+	}
+	if keys := rdb.Keys(context.Background(), "*").Val(); len(keys) != 1 || len(keys[0]) != 2+1024 {
+		t.Fatalf("keys in Redis: %d", len(keys))
 	}
 }
 

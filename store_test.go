@@ -1,0 +1,211 @@
+package fastlua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// otherStore is a Store that is not a *MemoryStore, as a Redis store is not: it counts the
+// calls that reach it.
+type otherStore struct {
+	Store
+	calls atomic.Int64
+}
+
+func (s *otherStore) Get(ctx context.Context, key string) (any, bool, error) {
+	s.calls.Add(1)
+	return s.Store.Get(ctx, key)
+}
+
+func (s *otherStore) Set(ctx context.Context, key string, value any, ttl time.Duration) error {
+	s.calls.Add(1)
+	return s.Store.Set(ctx, key, value, ttl)
+}
+
+func (s *otherStore) Incr(ctx context.Context, key string, by float64, ttl time.Duration) (float64, error) {
+	s.calls.Add(1)
+	return s.Store.Incr(ctx, key, by, ttl)
+}
+
+func (s *otherStore) Delete(ctx context.Context, key string) error {
+	s.calls.Add(1)
+	return s.Store.Delete(ctx, key)
+}
+
+// Keys and values are bounded in platform.store itself, before the store is called, so any
+// store is bounded: a key over the limit fails every operation, a value over it fails set.
+func TestStoreModuleBounds(t *testing.T) {
+	for _, name := range []string{"memory", "other"} {
+		t.Run(name, func(t *testing.T) {
+			other := &otherStore{Store: NewMemoryStore()}
+			cfg := Config{MaxStringSize: 64 << 20, Scripts: scriptsFrom(t, "store")}
+			if name == "other" {
+				cfg.Store = other
+			}
+			ts := serve(t, cfg, (&echo{}).handle)
+			for _, c := range []struct {
+				query string
+				want  string // "" for success, else a part of the error
+			}{
+				{"set?key=1024&value=10", ""},
+				{"set?key=1025", "1025 bytes, longer than 1 KiB (Config.MaxStoreKey)"},
+				{"set?key=33554432", "longer than 1 KiB (Config.MaxStoreKey)"},
+				{"incr?key=1024", ""},
+				{"incr?key=1025", "(Config.MaxStoreKey)"},
+				{"get?key=1025", "(Config.MaxStoreKey)"},
+				{"delete?key=1025", "(Config.MaxStoreKey)"},
+				{"set?key=2&value=1048576", ""},
+				{"set?key=2&value=1048577", "1048577 bytes, larger than 1 MiB (Config.MaxStoreValue)"},
+				{"set?key=2&value=1048572&table=1", ""}, // ["..."] is 1 MiB
+				{"set?key=2&value=1048573&table=1", "larger than 1 MiB (Config.MaxStoreValue)"},
+			} {
+				before := other.calls.Load()
+				r := ts.do("GET", "/store/"+c.query, "")
+				if c.want == "" {
+					if r.status != 200 {
+						t.Errorf("%s: %d %s", c.query, r.status, r.body)
+					}
+					continue
+				}
+				if r.status != 500 || !strings.Contains(r.body, c.want) {
+					t.Errorf("%s: %d %s, want an error with %q", c.query, r.status, r.body, c.want)
+				}
+				if name == "other" && other.calls.Load() != before {
+					t.Errorf("%s: the store was called", c.query)
+				}
+			}
+		})
+	}
+}
+
+// A MemoryStore bounds keys and values for Go callers too, for Set and Incr alike.
+func TestMemoryStoreKeyAndValueBounds(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryStore()
+	big := strings.Repeat("k", 32<<20)
+	if err := s.Set(ctx, big, "v", 0); !errors.Is(err, ErrKeyTooLong) || !strings.Contains(err.Error(), "MemoryStoreConfig.MaxKeySize") {
+		t.Fatalf("Set with a 32 MiB key: %v", err)
+	}
+	if _, err := s.Incr(ctx, big, 1, 0); !errors.Is(err, ErrKeyTooLong) {
+		t.Fatalf("Incr with a 32 MiB key: %v", err)
+	}
+	if err := s.Set(ctx, "k", strings.Repeat("v", 1<<20+1), 0); !errors.Is(err, ErrValueTooLarge) ||
+		!strings.Contains(err.Error(), "larger than 1 MiB (MemoryStoreConfig.MaxValueSize)") {
+		t.Fatalf("Set with a large value: %v", err)
+	}
+	if s.Len() != 0 {
+		t.Fatalf("%d entries after refusals", s.Len())
+	}
+}
+
+// A full store drops its expired entries, wherever they are, before it refuses a new key.
+func TestMemoryStoreFullEvictsExpiredFirst(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryStoreSize(1000)
+	now := time.Unix(1000, 0)
+	s.now = func() time.Time { return now }
+	for i := 0; i < 500; i++ {
+		if err := s.Set(ctx, fmt.Sprint("short", i), "v", time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 500; i++ {
+		if err := s.Set(ctx, fmt.Sprint("long", i), "v", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Set(ctx, "new", "v", 0); !errors.Is(err, ErrStoreFull) {
+		t.Fatalf("a full store: %v", err)
+	}
+	now = now.Add(2 * time.Second) // the short ones expired
+	for i := 0; i < 500; i++ {
+		if err := s.Set(ctx, fmt.Sprint("new", i), "v", 0); err != nil {
+			t.Fatalf("new key %d after 500 expired: %v", i, err)
+		}
+	}
+	if _, err := s.Incr(ctx, "one-more", 1, 0); !errors.Is(err, ErrStoreFull) ||
+		!strings.Contains(err.Error(), "1000 entries") {
+		t.Fatalf("full again: %v", err)
+	}
+	for i := 0; i < 500; i++ {
+		if v, ok, _ := s.Get(ctx, fmt.Sprint("long", i)); !ok || v != "v" {
+			t.Fatalf("long%d was evicted", i)
+		}
+	}
+}
+
+// heapInUse is the live heap after a full collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// Memory comes back: after many large keys are deleted or expire (nobody reading them), and
+// after many small ones are deleted (Go maps do not shrink by themselves), the heap returns
+// near where it started.
+func TestMemoryStoreGivesMemoryBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills a few hundred MB")
+	}
+	ctx := context.Background()
+	check := func(what string, base, peak uint64, s *MemoryStore) {
+		t.Helper()
+		after := heapInUse()
+		grown := int64(peak) - int64(base)
+		left := int64(after) - int64(base)
+		t.Logf("%s: heap %d MB at the start, %d MB full, %d MB after", what, base>>20, peak>>20, after>>20)
+		if grown < 24<<20 {
+			t.Fatalf("%s: the store grew the heap by only %d MB", what, grown>>20)
+		}
+		if left > grown/10 {
+			t.Fatalf("%s: %d of %d MB are still held", what, left>>20, grown>>20)
+		}
+		runtime.KeepAlive(s)
+	}
+
+	// Large keys and values: half deleted, half left to expire.
+	s := NewMemoryStore()
+	base := heapInUse()
+	const large = 40000
+	pad := strings.Repeat("k", 1000)
+	for i := 0; i < large; i++ {
+		key := fmt.Sprintf("%s%06d", pad, i)
+		ttl := time.Duration(0)
+		if i%2 == 1 {
+			ttl = time.Second // long enough to be counted in the peak on a slow machine
+		}
+		if err := s.Set(ctx, key, strings.Repeat("v", 1000)+key[:10], ttl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	peak := heapInUse()
+	for i := 0; i < large; i += 2 {
+		_ = s.Delete(ctx, fmt.Sprintf("%s%06d", pad, i))
+	}
+	waitFor(t, "the expired entries to go", func() bool { return s.Len() == 0 })
+	check("large entries", base, peak, s)
+
+	// Many small keys, all deleted.
+	s = NewMemoryStore()
+	base = heapInUse()
+	const small = 800000
+	for i := 0; i < small; i++ {
+		if err := s.Set(ctx, fmt.Sprint("s", i), 1.0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	peak = heapInUse()
+	for i := 0; i < small; i++ {
+		_ = s.Delete(ctx, fmt.Sprint("s", i))
+	}
+	check("small entries", base, peak, s)
+}
