@@ -23,20 +23,68 @@ import (
 // after its scripts finished. Delivery is at least once: an event whose consumer died is
 // delivered again, so scripts that must not act twice check event.queue_id.
 //
+// Policy is here, mechanism in the backend. A consumer never drops an event it cannot run:
+// when no queued script matches it here (another process has the script, or this one does not
+// have it yet), the event is released for any consumer to take after a backoff
+// (Config.QueueRetryDelay, doubled on each attempt), and after Config.QueueMaxAttempts
+// deliveries it is moved to the backend's dead-letter place, logged and counted; so is an
+// event that cannot be read, and one delivered more often than that (its consumers kept
+// stopping while they ran it). A queued script that runs and fails is done: its error is
+// logged and counted, and the event is not delivered again.
+//
 // Requests never wait for the backend: the copy goes on the local bounded queue as before, and
 // the queue's workers publish it. When publishing fails, Config.QueueFallback says what happens:
 // the event runs in this process (FallbackLocal, the default) or is dropped, logged and counted
 // (FallbackDrop).
 
 // QueueBackend carries serialized queued events between processes.
+//
+// Changed before 1.0: Consume's handle took (id, event) and returned an error (nil to
+// acknowledge); it now takes a Delivery, with the attempt number, and returns an Outcome, so
+// that the consumer can also release an event for another consumer and dead-letter one.
 type QueueBackend interface {
 	// Publish stores an event durably; when it returns nil, the event is accepted and will be
 	// delivered to a consumer at least once.
 	Publish(ctx context.Context, event []byte) error
-	// Consume delivers events to handle, one at a time, until ctx ends, and returns then. An
-	// event is acknowledged when handle returns nil, and delivered again (here or in another
-	// process) when it returns an error or the process dies before it returns.
-	Consume(ctx context.Context, handle func(id string, event []byte) error) error
+	// Consume delivers events to handle, one at a time, until ctx ends, and returns then. When
+	// handle returns, the backend does what the Outcome says: acknowledge the event, release it
+	// to be delivered again (to any consumer) after Outcome.After, or move it to a dead-letter
+	// place with Outcome.Reason. An event whose consumer died before handle returned is
+	// delivered again, here or in another process. Delivery.Attempt counts every delivery of
+	// an event, to any consumer, starting at 1.
+	Consume(ctx context.Context, handle func(Delivery) Outcome) error
+}
+
+// Delivery is one delivery of a queued event to a consumer.
+type Delivery struct {
+	// ID names the event: the same on every delivery, it is the script's event.queue_id.
+	ID string
+	// Event is the serialized event, as published; nil when the backend lost it (an entry a
+	// bounded stream trimmed before it ran).
+	Event []byte
+	// Attempt is the number of this delivery: 1 for the first, to any consumer.
+	Attempt int
+}
+
+// DeliveryAction is what a backend does with a delivered event once its consumer returns.
+type DeliveryAction uint8
+
+const (
+	// DeliveryAck: the event is done (its scripts ran, whether or not they failed).
+	DeliveryAck DeliveryAction = iota
+	// DeliveryRetry: not done here; deliver it again, to any consumer, no sooner than
+	// Outcome.After. A backend should offer it to the other consumers first.
+	DeliveryRetry
+	// DeliveryDeadLetter: give up; move it, with Outcome.Reason, to where an operator can see it
+	// and replay it, and acknowledge it.
+	DeliveryDeadLetter
+)
+
+// Outcome is a consumer's decision about a delivery.
+type Outcome struct {
+	Action DeliveryAction
+	After  time.Duration // DeliveryRetry: the backoff
+	Reason string        // DeliveryDeadLetter: why
 }
 
 // FallbackPolicy says what happens to a queued event its QueueBackend could not take.
@@ -95,7 +143,7 @@ func (m *Middleware) record(ev *queuedEvent) ([]byte, error) {
 func (ev *queuedEvent) restore(data []byte) error {
 	var r eventRecord
 	if err := json.Unmarshal(data, &r); err != nil {
-		return fmt.Errorf("fastlua: a queued event that is not one: %w", err)
+		return err
 	}
 	req, resp := &ev.ctx.Request, &ev.ctx.Response
 	req.Header.SetMethod(r.Method)
@@ -172,16 +220,20 @@ func (q *queue) consume(ctx context.Context, n int) {
 	}
 }
 
-// handleDelivery runs the queued scripts of an event delivered by the backend.
-func (q *queue) handleDelivery(id string, data []byte) error {
+// handleDelivery runs the queued scripts of an event delivered by the backend, and decides
+// what becomes of it: done, not here (retry later), or given up (dead-letter).
+func (q *queue) handleDelivery(d Delivery) Outcome {
 	m := q.m
 	ev := queuedPool.Get().(*queuedEvent)
+	defer ev.release()
 	ev.conn = fakeConn{}
 	ev.ctx.Init2(&ev.conn, m.fhLogger, false)
-	if err := ev.restore(data); err != nil {
-		ev.release()
-		m.logger.Error("fastlua: a delivered queued event cannot be read; acknowledging it", slog.String("id", id), slog.Any("error", err))
-		return nil // a record that cannot be read will not become readable
+	if d.Event == nil {
+		return q.deadLetter(d, "", "the backend lost the event's data")
+	}
+	if err := ev.restore(d.Event); err != nil {
+		// A record that cannot be read will not become readable.
+		return q.deadLetter(d, "", "the event cannot be read: "+err.Error())
 	}
 	if ev.conn.remote == nil {
 		ev.conn.remote = &net.TCPAddr{}
@@ -190,35 +242,78 @@ func (q *queue) handleDelivery(id string, data []byte) error {
 	if ev.next == nil {
 		ev.next = noHandler
 	}
+	request := string(ev.ctx.Method()) + " " + string(ev.ctx.Path())
 	rt := m.routes.Load()
 	svc, path, ok := rt.service(ev.ctx.Path())
 	var node *node
 	if ok {
 		node, ok = rt.serviceNode(svc)
 	}
-	if ok {
-		x := m.getExchange(&ev.ctx, ev.next, path)
-		x.session, x.sessionDone = ev.session, ev.hasSess
-		x.queueID = id
-		var buf [8]*script
-		all := rt.match(node, x.path, x.segs, x.verb, buf[:0])
-		var scripts []*script
-		for _, s := range all {
-			if s.pat.phase == bridge.Queued {
-				scripts = append(scripts, s)
-			}
-		}
-		if len(scripts) > 0 {
-			q.delivered.Add(1)
-			if !x.runPhase(bridge.Queued, scripts) {
-				q.failed.Add(1)
-			}
-		}
-		putExchange(x)
+	if !ok {
+		return q.notHere(d, request)
 	}
-	ev.release()
-	return nil
+	x := m.getExchange(&ev.ctx, ev.next, path)
+	defer putExchange(x)
+	var buf [8]*script
+	all := rt.match(node, x.path, x.segs, x.verb, buf[:0])
+	var scripts []*script
+	for _, s := range all {
+		if s.pat.phase == bridge.Queued {
+			scripts = append(scripts, s)
+		}
+	}
+	if len(scripts) == 0 {
+		return q.notHere(d, request)
+	}
+	if d.Attempt > m.cfg.QueueMaxAttempts {
+		// Only consumers that stopped while running it deliver an event this often: one that
+		// brings its consumers down must not go round them for ever.
+		return q.deadLetter(d, request, fmt.Sprintf("delivered %d times, more than Config.QueueMaxAttempts: its consumers stopped before it finished", d.Attempt))
+	}
+	x.session, x.sessionDone = ev.session, ev.hasSess
+	x.queueID = d.ID
+	q.delivered.Add(1)
+	if !x.runPhase(bridge.Queued, scripts) {
+		q.failed.Add(1) // logged by runPhase; a script that ran and failed is not retried
+	}
+	return Outcome{Action: DeliveryAck}
 }
+
+// notHere decides about an event no queued script here matches: another consumer may have the
+// script (or this one may get it), so it is retried, until Config.QueueMaxAttempts.
+func (q *queue) notHere(d Delivery, request string) Outcome {
+	cfg := &q.m.cfg
+	if d.Attempt >= cfg.QueueMaxAttempts {
+		return q.deadLetter(d, request, fmt.Sprintf("no consumer had a queued script for it in %d attempts (Config.QueueMaxAttempts)", d.Attempt))
+	}
+	after := retryDelay(cfg.QueueRetryDelay, d.Attempt)
+	q.retried.Add(1)
+	q.m.logger.Debug("fastlua: no queued script matches a delivered event here: released for another consumer",
+		slog.String("id", d.ID), slog.String("request", request), slog.Int("attempt", d.Attempt), slog.Duration("retry_after", after))
+	return Outcome{Action: DeliveryRetry, After: after}
+}
+
+// deadLetter gives up on an event: logged, counted, and moved to the backend's dead-letter place.
+func (q *queue) deadLetter(d Delivery, request, reason string) Outcome {
+	q.deadLettered.Add(1)
+	q.m.logger.Error("fastlua: queued event dead-lettered: "+reason,
+		slog.String("id", d.ID), slog.String("request", request), slog.Int("attempt", d.Attempt))
+	return Outcome{Action: DeliveryDeadLetter, Reason: reason}
+}
+
+// retryDelay is the backoff after the given attempt: base, doubled on each attempt, at most
+// maxRetryDelay (or base, when that is longer).
+func retryDelay(base time.Duration, attempt int) time.Duration {
+	ceiling := max(maxRetryDelay, base)
+	d := base
+	for i := 1; i < attempt && d < ceiling; i++ {
+		d *= 2
+	}
+	return min(d, ceiling)
+}
+
+// maxRetryDelay caps the doubling of Config.QueueRetryDelay.
+const maxRetryDelay = 30 * time.Second
 
 // noHandler answers the platform.api calls of consumed queued events before any Wrap.
 func noHandler(ctx *fasthttp.RequestCtx) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,14 +14,24 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// chanBackend is a QueueBackend in memory: events go through a channel and are delivered again
-// when their handler fails.
+// chanBackend is a QueueBackend in memory: events go through a channel; a released event is
+// sent again after its backoff, with the next attempt number, and a dead-lettered one is kept.
 type chanBackend struct {
-	ch   chan [2]string
+	ch   chan chanEntry
 	down atomic.Bool
 	mu   sync.Mutex
 	n    int
+	// Every outcome that was not an acknowledgement, in order; the dead-lettered entries.
+	outcomes []Outcome
+	dead     []chanEntry
 }
+
+type chanEntry struct {
+	id, event string
+	attempt   int
+}
+
+func newChanBackend() *chanBackend { return &chanBackend{ch: make(chan chanEntry, 100)} }
 
 func (b *chanBackend) Publish(ctx context.Context, ev []byte) error {
 	if b.down.Load() {
@@ -30,26 +41,57 @@ func (b *chanBackend) Publish(ctx context.Context, ev []byte) error {
 	b.n++
 	id := fmt.Sprintf("%d-0", b.n)
 	b.mu.Unlock()
-	b.ch <- [2]string{id, string(ev)}
+	b.ch <- chanEntry{id: id, event: string(ev), attempt: 1}
 	return nil
 }
 
-func (b *chanBackend) Consume(ctx context.Context, handle func(string, []byte) error) error {
+func (b *chanBackend) Consume(ctx context.Context, handle func(Delivery) Outcome) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case e := <-b.ch:
-			if err := handle(e[0], []byte(e[1])); err != nil {
-				b.ch <- e
+			out := handle(Delivery{ID: e.id, Event: []byte(e.event), Attempt: e.attempt})
+			if out.Action == DeliveryAck {
+				continue
+			}
+			b.mu.Lock()
+			b.outcomes = append(b.outcomes, out)
+			if out.Action == DeliveryDeadLetter {
+				b.dead = append(b.dead, e)
+			}
+			b.mu.Unlock()
+			if out.Action == DeliveryRetry {
+				e.attempt++
+				time.AfterFunc(out.After, func() { b.ch <- e })
 			}
 		}
 	}
 }
 
+func (b *chanBackend) outcomesSoFar() []Outcome {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.outcomes)
+}
+
+func (b *chanBackend) deadLettered() []chanEntry {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.dead)
+}
+
+// publishOnly is a backend's publishing side: its Consume takes nothing.
+type publishOnly struct{ QueueBackend }
+
+func (p publishOnly) Consume(ctx context.Context, _ func(Delivery) Outcome) error {
+	<-ctx.Done()
+	return nil
+}
+
 func TestQueueBackend(t *testing.T) {
 	store := NewMemoryStore()
-	backend := &chanBackend{ch: make(chan [2]string, 100)}
+	backend := newChanBackend()
 	h := &echo{}
 	ts := serve(t, Config{Store: store, QueueBackend: backend,
 		Session: func(ctx *fasthttp.RequestCtx) any { return map[string]any{"user": "ada", "roles": []string{"a", "b"}} },
@@ -92,7 +134,7 @@ platform.store.set("seen", {
 
 func TestQueueBackendFallbackDrop(t *testing.T) {
 	store := NewMemoryStore()
-	backend := &chanBackend{ch: make(chan [2]string, 100)}
+	backend := newChanBackend()
 	backend.down.Store(true)
 	h := &echo{}
 	ts := serve(t, Config{Store: store, QueueBackend: backend, QueueFallback: FallbackDrop,
@@ -112,5 +154,118 @@ func TestQueueBackendFallbackDrop(t *testing.T) {
 	}
 	if !strings.Contains(ts.logs.String(), "FallbackDrop") {
 		t.Fatal("the drops were not logged")
+	}
+}
+
+// A consumer with no queued script for an event never acknowledges it: it releases it with a
+// doubling backoff, and at Config.QueueMaxAttempts dead-letters it, logged and counted.
+func TestQueueBackendRetryThenDeadLetter(t *testing.T) {
+	backend := newChanBackend()
+	store := NewMemoryStore()
+	pub := serve(t, Config{Store: store, QueueBackend: publishOnly{backend},
+		Scripts: []Script{{Name: "r.x.get.queued", Source: `platform.store.incr("ran", 1)`}}}, (&echo{}).handle)
+	consumer := serve(t, Config{Store: store, QueueBackend: backend, QueueMaxAttempts: 4, QueueRetryDelay: time.Millisecond,
+		Scripts: []Script{{Name: "other.x.get.queued", Source: `platform.store.incr("other", 1)`}}}, (&echo{}).handle)
+	if r := pub.do("GET", "/r/x", ""); r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	waitFor(t, "the dead letter", func() bool { return len(backend.deadLettered()) == 1 })
+	outcomes := backend.outcomesSoFar()
+	want := []Outcome{{Action: DeliveryRetry, After: time.Millisecond}, {Action: DeliveryRetry, After: 2 * time.Millisecond},
+		{Action: DeliveryRetry, After: 4 * time.Millisecond},
+		{Action: DeliveryDeadLetter, Reason: "no consumer had a queued script for it in 4 attempts (Config.QueueMaxAttempts)"}}
+	if !slices.Equal(outcomes, want) {
+		t.Fatalf("outcomes %+v\nwant %+v", outcomes, want)
+	}
+	if d := backend.deadLettered()[0]; d.id != "1-0" || d.attempt != 4 {
+		t.Fatalf("dead-lettered %+v", d)
+	}
+	if st := consumer.mw.Stats().Queue; st.Retried != 3 || st.DeadLettered != 1 || st.Delivered != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if logs := consumer.logs.String(); !strings.Contains(logs, "queued event dead-lettered") || !strings.Contains(logs, "request=\"GET /r/x\"") {
+		t.Fatalf("the dead letter was not logged:\n%s", logs)
+	}
+	if n := storeNumber(store, "ran"); n != 0 {
+		t.Fatalf("ran %v times", n)
+	}
+}
+
+// An event that arrives before its script is installed here runs once it is (a rollout).
+func TestQueueBackendScriptInstalledLater(t *testing.T) {
+	backend := newChanBackend()
+	store := NewMemoryStore()
+	script := Script{Name: "late.x.get.queued", Source: `platform.store.incr("ran:" .. event.queue_id, 1)`}
+	pub := serve(t, Config{Store: store, QueueBackend: publishOnly{backend}, Scripts: []Script{script}}, (&echo{}).handle)
+	consumer := serve(t, Config{Store: store, QueueBackend: backend, QueueRetryDelay: 5 * time.Millisecond}, (&echo{}).handle)
+	pub.do("GET", "/late/x", "")
+	waitFor(t, "a release", func() bool { return consumer.mw.Stats().Queue.Retried >= 1 })
+	if err := consumer.mw.Set(script); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the run", func() bool { return storeNumber(store, "ran:1-0") == 1 })
+	if st := consumer.mw.Stats().Queue; st.Delivered != 1 || st.DeadLettered != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A queued script that runs and fails is done: logged and counted, not delivered again. An event
+// that cannot be read is dead-lettered at once.
+func TestQueueBackendFailuresAreNotRetried(t *testing.T) {
+	backend := newChanBackend()
+	ts := serve(t, Config{QueueBackend: backend, Scripts: []Script{{Name: "f.x.get.queued", Source: `error("no")`}}}, (&echo{}).handle)
+	ts.do("GET", "/f/x", "")
+	waitFor(t, "the failed run", func() bool { return ts.mw.Stats().Queue.Failed == 1 })
+	if err := backend.Publish(context.Background(), []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the unreadable event", func() bool { return len(backend.deadLettered()) == 1 })
+	outcomes := backend.outcomesSoFar()
+	if len(outcomes) != 1 || !strings.HasPrefix(outcomes[0].Reason, "the event cannot be read: ") {
+		t.Fatalf("outcomes %+v", outcomes)
+	}
+	if st := ts.mw.Stats().Queue; st.Delivered != 1 || st.Failed != 1 || st.Retried != 0 || st.DeadLettered != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestRetryDelay(t *testing.T) {
+	for _, c := range []struct {
+		base    time.Duration
+		attempt int
+		want    time.Duration
+	}{
+		{time.Second, 1, time.Second}, {time.Second, 2, 2 * time.Second}, {time.Second, 5, 16 * time.Second},
+		{time.Second, 6, 30 * time.Second}, {time.Second, 1000, 30 * time.Second},
+		{time.Minute, 3, time.Minute}, {10 * time.Millisecond, 0, 10 * time.Millisecond},
+	} {
+		if got := retryDelay(c.base, c.attempt); got != c.want {
+			t.Errorf("retryDelay(%v, %d) = %v, want %v", c.base, c.attempt, got, c.want)
+		}
+	}
+}
+
+// An event delivered more often than Config.QueueMaxAttempts (its consumers kept stopping while
+// they ran it) is dead-lettered rather than run again.
+func TestQueueBackendPoisonEvent(t *testing.T) {
+	captured := newChanBackend()
+	script := Script{Name: "p.x.get.queued", Source: `platform.store.incr("ran", 1)`}
+	pub := serve(t, Config{QueueBackend: publishOnly{captured}, Scripts: []Script{script}}, (&echo{}).handle)
+	pub.do("GET", "/p/x", "")
+	e := <-captured.ch
+	store := NewMemoryStore()
+	backend := newChanBackend()
+	ts := serve(t, Config{Store: store, QueueBackend: backend, QueueMaxAttempts: 3, Scripts: []Script{script}}, (&echo{}).handle)
+	e.attempt = 3
+	backend.ch <- e
+	waitFor(t, "the run", func() bool { return storeNumber(store, "ran") == 1 })
+	e.attempt = 4
+	backend.ch <- e
+	waitFor(t, "the dead letter", func() bool { return len(backend.deadLettered()) == 1 })
+	if st := ts.mw.Stats().Queue; st.Delivered != 1 || st.DeadLettered != 1 || storeNumber(store, "ran") != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	if r := backend.outcomesSoFar()[0].Reason; !strings.Contains(r, "delivered 4 times, more than Config.QueueMaxAttempts") {
+		t.Fatalf("reason %q", r)
 	}
 }

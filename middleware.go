@@ -159,8 +159,8 @@
 // bounded queue (Config.QueueSize) feeds Config.QueueWorkers workers. When it is full, the
 // event is dropped, logged and counted (QueueDrop), or the request waits up to Config.QueueWait
 // (QueueWait). Close runs what was accepted until its context ends, and logs and reports (as
-// ErrQueueClosed) every accepted event it could not run. A queued script's errors are logged.
-// event.queue_id names the queued event ("local-N" in process).
+// ErrQueueClosed) every accepted event it could not run. A queued script's errors are logged and
+// counted. event.queue_id names the queued event ("local-N" in process).
 //
 // With Config.QueueBackend (package redisstore has one on Redis Streams) the workers serialize
 // each queued event and publish it instead of running it, and Config.QueueConsumers goroutines
@@ -170,6 +170,15 @@
 // refuses an event, Config.QueueFallback runs it here (FallbackLocal) or drops it
 // (FallbackDrop); either way it is counted, and a request never waits for the backend. Several
 // instances share platform.store by setting the same Config.Store (redisstore.Store).
+//
+// A consumer never acknowledges an event it cannot run. When no queued script matches it here
+// (another instance has the script, or this one does not have it yet), the event is released
+// for any consumer to take after Config.QueueRetryDelay (doubled on each attempt, one second by
+// default), and after Config.QueueMaxAttempts deliveries (10) it is moved to the backend's
+// dead-letter place (redisstore: a second stream), logged and counted (QueueStats.Retried and
+// DeadLettered); so are an event that cannot be read and one delivered more often than that
+// (its consumers kept stopping while they ran it). A queued script that runs and fails is done:
+// its error is logged and counted (QueueStats.Failed), and it is not delivered again.
 //
 // # Script files
 //
@@ -456,6 +465,20 @@ type Config struct {
 	// QueueConsumers is the number of goroutines consuming the backend's events in this
 	// process. Default Config.QueueWorkers.
 	QueueConsumers int
+
+	// QueueMaxAttempts is how many deliveries, to any consumer, an event from the backend gets
+	// when no consumer has a queued script for it: a consumer without one never acknowledges
+	// it, but releases it for another (or for itself, once the script is installed); at the
+	// last attempt it is moved to the backend's dead-letter place, logged and counted. An
+	// event delivered more often than that (its consumers stopped while running it) is
+	// dead-lettered too, rather than run again. Default 10.
+	QueueMaxAttempts int
+
+	// QueueRetryDelay is how long an event released that way waits before it is delivered
+	// again, doubled on each attempt up to 30 seconds (or QueueRetryDelay, if longer); a
+	// backend may bound it further (redisstore: QueueConfig.ClaimIdle). Default one second:
+	// about two and a half minutes over the default 10 attempts.
+	QueueRetryDelay time.Duration
 }
 
 // withDefaults returns c with its zero fields set to their defaults.
@@ -541,6 +564,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QueueConsumers <= 0 {
 		c.QueueConsumers = c.QueueWorkers
+	}
+	if c.QueueMaxAttempts <= 0 {
+		c.QueueMaxAttempts = 10
+	}
+	if c.QueueRetryDelay <= 0 {
+		c.QueueRetryDelay = time.Second
 	}
 	return c
 }

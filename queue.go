@@ -64,8 +64,10 @@ type queue struct {
 
 	accepted, done, dropped, failed atomic.Uint64
 	// With a QueueBackend: events published, events that took the fallback, events delivered
-	// to this process's consumers.
+	// to this process's consumers and run here; deliveries released for another consumer (no
+	// queued script matched here), events dead-lettered here.
 	published, fallbacks, delivered atomic.Uint64
+	retried, deadLettered           atomic.Uint64
 	consumers                       sync.WaitGroup
 	stopConsuming                   context.CancelFunc
 }

@@ -109,9 +109,11 @@ type QueueStats struct {
 	Dropped         uint64 // not accepted: the queue was full or closed
 	Failed          uint64 // accepted, but a script failed closed, or Close gave up on them
 	// With a QueueBackend:
-	Published uint64 // handed to the backend
-	Fallbacks uint64 // refused by the backend, then run here or dropped (Config.QueueFallback)
-	Delivered uint64 // delivered by the backend to this process's consumers
+	Published    uint64 // handed to the backend
+	Fallbacks    uint64 // refused by the backend, then run here or dropped (Config.QueueFallback)
+	Delivered    uint64 // delivered by the backend to this process's consumers, and run here
+	Retried      uint64 // delivered here, but no queued script matched: released for another consumer
+	DeadLettered uint64 // given up here (Config.QueueMaxAttempts, or unreadable): moved to the dead-letter place
 }
 
 // PoolStats describe the Lua states.
@@ -139,7 +141,7 @@ func (m *Middleware) Stats() Stats {
 	q := m.queue
 	st.Queue = QueueStats{Depth: len(q.ch), Capacity: cap(q.ch), Accepted: q.accepted.Load(), Done: q.done.Load(),
 		Dropped: q.dropped.Load(), Failed: q.failed.Load(), Published: q.published.Load(), Fallbacks: q.fallbacks.Load(),
-		Delivered: q.delivered.Load()}
+		Delivered: q.delivered.Load(), Retried: q.retried.Load(), DeadLettered: q.deadLettered.Load()}
 	p := &m.pool
 	p.mu.Lock()
 	idle := len(p.idle)

@@ -9,7 +9,8 @@
 //	fastlua_script_timeouts_total{script}       runs stopped by the time limit
 //	fastlua_script_duration_seconds{script}     run time, one run in fastlua.DurationSampleRate
 //	fastlua_queue_depth, fastlua_queue_capacity queued events waiting; the bound
-//	fastlua_queue_events_total{result}          accepted, done, dropped, failed, published, fallback, delivered
+//	fastlua_queue_events_total{result}          accepted, done, dropped, failed, published, fallback, delivered,
+//	                                            retried, dead_lettered
 //	fastlua_states{kind}                        Lua states: live, idle, max
 //	fastlua_states_waiting                      requests waiting for a state
 //	fastlua_states_created_total                states made
@@ -40,7 +41,7 @@ func NewCollector(m *fastlua.Middleware) *Collector {
 		duration:    prometheus.NewDesc("fastlua_script_duration_seconds", "Run time of an event script (one run in fastlua.DurationSampleRate is timed).", script, nil),
 		queueDepth:  prometheus.NewDesc("fastlua_queue_depth", "Queued events waiting for a worker.", nil, nil),
 		queueCap:    prometheus.NewDesc("fastlua_queue_capacity", "The bound of the queue of queued events.", nil, nil),
-		queueEvents: prometheus.NewDesc("fastlua_queue_events_total", "Queued events by result: accepted, done, dropped (queue full or closed), failed; with a queue backend also published, fallback (refused by the backend) and delivered (to this process).", []string{"result"}, nil),
+		queueEvents: prometheus.NewDesc("fastlua_queue_events_total", "Queued events by result: accepted, done, dropped (queue full or closed), failed; with a queue backend also published, fallback (refused by the backend), delivered (to this process, and run), retried (no queued script here: released for another consumer) and dead_lettered (given up after Config.QueueMaxAttempts, or unreadable).", []string{"result"}, nil),
 		states:      prometheus.NewDesc("fastlua_states", "Lua states: live, idle, and the maximum.", []string{"kind"}, nil),
 		waiting:     prometheus.NewDesc("fastlua_states_waiting", "Requests waiting for a free Lua state.", nil, nil),
 		created:     prometheus.NewDesc("fastlua_states_created_total", "Lua states made (a state that hit a limit is replaced).", nil, nil),
@@ -74,7 +75,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.queueDepth, prometheus.GaugeValue, float64(q.Depth))
 	ch <- prometheus.MustNewConstMetric(c.queueCap, prometheus.GaugeValue, float64(q.Capacity))
 	for result, n := range map[string]uint64{"accepted": q.Accepted, "done": q.Done, "dropped": q.Dropped, "failed": q.Failed,
-		"published": q.Published, "fallback": q.Fallbacks, "delivered": q.Delivered} {
+		"published": q.Published, "fallback": q.Fallbacks, "delivered": q.Delivered, "retried": q.Retried,
+		"dead_lettered": q.DeadLettered} {
 		ch <- prometheus.MustNewConstMetric(c.queueEvents, prometheus.CounterValue, float64(n), result)
 	}
 	p := st.Pool

@@ -38,6 +38,16 @@ fastlua_script_runs_total{script="m.x.get.pre_process"} 3
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "fastlua_script_runs_total", "fastlua_script_errors_total"); err != nil {
 		t.Fatal(err)
 	}
+	queue := `
+# HELP fastlua_queue_events_total Queued events by result: accepted, done, dropped (queue full or closed), failed; with a queue backend also published, fallback (refused by the backend), delivered (to this process, and run), retried (no queued script here: released for another consumer) and dead_lettered (given up after Config.QueueMaxAttempts, or unreadable).
+# TYPE fastlua_queue_events_total counter
+`
+	for _, result := range []string{"accepted", "dead_lettered", "delivered", "done", "dropped", "failed", "fallback", "published", "retried"} {
+		queue += `fastlua_queue_events_total{result="` + result + `"} 0` + "\n"
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(queue), "fastlua_queue_events_total"); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := testutil.GatherAndCount(reg); err != nil || n < 10 {
 		t.Fatalf("%d metrics, %v", n, err)
 	}

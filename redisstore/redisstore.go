@@ -20,12 +20,31 @@
 //
 // Queued events are appended (XADD, as JSON) to a stream whose length is bounded (MAXLEN ~).
 // Consumers in any number of processes read it through one consumer group (XREADGROUP) and
-// acknowledge (XACK) an event only after its queued scripts finished; entries a dead consumer left
-// pending are claimed (XAUTOCLAIM) by another after QueueConfig.ClaimIdle. Delivery is at least
-// once: a script that must not act twice keeps event.queue_id, the stream entry's id, which
-// is the same on every delivery of an event. What happens when Redis cannot be reached is
+// acknowledge (XACK) an event only after its queued scripts finished. Delivery is at least
+// once: a script that must not act twice keeps event.queue_id, the stream entry's id, which is
+// the same on every delivery of an event. What happens when Redis cannot be reached is
 // fastlua's Config.QueueFallback: the event runs in the process that accepted it, or is dropped
 // and counted; a response never waits for Redis.
+//
+// An entry stays pending (XPENDING) in the group from its delivery to its acknowledgement, and
+// its idle time says who may take it. A consumer renews the entries it holds every ClaimIdle/3
+// (XCLAIM to itself, JUSTID: the delivery count stays), so no other consumer ever takes an entry
+// a live consumer is running, however long its scripts take. Entries idle for ClaimIdle (a
+// consumer that died) are claimed by the next consumer that looks (every Block, or
+// ClaimIdle/4 if shorter), in a server-side script that reads the delivery counts and
+// increments them in one step: the count is the attempt number fastlua decides on. A consumer
+// that has no queued script for an event releases it: the entry's idle time is set to
+// ClaimIdle minus the backoff fastlua asked for (XCLAIM IDLE), so it becomes claimable after the
+// backoff (at most ClaimIdle), and the consumer that released it leaves it to the others for
+// two claim intervals more before it takes it back itself. A consumer that stops releases the
+// entries it read ahead and did not start, claimable at once. Giving up on an event is one
+// server-side script too: the entry is added to the dead-letter stream (QueueConfig.DeadLetter,
+// with the fields id, event, reason, attempts and consumer) and acknowledged at once. Releases,
+// dead letters and renewals act only on entries this consumer still owns. An entry the stream
+// trimmed (MaxLen) before it ran is dead-lettered without its event.
+//
+// The queue needs Redis 6.2 or later. In Redis Cluster the stream and its dead-letter stream
+// must share a hash slot: give them one hash tag ({fastlua}:queued and {fastlua}:queued:dead).
 package redisstore
 
 import (
@@ -149,17 +168,23 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 type QueueConfig struct {
 	// Stream is the stream's key. Default "fastlua:queued".
 	Stream string
+	// DeadLetter is the key of the stream that events fastlua gave up on go to. Default
+	// Stream + ":dead".
+	DeadLetter string
 	// Group is the consumer group. Default "fastlua".
 	Group string
 	// Consumer names this process in the group. Default the host name and process id.
 	Consumer string
-	// MaxLen bounds the stream (approximately: XADD MAXLEN ~). Default 1,000,000.
+	// MaxLen bounds the stream and the dead-letter stream (approximately: XADD MAXLEN ~).
+	// Default 1,000,000.
 	MaxLen int64
 	// ClaimIdle is how long the entries of a consumer that stopped (a process killed, a host
 	// gone) stay pending before another consumer claims them. A live consumer renews its
-	// entries every ClaimIdle/3, however long its scripts run. Default 30 seconds.
+	// entries every ClaimIdle/3, however long its scripts run. It also bounds the backoff of an
+	// event released for another consumer. Default 30 seconds.
 	ClaimIdle time.Duration
-	// Block is how long a read waits for new entries. Default one second.
+	// Block is how long a read waits for new entries, and how often a consumer looks for
+	// entries to claim (ClaimIdle/4, if that is shorter). Default one second.
 	Block time.Duration
 	// Batch is how many entries a consumer reads at a time. Entries read ahead wait for the
 	// ones before them: lower it when queued scripts are slow and several processes share the
@@ -177,6 +202,9 @@ type Queue struct {
 func NewQueue(rdb redis.UniversalClient, cfg QueueConfig) *Queue {
 	if cfg.Stream == "" {
 		cfg.Stream = "fastlua:queued"
+	}
+	if cfg.DeadLetter == "" {
+		cfg.DeadLetter = cfg.Stream + ":dead"
 	}
 	if cfg.Group == "" {
 		cfg.Group = "fastlua"
@@ -206,9 +234,13 @@ func (q *Queue) Publish(ctx context.Context, event []byte) error {
 		Values: []any{"event", event}}).Err()
 }
 
-// Consume implements fastlua.QueueBackend: entries left pending by a consumer that died are
-// claimed first, then new ones are read; each is acknowledged when handle returns nil.
-func (q *Queue) Consume(ctx context.Context, handle func(id string, event []byte) error) error {
+// claimEvery is how often a consumer looks for entries to claim.
+func (q *Queue) claimEvery() time.Duration { return min(q.cfg.Block, q.cfg.ClaimIdle/4) }
+
+// Consume implements fastlua.QueueBackend: entries left pending by a consumer that died, or
+// released by one that could not run them, are claimed first, then new ones are read; each is
+// acknowledged, released or dead-lettered as handle decides.
+func (q *Queue) Consume(ctx context.Context, handle func(fastlua.Delivery) fastlua.Outcome) error {
 	err := q.rdb.XGroupCreateMkStream(ctx, q.cfg.Stream, q.cfg.Group, "0").Err()
 	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 		return err
@@ -223,16 +255,15 @@ func (q *Queue) Consume(ctx context.Context, handle func(id string, event []byte
 	nextClaim := time.Time{}
 	for ctx.Err() == nil {
 		if now := time.Now(); now.After(nextClaim) {
-			msgs, next, err := q.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: q.cfg.Stream, Group: q.cfg.Group,
-				Consumer: q.cfg.Consumer, MinIdle: q.cfg.ClaimIdle, Start: claimFrom, Count: q.cfg.Batch}).Result()
+			ds, next, err := q.claim(ctx, claimFrom)
 			if err != nil {
 				return ctxOr(ctx, err)
 			}
-			if err := q.handle(ctx, h, msgs, handle); err != nil {
+			if err := q.handle(ctx, h, ds, handle); err != nil {
 				return err
 			}
 			if claimFrom = next; next == "0-0" {
-				nextClaim = now.Add(q.cfg.ClaimIdle / 4)
+				nextClaim = now.Add(q.claimEvery())
 			}
 		}
 		streams, err := q.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: q.cfg.Group, Consumer: q.cfg.Consumer,
@@ -244,7 +275,12 @@ func (q *Queue) Consume(ctx context.Context, handle func(id string, event []byte
 			return ctxOr(ctx, err)
 		}
 		for _, st := range streams {
-			if err := q.handle(ctx, h, st.Messages, handle); err != nil {
+			ds := make([]fastlua.Delivery, len(st.Messages))
+			for i, msg := range st.Messages {
+				data, _ := msg.Values["event"].(string)
+				ds[i] = fastlua.Delivery{ID: msg.ID, Event: []byte(data), Attempt: 1} // a first delivery
+			}
+			if err := q.handle(ctx, h, ds, handle); err != nil {
 				return err
 			}
 		}
@@ -252,15 +288,91 @@ func (q *Queue) Consume(ctx context.Context, handle func(id string, event []byte
 	return nil
 }
 
+// claimScript claims up to ARGV[6] entries idle for ARGV[3] ms or more, from the cursor ARGV[5]
+// on, for the consumer ARGV[2] of the group ARGV[1]; entries the consumer owns itself (it
+// released them) only once idle for ARGV[4] ms. It returns the next cursor ("0-0" at the end)
+// and, per entry, its id, its delivery count after the claim and its fields (false for an
+// entry the stream no longer holds).
+var claimScript = redis.NewScript(`
+local stream, group, me = KEYS[1], ARGV[1], ARGV[2]
+local minIdle, ownIdle = tonumber(ARGV[3]), tonumber(ARGV[4])
+local start, count = ARGV[5], tonumber(ARGV[6])
+local out, scanned = {}, 0
+while #out < count and scanned < count * 10 do
+  local page = redis.call('XPENDING', stream, group, 'IDLE', minIdle, start, '+', count)
+  if #page == 0 then return {'0-0', out} end
+  for _, p in ipairs(page) do
+    scanned = scanned + 1
+    start = '(' .. p[1]
+    if p[2] ~= me or p[3] >= ownIdle then
+      local m = redis.call('XCLAIM', stream, group, me, minIdle, p[1])
+      local fields = false
+      if m[1] then fields = m[1][2] end
+      out[#out + 1] = {p[1], p[4] + 1, fields}
+      if #out >= count then break end
+    end
+  end
+end
+return {start, out}
+`)
+
+// claim runs claimScript from the cursor and returns the deliveries and the next cursor.
+func (q *Queue) claim(ctx context.Context, from string) ([]fastlua.Delivery, string, error) {
+	ownIdle := q.cfg.ClaimIdle + 2*q.claimEvery()
+	res, err := claimScript.Run(ctx, q.rdb, []string{q.cfg.Stream}, q.cfg.Group, q.cfg.Consumer,
+		q.cfg.ClaimIdle.Milliseconds(), ownIdle.Milliseconds(), from, q.cfg.Batch).Slice()
+	if err != nil {
+		return nil, "", err
+	}
+	if len(res) != 2 {
+		return nil, "", fmt.Errorf("redisstore: an unexpected claim result: %v", res)
+	}
+	next, _ := res[0].(string)
+	entries, _ := res[1].([]any)
+	ds := make([]fastlua.Delivery, 0, len(entries))
+	for _, e := range entries {
+		f, _ := e.([]any)
+		if len(f) != 3 {
+			return nil, "", fmt.Errorf("redisstore: an unexpected claim result: %v", e)
+		}
+		d := fastlua.Delivery{}
+		d.ID, _ = f[0].(string)
+		n, _ := f[1].(int64)
+		d.Attempt = int(n)
+		if fields, ok := f[2].([]any); ok {
+			for i := 0; i+1 < len(fields); i += 2 {
+				if k, _ := fields[i].(string); k == "event" {
+					v, _ := fields[i+1].(string)
+					d.Event = []byte(v)
+				}
+			}
+		}
+		ds = append(ds, d)
+	}
+	return ds, next, nil
+}
+
 // held is the set of entries a Consume call has read and not yet finished.
 type held struct {
-	mu  sync.Mutex
+	mu  sync.Mutex // held over a renewal, so that an entry taken out of ids is not renewed after
 	ids map[string]struct{}
 }
 
+// renewScript resets the idle time of the entries ARGV[3:] that the consumer ARGV[2] of the
+// group ARGV[1] still owns (XCLAIM JUSTID: the delivery count stays).
+var renewScript = redis.NewScript(`
+local stream, group, me = KEYS[1], ARGV[1], ARGV[2]
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', stream, group, ARGV[i], ARGV[i], 1)
+  if #p > 0 and p[1][2] == me then
+    redis.call('XCLAIM', stream, group, me, 0, ARGV[i], 'JUSTID')
+  end
+end
+return 0
+`)
+
 // renew keeps the entries in h from looking abandoned: every ClaimIdle/3 it resets their idle
-// time (XCLAIM to this consumer, JUSTID: the delivery count is not raised), so that another
-// consumer's XAUTOCLAIM takes them only when this process stopped renewing.
+// time, so that another consumer claims them only when this process stopped renewing.
 func (q *Queue) renew(ctx context.Context, h *held) {
 	t := time.NewTicker(q.cfg.ClaimIdle / 3)
 	defer t.Stop()
@@ -271,24 +383,57 @@ func (q *Queue) renew(ctx context.Context, h *held) {
 		case <-t.C:
 		}
 		h.mu.Lock()
-		ids := make([]string, 0, len(h.ids))
-		for id := range h.ids {
-			ids = append(ids, id)
-		}
-		h.mu.Unlock()
-		if len(ids) > 0 {
+		if len(h.ids) > 0 {
+			args := []any{q.cfg.Group, q.cfg.Consumer}
+			for id := range h.ids {
+				args = append(args, id)
+			}
 			// A failed renewal is retried on the next tick; if they all fail, Redis is away and
 			// nobody can claim the entries either.
-			_ = q.rdb.XClaimJustID(ctx, &redis.XClaimArgs{Stream: q.cfg.Stream, Group: q.cfg.Group,
-				Consumer: q.cfg.Consumer, Messages: ids}).Err()
+			_ = renewScript.Run(ctx, q.rdb, []string{q.cfg.Stream}, args...).Err()
 		}
+		h.mu.Unlock()
 	}
 }
 
-func (q *Queue) handle(ctx context.Context, h *held, msgs []redis.XMessage, handle func(string, []byte) error) error {
+// releaseScript sets the idle time of the entry ARGV[3] to ARGV[4] ms, if the consumer ARGV[2]
+// of the group ARGV[1] still owns it: it becomes claimable when its idle time reaches ClaimIdle.
+var releaseScript = redis.NewScript(`
+local stream, group, me, id = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local p = redis.call('XPENDING', stream, group, id, id, 1)
+if #p == 0 or p[1][2] ~= me then return 0 end
+redis.call('XCLAIM', stream, group, me, 0, id, 'IDLE', ARGV[4], 'JUSTID')
+return 1
+`)
+
+// deadLetterScript moves the entry ARGV[3] of KEYS[1] to the stream KEYS[2] (bounded by
+// ARGV[6]) with the reason ARGV[4] and the attempts ARGV[5], and acknowledges it, in one step;
+// unless another consumer of the group ARGV[1] owns it now, or it was acknowledged already. An
+// entry the stream no longer holds is recorded without its event.
+var deadLetterScript = redis.NewScript(`
+local stream, dead, group, me, id = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]
+local p = redis.call('XPENDING', stream, group, id, id, 1)
+local m = redis.call('XRANGE', stream, id, id)
+if #p > 0 and p[1][2] ~= me then return 0 end
+if #p == 0 and #m > 0 then return 0 end
+local f = {'id', id, 'reason', ARGV[4], 'attempts', ARGV[5], 'consumer', me}
+if #m > 0 then
+  local v = m[1][2]
+  for i = 1, #v, 2 do
+    if v[i] == 'event' then f[#f + 1] = 'event'; f[#f + 1] = v[i + 1] end
+  end
+end
+redis.call('XADD', dead, 'MAXLEN', '~', ARGV[6], '*', unpack(f))
+redis.call('XACK', stream, group, id)
+return 1
+`)
+
+// handle hands the deliveries to handle one at a time and does what each Outcome says. When
+// ctx ends, the entries not yet handed over are released for the other consumers at once.
+func (q *Queue) handle(ctx context.Context, h *held, ds []fastlua.Delivery, handle func(fastlua.Delivery) fastlua.Outcome) error {
 	h.mu.Lock()
-	for _, msg := range msgs {
-		h.ids[msg.ID] = struct{}{}
+	for _, d := range ds {
+		h.ids[d.ID] = struct{}{}
 	}
 	h.mu.Unlock()
 	defer func() {
@@ -296,17 +441,28 @@ func (q *Queue) handle(ctx context.Context, h *held, msgs []redis.XMessage, hand
 		clear(h.ids)
 		h.mu.Unlock()
 	}()
-	for _, msg := range msgs {
-		data, _ := msg.Values["event"].(string)
-		err := handle(msg.ID, []byte(data))
-		h.mu.Lock()
-		delete(h.ids, msg.ID) // acknowledged below, or left to be claimed after ClaimIdle
-		h.mu.Unlock()
-		if err != nil {
-			continue
+	bg := context.WithoutCancel(ctx)
+	for _, d := range ds {
+		out := fastlua.Outcome{Action: fastlua.DeliveryRetry} // stopping: claimable by the others at once
+		if ctx.Err() == nil {
+			out = handle(d)
 		}
-		if err := q.rdb.XAck(context.WithoutCancel(ctx), q.cfg.Stream, q.cfg.Group, msg.ID).Err(); err != nil {
-			return err
+		h.mu.Lock()
+		delete(h.ids, d.ID) // waits for a renewal under way: none renews it after this
+		h.mu.Unlock()
+		var err error
+		switch out.Action {
+		case fastlua.DeliveryRetry:
+			idle := max(q.cfg.ClaimIdle-out.After, 0)
+			err = releaseScript.Run(bg, q.rdb, []string{q.cfg.Stream}, q.cfg.Group, q.cfg.Consumer, d.ID, idle.Milliseconds()).Err()
+		case fastlua.DeliveryDeadLetter:
+			err = deadLetterScript.Run(bg, q.rdb, []string{q.cfg.Stream, q.cfg.DeadLetter}, q.cfg.Group, q.cfg.Consumer,
+				d.ID, out.Reason, d.Attempt, q.cfg.MaxLen).Err()
+		default:
+			err = q.rdb.XAck(bg, q.cfg.Stream, q.cfg.Group, d.ID).Err()
+		}
+		if err != nil {
+			return err // the entry stays pending: claimed again after ClaimIdle
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,7 +123,7 @@ type gate struct {
 	open chan struct{}
 }
 
-func (g *gate) Consume(ctx context.Context, handle func(string, []byte) error) error {
+func (g *gate) Consume(ctx context.Context, handle func(fastlua.Delivery) fastlua.Outcome) error {
 	select {
 	case <-g.open:
 	case <-ctx.Done():
@@ -270,8 +271,9 @@ func TestQueueRedisDown(t *testing.T) {
 }
 
 // A consumer that is alive keeps its entries, however long its scripts run and however many
-// entries it has read ahead: only a dead consumer's entries are claimed, so with nothing
-// killed each event runs once.
+// entries it has read ahead: only a dead consumer's entries, and released ones, are claimed, so
+// with nothing killed each event runs once, while a third consumer (c) releases every entry it
+// gets.
 func TestQueueSlowEventsRunOnce(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client()
@@ -282,15 +284,24 @@ func TestQueueSlowEventsRunOnce(t *testing.T) {
 		runs = map[string]int{}
 		wg   sync.WaitGroup
 	)
-	handle := func(id string, _ []byte) error {
+	handle := func(d fastlua.Delivery) fastlua.Outcome {
 		time.Sleep(400 * time.Millisecond) // longer than ClaimIdle
 		mu.Lock()
-		runs[id]++
+		runs[d.ID]++
 		mu.Unlock()
-		return nil
+		return fastlua.Outcome{Action: fastlua.DeliveryAck}
 	}
-	for i, name := range []string{"a", "a", "b"} {
+	var released atomic.Int64
+	release := func(d fastlua.Delivery) fastlua.Outcome {
+		released.Add(1)
+		return fastlua.Outcome{Action: fastlua.DeliveryRetry, After: 20 * time.Millisecond}
+	}
+	for i, name := range []string{"c", "a", "a", "b"} {
 		q := redisstore.NewQueue(rdb, withConsumer(cfg, name))
+		handle := handle
+		if name == "c" {
+			handle = release
+		}
 		if i == 0 {
 			for j := 0; j < 12; j++ {
 				if err := q.Publish(ctx, []byte(`{}`)); err != nil {
@@ -318,10 +329,189 @@ func TestQueueSlowEventsRunOnce(t *testing.T) {
 	time.Sleep(time.Second) // a claim of a live consumer's entry would run it again by now
 	cancel()
 	wg.Wait()
-	if ids, n := total(); n != ids {
-		t.Fatalf("%d runs of %d events: %v", n, ids, runs)
+	if ids, n := total(); n != ids || released.Load() == 0 {
+		t.Fatalf("%d runs of %d events: %v (%d releases)", n, ids, runs, released.Load())
 	}
 	if p := rdb.XPending(context.Background(), "q:slow", "fastlua").Val(); p.Count != 0 {
 		t.Fatalf("pending after the runs: %+v", p)
+	}
+}
+
+// Two middlewares share one stream, and only a has the queued script: b never acknowledges an
+// event it cannot run but releases it, and a released event is claimable after its backoff
+// (a second here), not after ClaimIdle (a minute), so every event runs exactly once, on a, soon.
+func TestQueueOnlyOneConsumerHasTheScript(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	stream := redisstore.QueueConfig{Stream: "q:one", Block: 100 * time.Millisecond, ClaimIdle: time.Minute}
+	a, ha := middleware(t, rdb, redisstore.NewQueue(rdb, withConsumer(stream, "a")), fastlua.Config{})
+	b, err := fastlua.New(fastlua.Config{QueueBackend: redisstore.NewQueue(rdb, withConsumer(stream, "b")),
+		Store: redisstore.NewStore(rdb, "s:"), Logger: slog.New(slog.DiscardHandler),
+		Scripts: []fastlua.Script{{Name: "other.x.get.queued", Source: `platform.store.incr("other", 1)`}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Wrap(func(ctx *fasthttp.RequestCtx) {})
+	const n = 30
+	for i := 0; i < n; i++ {
+		if s := get(ha); s != 200 {
+			t.Fatal(s)
+		}
+	}
+	waitFor(t, "the events", 30*time.Second, func() bool { return number(t, rdb, "s:runs") >= n })
+	keys := rdb.Keys(context.Background(), "s:run:*").Val()
+	if len(keys) != n {
+		t.Fatalf("%d distinct queue_ids for %d events", len(keys), n)
+	}
+	for _, k := range keys {
+		if number(t, rdb, k) != 1 {
+			t.Fatalf("%s ran %d times", k, number(t, rdb, k))
+		}
+	}
+	for _, mw := range []*fastlua.Middleware{a, b} {
+		if err := mw.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sa, sb := a.Stats().Queue, b.Stats().Queue
+	t.Logf("b released %d deliveries", sb.Retried)
+	if sa.Delivered != n || sb.Delivered != 0 || sb.Retried == 0 || sa.DeadLettered+sb.DeadLettered != 0 {
+		t.Fatalf("a: %+v\nb: %+v", sa, sb)
+	}
+	if pending := rdb.XPending(context.Background(), "q:one", "fastlua").Val(); pending.Count != 0 {
+		t.Fatalf("%d entries were not acknowledged", pending.Count)
+	}
+	if l := rdb.XLen(context.Background(), "q:one:dead").Val(); l != 0 {
+		t.Fatalf("%d dead letters", l)
+	}
+}
+
+// No consumer has the queued script: each event is delivered QueueMaxAttempts times, then moved
+// to the dead-letter stream with its event, reason and attempts, and acknowledged; Stats counts
+// it. An entry the stream lost is dead-lettered too, without its event.
+func TestQueueDeadLetters(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	ctx := context.Background()
+	stream := redisstore.QueueConfig{Stream: "q:dl", Block: 50 * time.Millisecond, ClaimIdle: time.Minute}
+	never := &gate{QueueBackend: redisstore.NewQueue(rdb, withConsumer(stream, "p")), open: make(chan struct{})}
+	pub, hp := middleware(t, rdb, never, fastlua.Config{})
+	defer pub.Close(ctx)
+	const n, attempts = 10, 3
+	var consumers []*fastlua.Middleware
+	for _, name := range []string{"c1", "c2"} {
+		mw, err := fastlua.New(fastlua.Config{QueueBackend: redisstore.NewQueue(rdb, withConsumer(stream, name)),
+			QueueMaxAttempts: attempts, QueueRetryDelay: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		consumers = append(consumers, mw)
+	}
+	for i := 0; i < n; i++ {
+		get(hp)
+	}
+	waitFor(t, "the dead letters", 30*time.Second, func() bool { return rdb.XLen(ctx, "q:dl:dead").Val() == n })
+	ids := map[string]bool{}
+	for _, m := range rdb.XRange(ctx, "q:dl", "-", "+").Val() {
+		ids[m.ID] = true
+	}
+	for _, m := range rdb.XRange(ctx, "q:dl:dead", "-", "+").Val() {
+		v := m.Values
+		if !ids[v["id"].(string)] || v["attempts"] != fmt.Sprint(attempts) || v["event"] == nil ||
+			v["reason"] != "no consumer had a queued script for it in 3 attempts (Config.QueueMaxAttempts)" {
+			t.Fatalf("a dead letter: %v", v)
+		}
+		delete(ids, v["id"].(string))
+	}
+	if len(ids) != 0 {
+		t.Fatalf("not dead-lettered: %v", ids)
+	}
+	if p := rdb.XPending(ctx, "q:dl", "fastlua").Val(); p.Count != 0 {
+		t.Fatalf("%d entries still pending", p.Count)
+	}
+	var dead, retried uint64
+	for _, mw := range consumers {
+		st := mw.Stats().Queue
+		dead, retried = dead+st.DeadLettered, retried+st.Retried
+	}
+	if dead != n || retried != n*(attempts-1) {
+		t.Fatalf("%d dead-lettered, %d retried", dead, retried)
+	}
+
+	// An entry deleted from the stream while it was pending.
+	get(hp)
+	waitFor(t, "a release", 10*time.Second, func() bool {
+		var r uint64
+		for _, mw := range consumers {
+			r += mw.Stats().Queue.Retried
+		}
+		return r > retried
+	})
+	last := rdb.XRevRangeN(ctx, "q:dl", "+", "-", 1).Val()[0].ID
+	rdb.XDel(ctx, "q:dl", last)
+	waitFor(t, "the lost entry's dead letter", 10*time.Second, func() bool { return rdb.XLen(ctx, "q:dl:dead").Val() == n+1 })
+	m := rdb.XRevRangeN(ctx, "q:dl:dead", "+", "-", 1).Val()[0].Values
+	if m["id"] != last || m["reason"] != "the backend lost the event's data" || m["event"] != nil {
+		t.Fatalf("the lost entry's dead letter: %v", m)
+	}
+	for _, mw := range consumers {
+		if err := mw.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A consumer that stops hands back the entries it read ahead and did not start: another takes
+// them at once, not after ClaimIdle.
+func TestQueueStopReleasesReadAhead(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	cfg := redisstore.QueueConfig{Stream: "q:stop", Block: 50 * time.Millisecond, ClaimIdle: time.Minute}
+	first := redisstore.NewQueue(rdb, withConsumer(cfg, "first"))
+	for i := 0; i < 5; i++ {
+		if err := first.Publish(context.Background(), []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	var handled atomic.Int64
+	done := make(chan error)
+	go func() {
+		done <- first.Consume(ctx, func(fastlua.Delivery) fastlua.Outcome {
+			if handled.Add(1) == 1 {
+				close(started)
+				<-ctx.Done() // stopped while it runs
+			}
+			return fastlua.Outcome{Action: fastlua.DeliveryAck}
+		})
+	}()
+	<-started
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := handled.Load(); n != 1 {
+		t.Fatalf("the stopping consumer handled %d entries", n)
+	}
+	var (
+		mu       sync.Mutex
+		attempts []int
+	)
+	ctx2, stop2 := context.WithCancel(context.Background())
+	defer stop2()
+	go redisstore.NewQueue(rdb, withConsumer(cfg, "second")).Consume(ctx2, func(d fastlua.Delivery) fastlua.Outcome {
+		mu.Lock()
+		attempts = append(attempts, d.Attempt)
+		mu.Unlock()
+		return fastlua.Outcome{Action: fastlua.DeliveryAck}
+	})
+	waitFor(t, "the handed-back entries", 20*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(attempts) == 4 })
+	mu.Lock()
+	defer mu.Unlock()
+	for _, a := range attempts {
+		if a != 2 {
+			t.Fatalf("attempts %v, want 2 each", attempts)
+		}
 	}
 }
