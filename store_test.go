@@ -209,3 +209,30 @@ func TestMemoryStoreGivesMemoryBack(t *testing.T) {
 	}
 	check("small entries", base, peak, s)
 }
+
+// The rate-limit pattern (incr of a few keys with a ttl) and a churn of keys with a ttl.
+func BenchmarkMemoryStore(b *testing.B) {
+	ctx := context.Background()
+	keys := make([]string, 100000)
+	for i := range keys {
+		keys[i] = fmt.Sprint("rate:", i)
+	}
+	b.Run("incr", func(b *testing.B) {
+		s := NewMemoryStore()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				_, _ = s.Incr(ctx, keys[i%1000], 1, time.Minute)
+				i++
+			}
+		})
+	})
+	b.Run("set-ttl", func(b *testing.B) {
+		s := NewMemoryStore()
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			_ = s.Set(ctx, keys[i%len(keys)], "v", time.Millisecond)
+		}
+	})
+}
