@@ -289,16 +289,15 @@ func TestPlatformStore(t *testing.T) {
 func TestMemoryStore(t *testing.T) {
 	s := NewMemoryStore()
 	ctx := context.Background()
-	now := time.Unix(1000, 0)
-	s.now = func() time.Time { return now }
+	clock := setClock(s, time.Unix(1000, 0))
 	if n, _ := s.Incr(ctx, "w", 1, time.Minute); n != 1 {
 		t.Fatal(n)
 	}
-	now = now.Add(30 * time.Second)
+	clock.add(30 * time.Second)
 	if n, _ := s.Incr(ctx, "w", 2, time.Minute); n != 3 {
 		t.Fatalf("within the window: %v", n)
 	}
-	now = now.Add(31 * time.Second) // the window set by the first incr has passed
+	clock.add(31 * time.Second) // the window set by the first incr has passed
 	if n, _ := s.Incr(ctx, "w", 1, time.Minute); n != 1 {
 		t.Fatalf("a new window: %v", n)
 	}
@@ -310,7 +309,7 @@ func TestMemoryStore(t *testing.T) {
 	for i := 0; i < 5000; i++ {
 		_ = s.Set(ctx, fmt.Sprint("tmp", i), "v", time.Second)
 	}
-	now = now.Add(time.Hour)
+	clock.add(time.Hour)
 	for i := 0; i < 20000; i++ {
 		_ = s.Set(ctx, "keep", "v", 0)
 		_, _ = s.Incr(ctx, fmt.Sprint("n", i%10), 1, 0)
@@ -320,7 +319,6 @@ func TestMemoryStore(t *testing.T) {
 	}
 
 	// incr is atomic per key.
-	s.now = time.Now
 	var wg sync.WaitGroup
 	for g := 0; g < 50; g++ {
 		wg.Add(1)
@@ -361,8 +359,7 @@ func TestModules(t *testing.T) {
 func TestMemoryStoreBounds(t *testing.T) {
 	ctx := context.Background()
 	s := NewMemoryStoreSize(100)
-	now := time.Unix(1000, 0)
-	s.now = func() time.Time { return now }
+	clock := setClock(s, time.Unix(1000, 0))
 	for i := 0; i < 100; i++ {
 		if err := s.Set(ctx, fmt.Sprint("k", i), "v", time.Minute); err != nil {
 			t.Fatal(err)
@@ -381,7 +378,7 @@ func TestMemoryStoreBounds(t *testing.T) {
 	if err := s.Set(ctx, "after-delete", "v", 0); err != nil {
 		t.Fatalf("after a delete: %v", err)
 	}
-	now = now.Add(2 * time.Minute) // the rest expire
+	clock.add(2 * time.Minute) // the rest expire
 	if err := s.Set(ctx, "k5", "v", 0); err != nil {
 		t.Fatalf("over an expired key: %v", err)
 	}

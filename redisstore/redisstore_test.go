@@ -296,13 +296,11 @@ func TestQueueSlowEventsRunOnce(t *testing.T) {
 		released.Add(1)
 		return fastlua.Outcome{Action: fastlua.DeliveryRetry, After: 20 * time.Millisecond}
 	}
-	for i, name := range []string{"c", "a", "a", "b"} {
+	for _, name := range []string{"c", "a", "a", "b"} {
 		q := redisstore.NewQueue(rdb, withConsumer(cfg, name))
 		handle := handle
 		if name == "c" {
 			handle = release
-		}
-		if i == 0 {
 			for j := 0; j < 12; j++ {
 				if err := q.Publish(ctx, []byte(`{}`)); err != nil {
 					t.Fatal(err)
@@ -316,6 +314,9 @@ func TestQueueSlowEventsRunOnce(t *testing.T) {
 				t.Error(err)
 			}
 		}()
+		if name == "c" {
+			waitFor(t, "c's first release", 10*time.Second, func() bool { return released.Load() > 0 })
+		}
 	}
 	total := func() (ids, n int) {
 		mu.Lock()
