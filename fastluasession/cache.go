@@ -20,15 +20,10 @@ import (
 type credKey [sha256.Size]byte
 
 func newCredKey(apiKey, token string) credKey {
-	h := sha256.New()
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(apiKey)))
-	h.Write(n[:])
-	h.Write([]byte(apiKey))
-	h.Write([]byte(token))
-	var k credKey
-	h.Sum(k[:0])
-	return k
+	var buf [512]byte
+	b := binary.BigEndian.AppendUint64(buf[:0], uint64(len(apiKey)))
+	b = append(append(b, apiKey...), token...)
+	return sha256.Sum256(b)
 }
 
 // String is a short form of the key for logs: it tells credentials apart without revealing one.

@@ -25,7 +25,7 @@ type endpoint struct {
 }
 
 // newEndpoint serves answer on a loopback port until the test ends.
-func newEndpoint(t *testing.T, answer func(w http.ResponseWriter, r *http.Request)) *endpoint {
+func newEndpoint(t testing.TB, answer func(w http.ResponseWriter, r *http.Request)) *endpoint {
 	t.Helper()
 	e := &endpoint{stop: make(chan struct{})}
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -109,7 +109,7 @@ func testLogger(buf *logBuffer) *slog.Logger {
 }
 
 // newBuilder makes a Builder, failing the test on an error.
-func newBuilder(t *testing.T, cfg Config) *Builder {
+func newBuilder(t testing.TB, cfg Config) *Builder {
 	t.Helper()
 	b, err := New(cfg)
 	if err != nil {

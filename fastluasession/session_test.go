@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 )
 
 func TestCredentials(t *testing.T) {
@@ -74,5 +76,22 @@ func TestDefaults(t *testing.T) {
 	if c.TTL != 60e9 || c.NegativeTTL != 5e9 || c.FailureTTL != 1e9 || c.Timeout != 5e8 || c.Leeway != 10e9 ||
 		c.CacheSize != 10000 || c.RoleClaim != "role" {
 		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+// BenchmarkSessionCached is the cost of a request's session when its credential is cached.
+func BenchmarkSessionCached(b *testing.B) {
+	ep := newEndpoint(b, dreamFactory)
+	s := newBuilder(b, Config{SessionURL: ep.url()})
+	var ctx fasthttp.RequestCtx
+	ctx.Request.SetRequestURI("/api/v2/db/_table/x")
+	ctx.Request.Header.Set("X-DreamFactory-Api-Key", "k1")
+	ctx.Request.Header.Set("X-DreamFactory-Session-Token", "good")
+	if userEmail(s.Session(&ctx)) == "" {
+		b.Fatal("no user")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Session(&ctx)
 	}
 }
