@@ -5,8 +5,12 @@
 // Requests below -prefix run the scripts of -scripts (a directory, watched for changes) around
 // the upstream call; everything else is passed through. With -admin-token the admin API is at
 // /_fastlua/event_script; Prometheus metrics are at /metrics. With -redis URL, platform.store and
-// queued events are shared through Redis with the other instances given the same URL. It prints
-// "listening on ADDR" once it serves.
+// queued events are shared through Redis with the other instances given the same URL.
+// platform.session holds the request's API key and session token (-api-key-header,
+// -session-token-header); with -session-url URL (DreamFactory's /api/v2/user/session, answers
+// cached for -session-ttl) or -jwt-key FILE (an HMAC secret or a PEM public key; -jwt-role-claim,
+// -jwt-issuer, -jwt-audience), also the user and role of that token. It prints "listening on
+// ADDR" once it serves.
 package main
 
 import (
@@ -51,6 +55,7 @@ type options struct {
 	memoryLimit                                   int64
 	redisURL                                      string
 	claimIdle                                     time.Duration
+	session                                       *sessionOptions
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -70,6 +75,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.Int64Var(&o.memoryLimit, "memory-limit", 1<<30, "stop long scripts when the live heap passes this many bytes (0: off)")
 	fs.StringVar(&o.redisURL, "redis", "", "redis://host:port/db: share platform.store and queued events with other instances")
 	fs.DurationVar(&o.claimIdle, "redis-claim-idle", 30*time.Second, "with -redis: how long the queued events of an instance that stopped wait before another instance claims them")
+	o.session = addSessionFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -99,6 +105,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		PoolTimeout:  o.poolTimeout,
 		MemoryLimit:  o.memoryLimit,
 		Logger:       logger,
+	}
+	if cfg.Session, err = o.session.hook(logger); err != nil {
+		return err
 	}
 	if o.redisURL != "" {
 		opts, err := redis.ParseURL(o.redisURL)
