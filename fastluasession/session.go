@@ -11,7 +11,7 @@
 //
 //	platform.session.api_key          the request's API key
 //	platform.session.session_token    the request's session token
-//	platform.session.session_id       the session's id, when the introspection answer names one
+//	platform.session.session_id       the session's id, when the source names one
 //	platform.session.user             id, name, email, first_name, last_name, is_sys_admin
 //	platform.session.role             id, name
 //	platform.session.app              id, name
@@ -37,7 +37,7 @@
 // cached under. For DreamFactory the endpoint is its own GET /api/v2/user/session (or
 // /api/v2/system/admin/session for administrators). A 2xx answer is a JSON object, mapped so:
 //
-//	answer (DreamFactory)               platform.session
+//	answer (or JWT claim)               platform.session
 //	id                                  user.id
 //	name, email, first_name, last_name  user.name, user.email, user.first_name, user.last_name
 //	given_name, family_name             user.first_name, user.last_name when those are absent
@@ -67,7 +67,9 @@
 //
 // The session is built when a script first reads platform.session, so the call counts against
 // that script's time limit (fastlua's Config.TimeLimit, one second by default): keep
-// Config.Timeout well below it. Requests whose scripts never read the session cost nothing.
+// Config.Timeout well below it. The platform.api calls the request makes share its session.
+// Requests whose scripts never read the session cost nothing, except those with queued
+// scripts, whose session is built before the handler returns.
 //
 // # JWT
 //
