@@ -108,9 +108,13 @@ func testLogger(buf *logBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// newBuilder makes a Builder, failing the test on an error.
+// newBuilder makes a Builder, failing the test on an error. Its introspection calls have 20
+// seconds unless cfg says otherwise: a loaded machine must not turn an answer into a timeout.
 func newBuilder(t testing.TB, cfg Config) *Builder {
 	t.Helper()
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 20 * time.Second
+	}
 	b, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

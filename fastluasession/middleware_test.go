@@ -33,11 +33,13 @@ func TestMiddleware(t *testing.T) {
 	}))
 	defer df.Close()
 	secret := []byte("a secret of thirty-two bytes, at least")
-	sessions, err := fastluasession.New(fastluasession.Config{SessionURL: df.URL + "/api/v2/user/session", JWTKey: secret})
+	sessions, err := fastluasession.New(fastluasession.Config{SessionURL: df.URL + "/api/v2/user/session", JWTKey: secret,
+		Timeout: 20 * time.Second}) // generous, for a loaded machine
 	if err != nil {
 		t.Fatal(err)
 	}
-	mw, err := fastlua.New(fastlua.Config{Prefix: "/api/v2", ScriptFS: os.DirFS("testdata"), Session: sessions.Hook})
+	mw, err := fastlua.New(fastlua.Config{Prefix: "/api/v2", ScriptFS: os.DirFS("testdata"), Session: sessions.Hook,
+		TimeLimit: 25 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

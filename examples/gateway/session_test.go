@@ -46,7 +46,9 @@ return { email = user.email, role = platform.session.role and platform.session.r
 
 	bin := buildGateway(t)
 	addr := startGateway(t, bin, "-upstream", upstream.URL, "-scripts", dir, "-prefix", "/api",
-		"-session-url", df.URL+"/api/v2/user/session", "-session-ttl", "1m", "-jwt-key", keyFile, "-jwt-role-claim", "grp",
+		"-session-url", df.URL+"/api/v2/user/session", "-session-ttl", "1m",
+		"-session-timeout", "20s", "-time-limit", "25s", // generous, for a loaded machine
+		"-jwt-key", keyFile, "-jwt-role-claim", "grp",
 		"-api-key-header", "X-Api-Key", "-session-token-header", "X-Token")
 	me := "http://" + addr + "/api/shop/me"
 	answer := func(status int, body string) map[string]any {
