@@ -258,7 +258,8 @@
 // Config.CallStackSize and the value stack by Config.MaxStackSlots. New also lowers gopher-lua's
 // MaxArrayIndex (a process-wide setting) to 2^20, so that t[60000000] = 1 no longer fills 60
 // million array slots in one instruction; arrays longer than that still work, but ipairs and #
-// see only their first 2^20-1 elements. A source that nests expressions or blocks deeper than
+// see only their first 2^20-1 elements (t[i] and pairs see them all, and JSON bodies and
+// json.encode keep arrays of any length arrays). A source that nests expressions or blocks deeper than
 // 1000 levels is refused at compile time. A run's log output (log.*, print) is capped by
 // Config.MaxLogSize, and the in-process platform.api calls of one request by Config.MaxAPICalls.
 // coroutine.yield is refused across a Go boundary (a metamethod, pcall, a sort comparator, a gsub

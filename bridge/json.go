@@ -603,7 +603,7 @@ func (d *decoder) equal(v lua.LValue, depth int) bool {
 		}
 		for i := 1; ; i++ {
 			d.skipSpace()
-			if !d.equal(tb.RawGetInt(i), depth+1) {
+			if !d.equal(elem(tb, i), depth+1) {
 				return false
 			}
 			d.skipSpace()
@@ -644,23 +644,89 @@ func (d *decoder) equal(v lua.LValue, depth int) bool {
 	return false
 }
 
-// tableLen counts the non-nil entries of a table. The array part is counted without walking
-// it with Next, which would box every index.
+// Where a table keeps its integer keys. gopher-lua puts t[i] in the table's array part when
+// 1 <= i < lua.MaxArrayIndex (2^20 once fastlua.New has run) and in its hash part otherwise,
+// while table.insert (LTable.Append) grows the array part past that bound. RawGetInt, Len and
+// MaxN see only the array part, and Next loses its way in an array part that reaches past the
+// bound. A decoded array longer than 2^20-1 has its tail in the hash part, so everything the
+// codec asks of a table (EqualJSON, tableLen, isArray, the encoder) goes through elem and
+// tableLen, which see both parts: they agree on what an array is, whatever its length and
+// wherever its elements live.
+
+// elem returns tb's value at the integer key i, from whichever part of the table holds it
+// (the array part first, as it is where table.insert puts elements).
+func elem(tb *lua.LTable, i int) lua.LValue {
+	if v := tb.RawGetInt(i); v != lua.LNil || i < lua.MaxArrayIndex {
+		return v
+	}
+	return tb.RawGetH(lua.LNumber(i))
+}
+
+// tableLen counts the keys of a table that have a value (an integer key held by both parts
+// once). The array part is counted without walking it with Next, which would box every index.
 func tableLen(tb *lua.LTable) int {
-	n := tb.Len()
-	for i := n; i >= 1; i-- { // holes below the border
+	border := tb.Len() // the last non-nil index of the array part
+	n := border
+	for i := border; i >= 1; i-- { // holes below the border
 		if tb.RawGetInt(i) == lua.LNil {
 			n--
 		}
 	}
-	var after lua.LValue = lua.LNil
-	if border := tb.Len(); border > 0 {
-		after = lua.LNumber(border)
+	if border < lua.MaxArrayIndex {
+		// Next from the border walks the rest of the array part (nils), then the hash part.
+		var after lua.LValue = lua.LNil
+		if border > 0 {
+			after = lua.LNumber(border)
+		}
+		for k, _ := tb.Next(after); k != lua.LNil; k, _ = tb.Next(k) {
+			n++
+		}
+		return n
 	}
-	for k, _ := tb.Next(after); k != lua.LNil; k, _ = tb.Next(k) {
+	// The array part reaches past MaxArrayIndex (table.insert grew it): Next cannot walk past
+	// it, so count the hash part with ForEach, which visits the array part's n values first.
+	// This boxes every index, but only for such tables.
+	seen, arrayValues := 0, n
+	tb.ForEach(func(k, _ lua.LValue) {
+		if seen++; seen <= arrayValues {
+			return
+		}
+		if shadowed(tb, border, k) {
+			return
+		}
 		n++
-	}
+	})
 	return n
+}
+
+// shadowed reports whether k, a key of tb's hash part, is an integer whose value the array part
+// (whose last value is at border) also holds, and elem returns.
+func shadowed(tb *lua.LTable, border int, k lua.LValue) bool {
+	f, ok := k.(lua.LNumber)
+	return ok && f >= 1 && f <= lua.LNumber(border) && f == lua.LNumber(int(f)) && tb.RawGetInt(int(f)) != lua.LNil
+}
+
+// entriesNeedForEach reports whether tb's array part reaches past MaxArrayIndex, where Next
+// cannot walk it: its entries must then be listed by forEntries.
+func entriesNeedForEach(tb *lua.LTable) bool { return tb.Len() >= lua.MaxArrayIndex }
+
+// forEntries calls f for each key of tb that has a value, once, with the value elem or
+// RawGetString returns for it. It boxes every index; Next is the fast way for tables that do
+// not need it (entriesNeedForEach).
+func forEntries(tb *lua.LTable, f func(k, v lua.LValue)) {
+	border, arrayValues := tb.Len(), 0
+	for i := border; i >= 1; i-- {
+		if tb.RawGetInt(i) != lua.LNil {
+			arrayValues++
+		}
+	}
+	seen := 0
+	tb.ForEach(func(k, v lua.LValue) {
+		if seen++; seen > arrayValues && shadowed(tb, border, k) {
+			return
+		}
+		f(k, v)
+	})
 }
 
 // Encoder turns Lua values into JSON. Its buffers are reused between calls, so keep one per
@@ -743,7 +809,7 @@ func (e *Encoder) table(dst []byte, tb *lua.LTable, depth int) ([]byte, error) {
 			if i > 1 {
 				dst = append(dst, ',')
 			}
-			if dst, err = e.append(dst, tb.RawGetInt(i), depth); err != nil {
+			if dst, err = e.append(dst, elem(tb, i), depth); err != nil {
 				return dst, err
 			}
 			if e.Max > 0 && len(dst) > e.Max {
@@ -757,24 +823,26 @@ func (e *Encoder) table(dst []byte, tb *lua.LTable, depth int) ([]byte, error) {
 		e.keys = append(e.keys, nil)
 	}
 	kvs := e.keys[depth][:0]
-	for k, v := tb.Next(lua.LNil); k != lua.LNil; k, v = tb.Next(k) {
-		switch k := k.(type) {
-		case lua.LString:
-			kvs = append(kvs, keyValue{string(k), v})
-		case lua.LNumber:
-			s, err := AppendNumber(nil, float64(k))
-			if err != nil {
-				return dst, &EncodeError{Msg: "a table key that is not a finite number"}
-			}
-			kvs = append(kvs, keyValue{string(s), v})
-		default:
-			return dst, &EncodeError{Msg: "a table key of type " + k.Type().String()}
+	var err error
+	if !entriesNeedForEach(tb) {
+		for k, v := tb.Next(lua.LNil); k != lua.LNil && err == nil; k, v = tb.Next(k) {
+			kvs, err = appendKey(kvs, k, v)
 		}
+	} else {
+		forEntries(tb, func(k, v lua.LValue) {
+			if err == nil {
+				kvs, err = appendKey(kvs, k, v)
+			}
+		})
+	}
+	if err != nil {
+		clear(kvs)
+		e.keys[depth] = kvs[:0]
+		return dst, err
 	}
 	slices.SortFunc(kvs, func(a, b keyValue) int { return strings.Compare(a.key, b.key) })
 	e.keys[depth] = kvs
 	dst = append(dst, '{')
-	var err error
 	for i, kv := range kvs {
 		if i > 0 {
 			dst = append(dst, ',')
@@ -794,6 +862,22 @@ func (e *Encoder) table(dst []byte, tb *lua.LTable, depth int) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
+// appendKey appends an object entry with k written as a JSON name.
+func appendKey(kvs []keyValue, k, v lua.LValue) ([]keyValue, error) {
+	switch k := k.(type) {
+	case lua.LString:
+		return append(kvs, keyValue{string(k), v}), nil
+	case lua.LNumber:
+		s, err := AppendNumber(nil, float64(k))
+		if err != nil {
+			return kvs, &EncodeError{Msg: "a table key that is not a finite number"}
+		}
+		return append(kvs, keyValue{string(s), v}), nil
+	default:
+		return kvs, &EncodeError{Msg: "a table key of type " + k.Type().String()}
+	}
+}
+
 func (e *Encoder) tooLong() error {
 	return &EncodeError{Msg: fmt.Sprintf("the JSON text would be more than %d bytes (Config.MaxJSONSize)", e.Max)}
 }
@@ -801,7 +885,7 @@ func (e *Encoder) tooLong() error {
 // isArray reports whether the n entries of tb are exactly the keys 1..n.
 func isArray(tb *lua.LTable, n int) bool {
 	for i := n; i >= 1; i-- {
-		if tb.RawGetInt(i) == lua.LNil {
+		if elem(tb, i) == lua.LNil {
 			return false
 		}
 	}

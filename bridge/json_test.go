@@ -1,7 +1,11 @@
 package bridge
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -223,3 +227,154 @@ func BenchmarkEncodeJSON(b *testing.B) {
 
 // sampleDoc is about 1 KB of typical API JSON.
 const sampleDoc = `{"resource":[{"id":1,"name":"Ada Lovelace","email":"ada@example.com","active":true,"score":98.5,"tags":["math","poetry"],"address":{"city":"London","zip":"W1"}},{"id":2,"name":"Alan Turing","email":"alan@example.com","active":false,"score":87.25,"tags":["crypto"],"address":{"city":"Wilmslow","zip":"SK9"}},{"id":3,"name":"Grace Hopper","email":"grace@example.com","active":true,"score":91,"tags":["cobol","navy"],"address":{"city":"New York","zip":"10001"}},{"id":4,"name":"Edsger Dijkstra","email":"ewd@example.com","active":true,"score":99.9,"tags":["algorithms"],"address":{"city":"Austin","zip":"78701"}},{"id":5,"name":"Barbara Liskov","email":"liskov@example.com","active":true,"score":95,"tags":["abstraction","distributed"],"address":{"city":"Cambridge","zip":"02139"}}],"meta":{"count":5,"next":null}}`
+
+// largeArrays sets gopher-lua's MaxArrayIndex to what fastlua.New sets (2^20) for one test:
+// integer keys from there on live in a table's hash part.
+func largeArrays(tb testing.TB) int {
+	old := lua.MaxArrayIndex
+	lua.MaxArrayIndex = 1 << 20
+	tb.Cleanup(func() { lua.MaxArrayIndex = old })
+	return lua.MaxArrayIndex
+}
+
+// arrayText is the JSON text of an array of n elements, in the encoder's normal form, whose
+// elements are chosen by seed: numbers, strings, null, booleans, and small nested arrays and
+// objects (empty ones too).
+func arrayText(n int, seed []byte) []byte {
+	if len(seed) == 0 {
+		seed = []byte{0}
+	}
+	b := make([]byte, 0, n*8)
+	b = append(b, '[')
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b = append(b, ',')
+		}
+		switch seed[i%len(seed)] % 8 {
+		case 0, 1, 2:
+			b = strconv.AppendInt(b, int64(i), 10)
+		case 3:
+			b = append(b, `"s`...)
+			b = strconv.AppendInt(b, int64(i), 10)
+			b = append(b, '"')
+		case 4:
+			b = append(b, "null"...)
+		case 5:
+			b = append(b, "true"...)
+		case 6:
+			b = append(b, `[[],{},-0.5]`...)
+		case 7:
+			b = append(b, `{"a":[1],"b":false}`...)
+		}
+	}
+	return append(b, ']')
+}
+
+// Arrays longer than MaxArrayIndex keep their tail in the table's hash part: they are still
+// arrays to EqualJSON and the encoder, so an unchanged one is equal to its text and encodes
+// to it, and one with an element changed (in either part) encodes as an array of the same
+// length with that element changed.
+func TestJSONLargeArrays(t *testing.T) {
+	max := largeArrays(t)
+	L := lua.NewState()
+	defer L.Close()
+	var enc Encoder
+	for _, n := range []int{max - 2, max - 1, max, max + 1, 1_100_000} {
+		text := arrayText(n, []byte{0})
+		v := decode(t, L, string(text))
+		tb := v.(*lua.LTable)
+		if !EqualJSON(v, text) {
+			t.Fatalf("n=%d: EqualJSON(decode(text), text) = false", n)
+		}
+		if got := tableLen(tb); got != n {
+			t.Fatalf("n=%d: tableLen = %d", n, got)
+		}
+		if out, err := enc.Encode(v); err != nil || !bytes.Equal(out, text) {
+			t.Fatalf("n=%d: decode then encode is not the identity (%v): %.40s...%s", n, err, out, out[len(out)-min(40, len(out)):])
+		}
+		for _, i := range []int{1, max - 1, max, n} {
+			if i > n {
+				continue
+			}
+			L.SetGlobal("v", v)
+			if err := L.DoString(fmt.Sprintf(`v[%d] = "changed"`, i)); err != nil {
+				t.Fatal(err)
+			}
+			if EqualJSON(v, text) {
+				t.Errorf("n=%d: EqualJSON did not see element %d change", n, i)
+			}
+			out, err := enc.Encode(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []any
+			if err := json.Unmarshal(out, &got); err != nil || len(got) != n || got[i-1] != "changed" {
+				t.Fatalf("n=%d, element %d changed: not an array of %d with it changed (%v): %.60s", n, i, n, err, out)
+			}
+			v = decode(t, L, string(text))
+		}
+	}
+}
+
+// A list built with table.insert keeps all of its elements in the array part, even past
+// MaxArrayIndex, where t[i] and Next do not look: it encodes as the whole array, and as an
+// object with every key once it also has a string key.
+func TestJSONArrayBuiltPastMaxArrayIndex(t *testing.T) {
+	max := largeArrays(t)
+	L := lua.NewState()
+	defer L.Close()
+	n := max + 5
+	if err := L.DoString(fmt.Sprintf(`t = {} for i = 1, %d do table.insert(t, i) end`, n)); err != nil {
+		t.Fatal(err)
+	}
+	tb := L.GetGlobal("t").(*lua.LTable)
+	var enc Encoder
+	out, err := enc.Encode(tb)
+	if err != nil || !bytes.Equal(out, arrayText(n, []byte{0})) {
+		t.Fatalf("a list of %d built with table.insert: %v %.40s", n, err, out)
+	}
+	if !EqualJSON(tb, out) || tableLen(tb) != n {
+		t.Fatalf("EqualJSON = %v, tableLen = %d", EqualJSON(tb, out), tableLen(tb))
+	}
+	tb.RawSetString("x", lua.LTrue)
+	tb.RawSetString("y", lua.LFalse)
+	if tableLen(tb) != n+2 {
+		t.Fatalf("with two string keys: tableLen = %d, want %d", tableLen(tb), n+2)
+	}
+	out, err = enc.Encode(tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out, &got); err != nil || len(got) != n+2 || got["x"] != true || got["y"] != false || got[strconv.Itoa(n)] != float64(n) {
+		t.Fatalf("with two string keys: not an object of %d keys (%v, %d)", n+2, err, len(got))
+	}
+}
+
+// Decoding then encoding an array whose length is around MaxArrayIndex, of any elements, is the
+// identity, and EqualJSON, tableLen and the encoder agree that it is an array.
+func FuzzJSONArrayBoundary(f *testing.F) {
+	max := largeArrays(f)
+	f.Add(int8(-1), []byte{0})
+	f.Add(int8(0), []byte{3, 4, 5})
+	f.Add(int8(1), []byte{6, 7, 0, 1, 2})
+	f.Add(int8(2), []byte{1, 3, 5, 7, 4})
+	L := lua.NewState()
+	defer L.Close()
+	var enc Encoder
+	f.Fuzz(func(t *testing.T, delta int8, seed []byte) {
+		n := max + int(delta)%4
+		text := arrayText(n, seed)
+		v, err := DecodeJSON(L, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !EqualJSON(v, text) || tableLen(v.(*lua.LTable)) != n {
+			t.Fatalf("n=%d: EqualJSON %v, tableLen %d", n, EqualJSON(v, text), tableLen(v.(*lua.LTable)))
+		}
+		out, err := enc.Encode(v)
+		if err != nil || !bytes.Equal(out, text) {
+			t.Fatalf("n=%d: decode then encode is not the identity (%v)", n, err)
+		}
+	})
+}

@@ -28,8 +28,11 @@ func (b *body) load(L *lua.LState, enc *Encoder, in *Interner, text []byte) {
 	}
 	b.value = v
 	if dup {
-		if c, err := enc.Encode(v); err == nil {
-			b.canonical = append([]byte(nil), c...)
+		// Without the size limit, which is for bodies a script changed: the normal form is a
+		// small multiple of the text at most (numbers written out, U+FFFD for invalid bytes).
+		var unbounded Encoder
+		if c, err := unbounded.Encode(v); err == nil {
+			b.canonical = c
 		}
 	}
 }
