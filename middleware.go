@@ -51,7 +51,7 @@
 //	event.request.headers       lower-case names, case-insensitive; repeated headers joined with ","
 //	event.request.parameters    query arguments
 //	event.request.payload       the body decoded as JSON when it is JSON, else nil
-//	event.request.content       the raw body
+//	event.request.content       the body, a string (decompressed: see below)
 //	event.response.status_code, .headers, .content, .content_type
 //
 // headers and parameters read and write fasthttp's own storage; assigning a list of strings sets
@@ -65,7 +65,19 @@
 // sorted, Content-Length right) only if they differ. So a script that only reads the payload
 // leaves the body byte for byte as it was, and one that changes it in place
 // (event.request.payload.timestamp = os.time()) needs no assignment. JSON null is json.null; an
-// empty JSON array decodes to a table that encodes as [] again.
+// empty JSON array decodes to a table that encodes as [] again, and an array of any length
+// encodes as an array.
+//
+// Scripts see a compressed body (Content-Encoding gzip, deflate, br or zstd: from a client, or
+// from a fasthttp.CompressHandler between the middleware and the handler) decompressed, never
+// the compressed bytes, up to Config.MaxJSONSize; past it, or when the body does not decompress
+// or its coding is another, reading payload or content fails the script with an error that
+// says so. A compressed body scripts only read is sent on as it was, byte for byte; a changed
+// one is compressed again in its coding when it is written, so the client still gets the
+// coding it asked for, and a CompressHandler around the middleware still compresses what the
+// scripts made (an empty body, or one in a coding fastlua cannot produce, is written without
+// Content-Encoding). Content-Encoding describes the body: a script that sets or removes that
+// header changes only the header.
 //
 // In pre_process the request is writable; the response holds only what scripts set, and setting
 // event.response.status_code or event.response.content answers the request: the handler is
@@ -126,9 +138,10 @@
 // with Config.HTTPTimeout or the script's remaining time when that is shorter (running out of
 // it fails the script as above), and without the caller's headers; its query is encoded the
 // same way (a fragment is not sent) and options.parameters merge into it. The result is
-// {status_code, headers, content, content_type} with content decoded when it is JSON; HTTP
-// errors are results, not errors; a request that cannot be made is a 502 result (504 when
-// Config.HTTPTimeout runs out). Returning the result answers with it
+// {status_code, headers, content, content_type} with content decompressed as the event's
+// bodies are (its headers then lack Content-Encoding and Content-Length) and decoded when it
+// is JSON; HTTP errors are results, not errors; a request that cannot be made is a 502 result
+// (504 when Config.HTTPTimeout runs out). Returning the result answers with it
 // (return platform.api.get(...)).
 //
 // platform.config is Config.PlatformConfig and platform.session what Config.Session built from
@@ -253,7 +266,8 @@
 // concatenation (64 instructions at most, 8 calls) runs without the per-instruction check: its
 // cost is bounded by the caps below, and its limit is checked when it ends. Builtins that could
 // otherwise allocate without bound in one call are capped: string.rep, gsub, format, os.date and
-// table.concat by Config.MaxStringSize, JSON text made from a table by Config.MaxJSONSize,
+// table.concat by Config.MaxStringSize, JSON text made from a table and the text a compressed
+// body decompresses to by Config.MaxJSONSize,
 // patterns by length and recursion, coroutines at 64 per run, the call depth by
 // Config.CallStackSize and the value stack by Config.MaxStackSlots. New also lowers gopher-lua's
 // MaxArrayIndex (a process-wide setting) to 2^20, so that t[60000000] = 1 no longer fills 60
@@ -358,8 +372,10 @@ type Config struct {
 	// each other. Default 256.
 	MaxAPICalls int
 
-	// MaxJSONSize caps the JSON text made from a Lua table: json.encode, and the payload or
-	// content a script changed. Default 64 MiB.
+	// MaxJSONSize caps the JSON text made from a Lua table (json.encode, and the payload or
+	// content a script changed) and the text a compressed body decompresses to when a script
+	// reads it (event.request.payload and content, event.response.content, platform.api
+	// results). Default 64 MiB.
 	MaxJSONSize int
 
 	// MaxScriptSize caps the source of one script. Default 1 MiB.

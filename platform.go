@@ -261,7 +261,7 @@ func (p *platform) call(L *lua.LState, method string) int {
 		// The nested run broke the state (a limit): the caller cannot go on with it.
 		L.RaiseError("%s: the called script broke a limit of the Lua state", call)
 	}
-	L.Push(responseTable(L, &n.ctx.Response))
+	L.Push(responseTable(L, &n.ctx.Response, m.cfg.MaxJSONSize))
 	return 1
 }
 
@@ -342,13 +342,23 @@ func (p *platform) fillRequest(L *lua.LState, req *fasthttp.Request, payload lua
 	return nil
 }
 
-// responseTable converts a response to {status_code, headers, content, content_type}.
-func responseTable(L *lua.LState, resp *fasthttp.Response) *lua.LTable {
+// responseTable converts a response to {status_code, headers, content, content_type}. The
+// content is the body decoded from its Content-Encoding, as event.response.content is (at most
+// maxBody bytes: Config.MaxJSONSize; past it, or when the body cannot be decoded, the script
+// fails), and then the headers describe it: without Content-Encoding and Content-Length.
+func responseTable(L *lua.LState, resp *fasthttp.Response, maxBody int) *lua.LTable {
+	body, decoded, err := bridge.ResponseText(resp, maxBody)
+	if err != nil {
+		L.RaiseError("platform.api: the response: %s", err.Error())
+	}
 	t := L.CreateTable(0, 4)
 	t.RawSetString("status_code", lua.LNumber(resp.StatusCode()))
 	h := L.CreateTable(0, 8)
 	for k, v := range resp.Header.All() {
 		name := strings.ToLower(string(k))
+		if decoded && (name == "content-encoding" || name == "content-length") {
+			continue
+		}
 		if prev, ok := h.RawGetString(name).(lua.LString); ok {
 			h.RawSetString(name, lua.LString(string(prev)+","+string(v)))
 		} else {
@@ -360,9 +370,8 @@ func responseTable(L *lua.LState, resp *fasthttp.Response) *lua.LTable {
 	if len(ct) > 0 {
 		t.RawSetString("content_type", lua.LString(ct))
 	}
-	body := resp.Body()
 	var content lua.LValue = lua.LString(body)
-	if len(resp.Header.ContentEncoding()) == 0 && bridge.LooksJSON(ct, body) {
+	if bridge.LooksJSON(ct, body) {
 		if v, err := bridge.DecodeJSON(L, body); err == nil {
 			content = v
 		}
@@ -430,7 +439,7 @@ func (p *platform) external(L *lua.LState, method, target string, payload lua.LV
 		L.Push(t)
 		return 1
 	}
-	L.Push(responseTable(L, resp))
+	L.Push(responseTable(L, resp, m.cfg.MaxJSONSize))
 	return 1
 }
 

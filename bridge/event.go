@@ -161,7 +161,9 @@ func fieldPairs(L *lua.LState, fields []string) *lua.LFunction {
 	})
 }
 
-// SetMaxJSON bounds the JSON text the event encodes for a changed payload or content.
+// SetMaxJSON bounds the JSON text the event encodes for a changed payload or content, and the
+// text a compressed body decompresses to when a script reads it (0: no bound for the JSON
+// text; DefaultMaxDecoded for decompression).
 func (e *Event) SetMaxJSON(n int) { e.enc.Max = n }
 
 // Objects returns the event and its fixed sub-objects by their Lua path ("event",

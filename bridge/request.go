@@ -3,11 +3,13 @@ package bridge
 import (
 	"bytes"
 
+	"github.com/valyala/fasthttp"
 	lua "github.com/yuin/gopher-lua"
 )
 
-// body is a JSON body as a script sees it: decoded on first read, compared with the bytes it
-// came from after each script, re-encoded only when it changed.
+// body is a JSON body as a script sees it: decoded on first read, compared with the text it
+// came from (the body, or the body decoded from its Content-Encoding) after each script,
+// re-encoded only when it changed.
 type body struct {
 	value    lua.LValue // the decoded value (or what a script assigned)
 	loaded   bool       // value holds the decoded body
@@ -20,7 +22,7 @@ type body struct {
 func (b *body) reset() { *b = body{} }
 
 // load decodes text into b; a text that is not JSON leaves b nil.
-func (b *body) load(L *lua.LState, enc *Encoder, in *Interner, text []byte) {
+func (b *body) load(L *lua.LState, in *Interner, text []byte) {
 	*b = body{value: lua.LNil, loaded: true}
 	v, dup, err := decodeJSON(L, text, in)
 	if err != nil {
@@ -56,6 +58,7 @@ type request struct {
 	headers *kvObject
 	params  *kvObject
 	payload body
+	plain   plainBody // the body decoded from its Content-Encoding, once read
 }
 
 var requestFields = []string{"method", "uri", "path", "service", "content_type", "headers", "parameters", "payload", "content"}
@@ -76,8 +79,8 @@ func newRequest(L *lua.LState, e *Event) *request {
 	return r
 }
 
-func (r *request) bind()   { r.payload.reset() }
-func (r *request) unbind() { r.payload.reset() }
+func (r *request) bind()   { r.payload.reset(); r.plain = plainBody{} }
+func (r *request) unbind() { r.payload.reset(); r.plain = plainBody{} }
 
 // Common methods as preallocated Lua values, so reading the method allocates nothing.
 var methodValues = func() map[string]lua.LValue {
@@ -120,7 +123,7 @@ func (r *request) index(L *lua.LState) int {
 		if err := r.flush(); err != nil {
 			L.RaiseError("%s", err.Error())
 		}
-		v = lua.LString(req.Body())
+		v = lua.LString(r.text(L, "event.request.content"))
 	}
 	L.Push(v)
 	return 1
@@ -130,13 +133,43 @@ func (r *request) payloadValue(L *lua.LState) lua.LValue {
 	if r.payload.loaded || r.payload.assigned {
 		return r.payload.value
 	}
-	req := r.ev.request
-	if b := req.Body(); isJSON(req.Header.ContentType(), b) {
-		r.payload.load(L, &r.ev.enc, &r.ev.intern, b)
-	} else {
-		r.payload = body{value: lua.LNil, loaded: true}
+	r.payload = body{value: lua.LNil, loaded: true}
+	if ct := r.ev.request.Header.ContentType(); mayBeJSON(ct) {
+		if text := r.text(L, "event.request.payload"); sniffJSON(ct, text) {
+			r.payload.load(L, &r.ev.intern, text)
+		}
 	}
 	return r.payload.value
+}
+
+// text returns the request body as scripts see it, decoded from its Content-Encoding; field
+// names what the script read, for the error.
+func (r *request) text(L *lua.LState, field string) []byte {
+	req := r.ev.request
+	text, err := r.plain.get(req, req.Header.ContentEncoding(), req.Body(), maxDecoded(r.ev.enc.Max))
+	if err != nil {
+		L.RaiseError("%s: %s", field, err.Error())
+	}
+	return text
+}
+
+// setText makes the request body text as scripts see it: compressed again with the request's
+// Content-Encoding, or without one (see encoded). owned: text is not reused by the caller.
+func (r *request) setText(text []byte, owned bool) {
+	req := r.ev.request
+	b, drop := encoded(&r.plain, req.Header.ContentEncoding(), text, owned)
+	if drop {
+		req.Header.Del(fasthttp.HeaderContentEncoding)
+	}
+	switch {
+	case len(b) == 0:
+		req.ResetBody()
+	case r.plain.decoded:
+		req.SetBodyRaw(b) // a new slice, from the compressor
+	default:
+		req.SetBody(b)
+	}
+	req.Header.SetContentLength(len(b))
 }
 
 // newindex handles writes to event.request; args are (ud, key, value).
@@ -166,8 +199,7 @@ func (r *request) newindex(L *lua.LState) int {
 		if !ok && val != lua.LNil {
 			L.RaiseError("event.request.content must be a string, got %s", describe(val))
 		}
-		e.request.SetBodyString(string(s))
-		e.request.Header.SetContentLength(len(s))
+		r.setText(stringBytes(string(s)), true)
 		r.payload.reset()
 	case "headers":
 		e.checkWrite(L, "event.request", key, true)
@@ -194,7 +226,11 @@ func (r *request) flush() error {
 	e := r.ev
 	p := &r.payload
 	if !p.assigned {
-		if !p.loaded || !p.changed(e.request.Body()) {
+		if !p.loaded {
+			return nil
+		}
+		// The text it was decoded from: nothing is decoded again here.
+		if src := e.request.Body(); !p.changed(r.plain.source(src)) {
 			return nil
 		}
 		if err := e.flushError("event.request.payload", true); err != nil {
@@ -203,15 +239,13 @@ func (r *request) flush() error {
 	}
 	req := e.request
 	if p.value == lua.LNil {
-		req.ResetBody()
-		req.Header.SetContentLength(0)
+		r.setText(nil, true)
 	} else {
 		b, err := e.enc.Encode(p.value)
 		if err != nil {
 			return &ModificationError{Field: "event.request.payload", Reason: err.Error()}
 		}
-		req.SetBody(b)
-		req.Header.SetContentLength(len(b))
+		r.setText(b, false)
 		if !isJSONType(req.Header.ContentType()) {
 			req.Header.SetContentType("application/json")
 		}
@@ -222,19 +256,26 @@ func (r *request) flush() error {
 	return nil
 }
 
-// LooksJSON reports whether a body with the given Content-Type is JSON, by the rules
-// event.request.payload uses (see isJSON).
+// LooksJSON reports whether a body (as scripts see it: decoded from its Content-Encoding)
+// with the given Content-Type is JSON, by the rules event.request.payload uses (see isJSON).
 func LooksJSON(contentType, body []byte) bool { return isJSON(contentType, body) }
 
 // isJSON reports whether a body is JSON: its content type says so, or the content type is one
 // clients send by default (none, form-urlencoded as curl -d does, text/plain) and the body starts
 // like a JSON object or array (which a form body never does).
-func isJSON(contentType, b []byte) bool {
+func isJSON(contentType, b []byte) bool { return mayBeJSON(contentType) && sniffJSON(contentType, b) }
+
+// mayBeJSON reports whether a body of this content type can be JSON (see isJSON), before its
+// text is looked at.
+func mayBeJSON(contentType []byte) bool {
+	return len(contentType) == 0 || isJSONType(contentType) ||
+		hasMediaType(contentType, "application/x-www-form-urlencoded") || hasMediaType(contentType, "text/plain")
+}
+
+// sniffJSON is isJSON for a content type mayBeJSON accepted.
+func sniffJSON(contentType, b []byte) bool {
 	if isJSONType(contentType) {
 		return true
-	}
-	if len(contentType) > 0 && !hasMediaType(contentType, "application/x-www-form-urlencoded") && !hasMediaType(contentType, "text/plain") {
-		return false
 	}
 	b = bytes.TrimLeft(b, " \t\r\n")
 	return len(b) > 0 && (b[0] == '{' || b[0] == '[')

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/valyala/fasthttp"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -18,7 +19,8 @@ type response struct {
 	inner    *lua.LTable
 	headers  *kvObject
 	content  body
-	answered bool // a pre_process script set status_code or content
+	plain    plainBody // the body decoded from its Content-Encoding, once read
+	answered bool      // a pre_process script set status_code or content
 	// In pre_process, what scripts set.
 	statusSet, contentSet bool
 }
@@ -41,10 +43,11 @@ func newResponse(L *lua.LState, e *Event) *response {
 
 func (r *response) bind() {
 	r.content.reset()
+	r.plain = plainBody{}
 	r.answered, r.statusSet, r.contentSet = false, false, false
 }
 
-func (r *response) unbind() { r.content.reset() }
+func (r *response) unbind() { r.content.reset(); r.plain = plainBody{} }
 
 // produced reports whether the response holds something a script may read.
 func (r *response) produced() bool { return r.ev.phase != PreProcess }
@@ -78,14 +81,36 @@ func (r *response) contentValue(L *lua.LState) lua.LValue {
 		return r.content.value
 	}
 	resp := r.ev.response
-	b := resp.Body()
-	if len(resp.Header.ContentEncoding()) == 0 && isJSON(resp.Header.ContentType(), b) {
-		if r.content.load(L, &r.ev.enc, &r.ev.intern, b); r.content.value != lua.LNil {
+	text, err := r.plain.get(resp, resp.Header.ContentEncoding(), resp.Body(), maxDecoded(r.ev.enc.Max))
+	if err != nil {
+		L.RaiseError("event.response.content: %s", err.Error())
+	}
+	if isJSON(resp.Header.ContentType(), text) {
+		if r.content.load(L, &r.ev.intern, text); r.content.value != lua.LNil {
 			return r.content.value
 		}
 		r.content.reset()
 	}
-	return lua.LString(b)
+	return lua.LString(text)
+}
+
+// setText makes the response body text as scripts see it: compressed again with the
+// response's Content-Encoding, or without one (see encoded). owned: text is not reused by the
+// caller.
+func (r *response) setText(text []byte, owned bool) {
+	resp := r.ev.response
+	b, drop := encoded(&r.plain, resp.Header.ContentEncoding(), text, owned)
+	if drop {
+		resp.Header.Del(fasthttp.HeaderContentEncoding)
+	}
+	switch {
+	case len(b) == 0:
+		resp.ResetBody()
+	case r.plain.decoded:
+		resp.SetBodyRaw(b) // a new slice, from the compressor
+	default:
+		resp.SetBody(b)
+	}
 }
 
 func (r *response) newindex(L *lua.LState) int {
@@ -123,13 +148,12 @@ func (r *response) setStatus(v lua.LValue) error {
 }
 
 func (r *response) setContent(v lua.LValue) error {
-	resp := r.ev.response
 	switch v := v.(type) {
 	case lua.LString:
-		resp.SetBodyString(string(v))
+		r.setText(stringBytes(string(v)), true)
 		r.content.reset()
 	case *lua.LNilType:
-		resp.ResetBody()
+		r.setText(nil, true)
 		r.content.reset()
 	case *lua.LTable, *lua.LUserData, lua.LNumber, lua.LBool:
 		r.content = body{value: v, assigned: true}
@@ -161,7 +185,11 @@ func (r *response) flush() error {
 	e := r.ev
 	c := &r.content
 	if !c.assigned {
-		if !c.loaded || !c.changed(e.response.Body()) {
+		if !c.loaded {
+			return nil
+		}
+		// The text it was decoded from: nothing is decoded again here.
+		if src := e.response.Body(); !c.changed(r.plain.source(src)) {
 			return nil
 		}
 		if err := e.flushError("event.response.content", false); err != nil {
@@ -172,8 +200,8 @@ func (r *response) flush() error {
 	if err != nil {
 		return &ModificationError{Field: "event.response.content", Reason: err.Error()}
 	}
+	r.setText(b, false)
 	resp := e.response
-	resp.SetBody(b)
 	if !isJSONType(resp.Header.ContentType()) {
 		resp.Header.SetContentType("application/json")
 	}
