@@ -662,8 +662,10 @@ func elem(tb *lua.LTable, i int) lua.LValue {
 	return tb.RawGetH(lua.LNumber(i))
 }
 
-// tableLen counts the keys of a table that have a value (an integer key held by both parts
-// once). The array part is counted without walking it with Next, which would box every index.
+// tableLen counts the keys of a table that have a value; it is -1 when an integer key is held by
+// both parts (table.insert on an array longer than MaxArrayIndex-1: # says it ends there, so
+// the new element lands on a key the hash part holds), which has no JSON form. The array part
+// is counted without walking it with Next, which would box every index.
 func tableLen(tb *lua.LTable) int {
 	border := tb.Len() // the last non-nil index of the array part
 	n := border
@@ -686,48 +688,25 @@ func tableLen(tb *lua.LTable) int {
 	// The array part reaches past MaxArrayIndex (table.insert grew it): Next cannot walk past
 	// it, so count the hash part with ForEach, which visits the array part's n values first.
 	// This boxes every index, but only for such tables.
-	seen, arrayValues := 0, n
+	seen, arrayValues, twice := 0, n, false
 	tb.ForEach(func(k, _ lua.LValue) {
 		if seen++; seen <= arrayValues {
 			return
 		}
-		if shadowed(tb, border, k) {
-			return
+		if f, ok := k.(lua.LNumber); ok && f >= 1 && f <= lua.LNumber(border) && f == lua.LNumber(int(f)) && tb.RawGetInt(int(f)) != lua.LNil {
+			twice = true
 		}
 		n++
 	})
+	if twice {
+		return -1
+	}
 	return n
 }
 
-// shadowed reports whether k, a key of tb's hash part, is an integer whose value the array part
-// (whose last value is at border) also holds, and elem returns.
-func shadowed(tb *lua.LTable, border int, k lua.LValue) bool {
-	f, ok := k.(lua.LNumber)
-	return ok && f >= 1 && f <= lua.LNumber(border) && f == lua.LNumber(int(f)) && tb.RawGetInt(int(f)) != lua.LNil
-}
-
 // entriesNeedForEach reports whether tb's array part reaches past MaxArrayIndex, where Next
-// cannot walk it: its entries must then be listed by forEntries.
+// cannot walk it: its entries must then be listed with ForEach.
 func entriesNeedForEach(tb *lua.LTable) bool { return tb.Len() >= lua.MaxArrayIndex }
-
-// forEntries calls f for each key of tb that has a value, once, with the value elem or
-// RawGetString returns for it. It boxes every index; Next is the fast way for tables that do
-// not need it (entriesNeedForEach).
-func forEntries(tb *lua.LTable, f func(k, v lua.LValue)) {
-	border, arrayValues := tb.Len(), 0
-	for i := border; i >= 1; i-- {
-		if tb.RawGetInt(i) != lua.LNil {
-			arrayValues++
-		}
-	}
-	seen := 0
-	tb.ForEach(func(k, v lua.LValue) {
-		if seen++; seen > arrayValues && shadowed(tb, border, k) {
-			return
-		}
-		f(k, v)
-	})
-}
 
 // Encoder turns Lua values into JSON. Its buffers are reused between calls, so keep one per
 // goroutine (per state) and copy what Bytes returns if it must outlive the next call.
@@ -796,6 +775,9 @@ func (e *Encoder) append(dst []byte, v lua.LValue, depth int) ([]byte, error) {
 
 func (e *Encoder) table(dst []byte, tb *lua.LTable, depth int) ([]byte, error) {
 	n := tableLen(tb)
+	if n < 0 {
+		return dst, &EncodeError{Msg: fmt.Sprintf("a table that holds an element twice, after table.insert on an array longer than %d elements (whose end # and table.insert do not see)", lua.MaxArrayIndex-1)}
+	}
 	if n == 0 {
 		if tb.Metatable == ArrayMeta {
 			return append(dst, "[]"...), nil
@@ -829,7 +811,7 @@ func (e *Encoder) table(dst []byte, tb *lua.LTable, depth int) ([]byte, error) {
 			kvs, err = appendKey(kvs, k, v)
 		}
 	} else {
-		forEntries(tb, func(k, v lua.LValue) {
+		tb.ForEach(func(k, v lua.LValue) { // each key once: tableLen found none held twice
 			if err == nil {
 				kvs, err = appendKey(kvs, k, v)
 			}

@@ -353,6 +353,27 @@ func TestJSONArrayBuiltPastMaxArrayIndex(t *testing.T) {
 	}
 }
 
+// table.insert on a decoded array longer than MaxArrayIndex-1 appends to the array part at
+// MaxArrayIndex (# stops at MaxArrayIndex-1), where the hash part already holds an element: that
+// table has no JSON form, and it is an error, not an element silently lost.
+func TestJSONArrayElementHeldTwice(t *testing.T) {
+	max := largeArrays(t)
+	L := lua.NewState()
+	defer L.Close()
+	text := arrayText(max+5, []byte{0})
+	tb := decode(t, L, string(text)).(*lua.LTable)
+	tb.Append(lua.LString("appended")) // table.insert(t, "appended")
+	if EqualJSON(tb, text) || EqualJSON(tb, arrayText(max+6, []byte{0})) {
+		t.Error("EqualJSON: a table holding an element twice equals an array")
+	}
+	var enc Encoder
+	_, err := enc.Encode(tb)
+	var ee *EncodeError
+	if !errors.As(err, &ee) || !strings.Contains(ee.Msg, "table.insert on an array longer than "+strconv.Itoa(max-1)) {
+		t.Fatalf("Encode: %v", err)
+	}
+}
+
 // Decoding then encoding an array whose length is around MaxArrayIndex, of any elements, is the
 // identity, and EqualJSON, tableLen and the encoder agree that it is an array.
 func FuzzJSONArrayBoundary(f *testing.F) {
