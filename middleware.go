@@ -267,14 +267,14 @@
 // cost is bounded by the caps below, and its limit is checked when it ends. Builtins that could
 // otherwise allocate without bound in one call are capped: string.rep, gsub, format, os.date and
 // table.concat by Config.MaxStringSize, JSON text made from a table and the text a compressed
-// body decompresses to by Config.MaxJSONSize,
-// patterns by length and recursion, coroutines at 64 per run, the call depth by
-// Config.CallStackSize and the value stack by Config.MaxStackSlots. New also lowers gopher-lua's
-// MaxArrayIndex (a process-wide setting) to 2^20, so that t[60000000] = 1 no longer fills 60
-// million array slots in one instruction; arrays longer than that still work, but ipairs and #
-// see only their first 2^20-1 elements (t[i] and pairs see them all, and JSON bodies and
-// json.encode keep arrays of any length arrays). A source that nests expressions or blocks deeper than
-// 1000 levels is refused at compile time. A run's log output (log.*, print) is capped by
+// body decompresses to by Config.MaxJSONSize, patterns by length and recursion, coroutines at
+// 64 per run, the call depth by Config.CallStackSize and the value stack by
+// Config.MaxStackSlots. New also lowers gopher-lua's MaxArrayIndex (a process-wide setting) to
+// 2^20, so that t[60000000] = 1 no longer fills 60 million array slots in one instruction;
+// arrays longer than that still work, but ipairs, # and table.insert see only their first
+// 2^20-1 elements (t[i] and pairs see them all; JSON bodies and json.encode keep arrays of any
+// length arrays, and refuse one that table.insert past that end left holding an element twice).
+// A source that nests expressions or blocks deeper than 1000 levels is refused at compile time. A run's log output (log.*, print) is capped by
 // Config.MaxLogSize, and the in-process platform.api calls of one request by Config.MaxAPICalls.
 // coroutine.yield is refused across a Go boundary (a metamethod, pcall, a sort comparator, a gsub
 // callback), where gopher-lua cannot resume, as Lua 5.1 refuses it.
