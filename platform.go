@@ -283,10 +283,11 @@ func Deadline(ctx *fasthttp.RequestCtx) (deadline time.Time, ok bool) {
 type deadlineKey struct{}
 
 // bodyHeader reports headers that describe the caller's body or connection, which a nested
-// request does not inherit.
+// request does not inherit. Accept-Encoding is one: the script reads the nested answer, which
+// would only be compressed to be decompressed again.
 func bodyHeader(k []byte) bool {
 	switch strings.ToLower(string(k)) {
-	case "content-type", "content-length", "transfer-encoding", "connection", "content-encoding", "expect", "upgrade":
+	case "content-type", "content-length", "transfer-encoding", "connection", "content-encoding", "accept-encoding", "expect", "upgrade":
 		return true
 	}
 	return false
