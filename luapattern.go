@@ -3,6 +3,7 @@ package fastlua
 import (
 	"strconv"
 	"strings"
+	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -482,7 +483,9 @@ func (st *state) strGmatch(L *lua.LState) int {
 	return 1
 }
 
-// strGsub is string.gsub, linear in the output, with the output capped.
+// strGsub is string.gsub, linear in the output, with the output capped: every piece is
+// checked against the string limit before it is appended (a replacement of many %0 against a
+// long match is one piece per %0), and the buffer grows at most to the limit.
 func (st *state) strGsub(L *lua.LState) int {
 	src := L.CheckString(1)
 	pat := L.CheckString(2)
@@ -494,14 +497,13 @@ func (st *state) strGsub(L *lua.LState) int {
 	}
 	maxN := L.OptInt(4, len(src)+1)
 	st.checkPatternLength(L, pat, "gsub")
-	limit := st.m.cfg.MaxStringSize
 	m := st.newMatcher(L, src, pat)
 	p := 0
 	anchor := len(pat) > 0 && pat[0] == '^'
 	if anchor {
 		p = 1
 	}
-	var b strings.Builder
+	b := gsubBuffer{st: st, L: L}
 	s, n := 0, 0
 	for n < maxN {
 		m.level, m.depth = 0, 0
@@ -514,30 +516,48 @@ func (st *state) strGsub(L *lua.LState) int {
 		case e != -1 && e > s:
 			s = e
 		case s < len(src):
-			b.WriteByte(src[s])
+			b.write(src[s : s+1])
 			s++
 		default:
 			s = len(src) + 1
-		}
-		if b.Len() > limit {
-			st.raiseStringLimit(L, "string.gsub", b.Len())
 		}
 		if s > len(src) || anchor {
 			break
 		}
 	}
 	if s <= len(src) {
-		b.WriteString(src[s:])
+		b.write(src[s:])
 	}
-	if b.Len() > limit {
-		st.raiseStringLimit(L, "string.gsub", b.Len())
+	if len(b.buf) == 0 {
+		L.Push(lua.LString(""))
+	} else {
+		L.Push(lua.LString(unsafe.String(&b.buf[0], len(b.buf))))
 	}
-	L.Push(lua.LString(b.String()))
 	L.Push(lua.LNumber(n))
 	return 2
 }
 
-func (st *state) addReplacement(L *lua.LState, m *matcher, b *strings.Builder, repl lua.LValue, s, e int) {
+// gsubBuffer is gsub's output: each write is checked against the string limit first.
+type gsubBuffer struct {
+	st  *state
+	L   *lua.LState
+	buf []byte
+}
+
+func (b *gsubBuffer) write(s string) {
+	need := len(b.buf) + len(s)
+	if limit := b.st.m.cfg.MaxStringSize; need > limit {
+		b.st.raiseStringLimit(b.L, "string.gsub", need)
+	}
+	if need > cap(b.buf) {
+		grown := make([]byte, len(b.buf), min(max(2*cap(b.buf), need, 64), b.st.m.cfg.MaxStringSize))
+		copy(grown, b.buf)
+		b.buf = grown
+	}
+	b.buf = append(b.buf, s...)
+}
+
+func (st *state) addReplacement(L *lua.LState, m *matcher, b *gsubBuffer, repl lua.LValue, s, e int) {
 	var v lua.LValue
 	switch r := repl.(type) {
 	case lua.LString, lua.LNumber:
@@ -545,7 +565,12 @@ func (st *state) addReplacement(L *lua.LState, m *matcher, b *strings.Builder, r
 		for i := 0; i < len(news); i++ {
 			c := news[i]
 			if c != '%' {
-				b.WriteByte(c)
+				j := strings.IndexByte(news[i:], '%')
+				if j < 0 {
+					j = len(news) - i
+				}
+				b.write(news[i : i+j])
+				i += j - 1
 				continue
 			}
 			i++
@@ -554,11 +579,11 @@ func (st *state) addReplacement(L *lua.LState, m *matcher, b *strings.Builder, r
 			}
 			switch d := news[i]; {
 			case d == '0':
-				b.WriteString(m.src[s:e])
+				b.write(m.src[s:e])
 			case d >= '1' && d <= '9':
-				b.WriteString(lua.LVAsString(m.captureValue(int(d-'1'), s, e)))
+				b.write(lua.LVAsString(m.captureValue(int(d-'1'), s, e)))
 			default:
-				b.WriteByte(d)
+				b.write(news[i : i+1])
 			}
 		}
 		return
@@ -573,16 +598,16 @@ func (st *state) addReplacement(L *lua.LState, m *matcher, b *strings.Builder, r
 	}
 	switch v := v.(type) {
 	case *lua.LNilType:
-		b.WriteString(m.src[s:e])
+		b.write(m.src[s:e])
 	case lua.LBool:
 		if v {
 			L.RaiseError("invalid replacement value (a boolean)")
 		}
-		b.WriteString(m.src[s:e])
+		b.write(m.src[s:e])
 	case lua.LString:
-		b.WriteString(string(v))
+		b.write(string(v))
 	case lua.LNumber:
-		b.WriteString(strconv.FormatFloat(float64(v), 'g', 14, 64))
+		b.write(strconv.FormatFloat(float64(v), 'g', 14, 64))
 	default:
 		L.RaiseError("invalid replacement value (a %s)", v.Type().String())
 	}

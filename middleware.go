@@ -264,17 +264,20 @@
 // limit before each instruction, and fastlua's Lua pattern matcher (string.find, match, gmatch,
 // gsub) checks it as it backtracks. A short script with no loop, no function of its own and no
 // concatenation (64 instructions at most, 8 calls) runs without the per-instruction check: its
-// cost is bounded by the caps below, and its limit is checked when it ends. Builtins that could
-// otherwise allocate without bound in one call are capped: string.rep, gsub, format, os.date and
-// table.concat by Config.MaxStringSize, JSON text made from a table and the text a compressed
-// body decompresses to by Config.MaxJSONSize, patterns by length and recursion, coroutines at
-// 64 per run, the call depth by Config.CallStackSize and the value stack by
-// Config.MaxStackSlots. New also lowers gopher-lua's MaxArrayIndex (a process-wide setting) to
-// 2^20, so that t[60000000] = 1 no longer fills 60 million array slots in one instruction;
-// arrays longer than that still work, but ipairs, # and table.insert see only their first
-// 2^20-1 elements (t[i] and pairs see them all; JSON bodies and json.encode keep arrays of any
-// length arrays, and refuse one that table.insert past that end left holding an element twice).
-// A source that nests expressions or blocks deeper than 1000 levels is refused at compile time. A run's log output (log.*, print) is capped by
+// cost is bounded by the caps below, and its limit is checked when it ends. A builtin's output
+// is bounded before it is allocated: string.format, rep, gsub, upper, lower, reverse and
+// table.concat by Config.MaxStringSize, json.encode (and JSON text made from a table) and the
+// text a compressed body decompresses to by Config.MaxJSONSize, unpack and string.byte by
+// Config.MaxStackSlots, os.date's format at 256 bytes, patterns by length and recursion,
+// coroutines at 64 per run, the call depth by Config.CallStackSize. string.format is Lua 5.1's:
+// Go's fmt syntax (%[1]s, %v, %*d) is an invalid option, and its output is C's printf's. New
+// also lowers gopher-lua's MaxArrayIndex (a process-wide setting) to 2^20, so that
+// t[60000000] = 1 no longer fills 60 million array slots in one instruction; arrays longer than
+// that still work, but ipairs, # and table.insert see only their first 2^20-1 elements (t[i] and
+// pairs see them all; JSON bodies and json.encode keep arrays of any length arrays, and refuse
+// one that table.insert past that end left holding an element twice). A source that nests
+// expressions or blocks deeper than 1000 levels is refused at compile time. A run's log output
+// (log.*, print) is capped by
 // Config.MaxLogSize, and the in-process platform.api calls of one request by Config.MaxAPICalls.
 // coroutine.yield is refused across a Go boundary (a metamethod, pcall, a sort comparator, a gsub
 // callback), where gopher-lua cannot resume, as Lua 5.1 refuses it.
@@ -357,8 +360,9 @@ type Config struct {
 	// Default one second.
 	PoolTimeout time.Duration
 
-	// MaxStringSize caps the strings string.rep, string.gsub, string.format and table.concat
-	// may produce in one call. Default 4 MiB.
+	// MaxStringSize caps the strings string.format, rep, gsub, upper, lower, reverse and
+	// table.concat may produce in one call; a call that would pass it fails before it builds
+	// anything. Default 4 MiB.
 	MaxStringSize int
 
 	// MaxLogSize caps the bytes one run may write with log.* and print (messages and fields

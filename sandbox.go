@@ -4,7 +4,11 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/fastlua/fastlua/bridge"
 	lua "github.com/yuin/gopher-lua"
@@ -55,9 +59,10 @@ func (st *state) openSandbox() {
 	st.protected = map[*lua.LTable]string{}
 
 	for _, name := range []string{"assert", "error", "ipairs", "next", "pcall", "rawequal", "rawget",
-		"select", "tonumber", "tostring", "type", "unpack", "xpcall", "getmetatable", "_VERSION"} {
+		"select", "tonumber", "tostring", "type", "xpcall", "getmetatable", "_VERSION"} {
 		G.RawSetString(name, global.RawGetString(name))
 	}
+	origUnpack := global.RawGetString("unpack").(*lua.LFunction)
 	baseNext := global.RawGetString("next").(*lua.LFunction)
 	baseSetMetatable := global.RawGetString("setmetatable").(*lua.LFunction)
 	G.RawSetString("pairs", L.NewFunction(func(L *lua.LState) int { return st.pairs(L, baseNext) }))
@@ -71,6 +76,12 @@ func (st *state) openSandbox() {
 		return callOriginal(L, baseSetMetatable)
 	}))
 	G.RawSetString("print", L.NewFunction(st.print))
+	G.RawSetString("unpack", L.NewFunction(func(L *lua.LState) int {
+		tb := L.CheckTable(1)
+		i, j := L.OptInt(2, 1), L.OptInt(3, tb.Len())
+		st.checkResults(L, "unpack", i, j)
+		return callOriginal(L, origUnpack)
+	}))
 	// pcall without a traceback: gopher-lua builds one for every caught error, with an entry
 	// per tail call, which a script can make as long as it likes.
 	passError := L.NewFunction(func(L *lua.LState) int { return 1 })
@@ -110,11 +121,19 @@ func (st *state) openSandbox() {
 
 	// string: capped allocators, no dump.
 	str := copyTable(L, global.RawGetString("string").(*lua.LTable), "dump", "gfind")
-	origFormat := str.RawGetString("format").(*lua.LFunction)
 	str.RawSetString("rep", L.NewFunction(st.strRep))
-	str.RawSetString("format", L.NewFunction(func(L *lua.LState) int {
-		st.checkFormat(L)
-		return callOriginal(L, origFormat)
+	scratch := make([]byte, 0, fmtScratch)
+	str.RawSetString("format", L.NewFunction(func(L *lua.LState) int { return st.strFormat(L, scratch) }))
+	str.RawSetString("upper", L.NewFunction(func(L *lua.LState) int { return st.strCase(L, "string.upper", unicode.ToUpper, strings.ToUpper) }))
+	str.RawSetString("lower", L.NewFunction(func(L *lua.LState) int { return st.strCase(L, "string.lower", unicode.ToLower, strings.ToLower) }))
+	str.RawSetString("reverse", L.NewFunction(st.strReverse))
+	origByte := str.RawGetString("byte").(*lua.LFunction)
+	str.RawSetString("byte", L.NewFunction(func(L *lua.LState) int {
+		if L.GetTop() > 2 {
+			s := L.CheckString(1)
+			st.checkResults(L, "string.byte", position(L.OptInt(2, 1), len(s)), min(position(L.OptInt(3, -1), len(s)), len(s)))
+		}
+		return callOriginal(L, origByte)
 	}))
 	// Lua patterns: a matcher that checks the time limit as it goes (luapattern.go).
 	str.RawSetString("find", L.NewFunction(func(L *lua.LState) int { return st.strFind(L, true) }))
@@ -137,11 +156,7 @@ func (st *state) openSandbox() {
 			return callOriginal(L, orig)
 		}))
 	}
-	origConcat := tbl.RawGetString("concat").(*lua.LFunction)
-	tbl.RawSetString("concat", L.NewFunction(func(L *lua.LState) int {
-		st.checkConcat(L)
-		return callOriginal(L, origConcat)
-	}))
+	tbl.RawSetString("concat", L.NewFunction(st.tableConcat))
 
 	osLib := L.CreateTable(0, 4)
 	osAll := global.RawGetString("os").(*lua.LTable)
@@ -432,85 +447,6 @@ func (st *state) checkPatternLength(L *lua.LState, pat, what string) {
 	}
 }
 
-// checkFormat refuses, before anything is built, a string.format call whose result could pass
-// the string limit: widths and precisions over 99 (as Lua 5.1 does) and arguments too long.
-func (st *state) checkFormat(L *lua.LState) {
-	f := L.CheckString(1)
-	total := len(f)
-	arg := 2
-	for i := 0; i < len(f); i++ {
-		if f[i] != '%' {
-			continue
-		}
-		i++
-		if i < len(f) && f[i] == '%' {
-			continue
-		}
-		for i < len(f) && strings.IndexByte("-+ #0", f[i]) >= 0 {
-			i++
-		}
-		digits := 0
-		for i < len(f) && f[i] >= '0' && f[i] <= '9' {
-			i++
-			digits++
-		}
-		if i < len(f) && f[i] == '.' {
-			i++
-			p := 0
-			for i < len(f) && f[i] >= '0' && f[i] <= '9' {
-				i++
-				p++
-			}
-			digits = max(digits, p)
-		}
-		if digits > 2 {
-			L.RaiseError("invalid format (width or precision too long)")
-		}
-		total += 99
-		if i < len(f) && (f[i] == 's' || f[i] == 'q') {
-			v := L.Get(arg)
-			if s, ok := v.(lua.LString); ok {
-				total += 2 * len(s) // %q may escape
-			} else {
-				total += 64
-			}
-		} else {
-			total += 32
-		}
-		arg++
-		if total > st.m.cfg.MaxStringSize {
-			st.raiseStringLimit(L, "string.format", total)
-		}
-	}
-}
-
-// checkConcat refuses a table.concat whose result would pass the string limit. It walks what
-// the builtin will: i..j within the table's length, stopping where the builtin would fail.
-func (st *state) checkConcat(L *lua.LState) {
-	tb := L.CheckTable(1)
-	sep := L.OptString(2, "")
-	n := tb.Len()
-	i := max(L.OptInt(3, 1), 1)
-	j := min(L.OptInt(4, n), n)
-	total := 0
-	for k := i; k <= j; k++ {
-		switch v := tb.RawGetInt(k).(type) {
-		case lua.LString:
-			total += len(v)
-		case lua.LNumber:
-			total += 24
-		default:
-			return // the builtin raises its own error here
-		}
-		if k > i {
-			total += len(sep)
-		}
-		if total > st.m.cfg.MaxStringSize {
-			st.raiseStringLimit(L, "table.concat", total)
-		}
-	}
-}
-
 // yieldable reports whether a yield from here returns to the coroutine's own VM loop: the Go
 // stack holds one gopher-lua VM loop between here and the coroutine's threadRun. Outside a
 // coroutine it reports true and gopher-lua refuses the yield itself.
@@ -531,4 +467,124 @@ func yieldable() bool {
 			return n < len(pcs) // not in a coroutine; a stack too deep to see through is refused
 		}
 	}
+}
+
+// checkResults refuses, before any is pushed, a call that would return the values i..j: more
+// than the value stack can hold (Config.MaxStackSlots).
+func (st *state) checkResults(L *lua.LState, what string, i, j int) {
+	if n := j - max(i, 1) + 1; n > st.m.cfg.MaxStackSlots {
+		st.raiseLimit(L, "%s: %d results, more than the value stack holds (Config.MaxStackSlots, %d)", what, n, st.m.cfg.MaxStackSlots)
+	}
+}
+
+// strCase is string.upper and string.lower (gopher-lua's: Unicode-aware, through Go's
+// strings.ToUpper and ToLower). Their output's size is counted before it is made: a byte that
+// is not UTF-8 becomes U+FFFD, three bytes.
+func (st *state) strCase(L *lua.LState, what string, mapRune func(rune) rune, mapString func(string) string) int {
+	s := L.CheckString(1)
+	if n := caseMappedLen(s, mapRune); n > st.m.cfg.MaxStringSize {
+		st.raiseStringLimit(L, what, n)
+	}
+	L.Push(lua.LString(mapString(s)))
+	return 1
+}
+
+// caseMappedLen is the length of strings.Map(mapRune, s) for ToUpper and ToLower.
+func caseMappedLen(s string, mapRune func(rune) rune) int {
+	n := 0
+	for i := 0; i < len(s); {
+		if s[i] < utf8.RuneSelf {
+			n++
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		n += utf8.RuneLen(mapRune(r))
+		i += size
+	}
+	return n
+}
+
+func (st *state) strReverse(L *lua.LState) int {
+	s := L.CheckString(1)
+	if len(s) > st.m.cfg.MaxStringSize {
+		st.raiseStringLimit(L, "string.reverse", len(s))
+	}
+	if len(s) == 0 {
+		L.Push(lua.LString(""))
+		return 1
+	}
+	b := make([]byte, len(s))
+	for i := range b {
+		b[i] = s[len(s)-1-i]
+	}
+	L.Push(lua.LString(unsafe.String(&b[0], len(b))))
+	return 1
+}
+
+// tableConcat is table.concat, with gopher-lua's range rules and messages. The result's size
+// is summed first, exactly, and refused past the string limit before anything is built; then
+// it is built in one allocation (gopher-lua's pushes every element on the value stack).
+func (st *state) tableConcat(L *lua.LState) int {
+	tb := L.CheckTable(1)
+	sep := L.OptString(2, "")
+	n := tb.Len()
+	i := L.OptInt(3, 1)
+	j := L.OptInt(4, n)
+	if L.GetTop() == 3 && (i > n || i < 1) {
+		L.Push(lua.LString(""))
+		return 1
+	}
+	i = max(min(i, n), 1)
+	j = min(j, n)
+	if i > j {
+		L.Push(lua.LString(""))
+		return 1
+	}
+	var num [32]byte
+	total := 0
+	for k := i; k <= j; k++ {
+		switch v := tb.RawGetInt(k).(type) {
+		case lua.LString:
+			total += len(v)
+		case lua.LNumber:
+			total += len(appendNumber(num[:0], v))
+		default:
+			L.RaiseError("invalid value (%s) at index %d in table for concat", v.Type().String(), k)
+		}
+		if k > i {
+			total += len(sep)
+		}
+		if total > st.m.cfg.MaxStringSize {
+			st.raiseStringLimit(L, "table.concat", total)
+		}
+	}
+	b := make([]byte, 0, total)
+	for k := i; k <= j; k++ {
+		if k > i {
+			b = append(b, sep...)
+		}
+		switch v := tb.RawGetInt(k).(type) {
+		case lua.LString:
+			b = append(b, v...)
+		case lua.LNumber:
+			b = appendNumber(b, v)
+		}
+	}
+	if len(b) == 0 {
+		L.Push(lua.LString(""))
+		return 1
+	}
+	L.Push(lua.LString(unsafe.String(&b[0], len(b))))
+	return 1
+}
+
+// appendNumber appends v as gopher-lua's tostring writes it (LNumber.String: an integer's
+// digits, else Go's shortest %v).
+func appendNumber(dst []byte, v lua.LNumber) []byte {
+	f := float64(v)
+	if f == float64(int64(f)) {
+		return strconv.AppendInt(dst, int64(f), 10)
+	}
+	return strconv.AppendFloat(dst, f, 'g', -1, 64)
 }

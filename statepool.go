@@ -241,7 +241,7 @@ func (m *Middleware) newState() (st *state, err error) {
 		CallStackSize:    m.cfg.CallStackSize,
 		RegistrySize:     1024,
 		RegistryMaxSize:  m.cfg.MaxStackSlots,
-		RegistryGrowStep: 256,
+		RegistryGrowStep: max(256, m.cfg.MaxStackSlots/16), // a builtin that pushes many values grows it in 16 steps at most
 	})
 	st = &state{m: m, L: L, ctx: newLimitCtx()}
 	defer func() {

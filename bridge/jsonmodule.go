@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"unicode/utf8"
+
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -15,13 +17,20 @@ import (
 // Numbers are Lua numbers (float64): integers beyond 2^53 are rounded to the nearest float.
 // Bytes that are not valid UTF-8 decode as U+FFFD, one each, as in encoding/json.
 //
-// maxJSON bounds the text json.encode produces (0: no bound).
+// maxJSON bounds the text json.encode produces (0: no bound): its exact length is counted before
+// the text is made.
 func NewJSONModule(L *lua.LState, maxJSON int) *lua.LTable {
 	enc := Encoder{Max: maxJSON}
 	var in Interner
 	mod := L.CreateTable(0, 5)
 	mod.RawSetString("encode", L.NewFunction(func(L *lua.LState) int {
-		b, err := enc.Encode(L.CheckAny(1))
+		v := L.CheckAny(1)
+		if maxJSON > 0 && jsonSize(v, maxJSON, 0) > maxJSON {
+			// Refused before anything is written: a string's escapes can make its JSON six
+			// times as long as the string.
+			L.RaiseError("json.encode: %s", enc.tooLong().Error())
+		}
+		b, err := enc.Encode(v)
 		if err != nil {
 			L.RaiseError("json.encode: %s", err.Error())
 		}
@@ -52,4 +61,85 @@ func NewJSONModule(L *lua.LState, maxJSON int) *lua.LTable {
 	mod.RawSetString("null", Null)
 	mod.RawSetString("empty_array", EmptyArray)
 	return mod
+}
+
+// jsonSize returns the length of the JSON text Encoder writes for v, or a number above limit as
+// soon as it passes it. Values the encoder refuses count as nothing: it reports them itself.
+func jsonSize(v lua.LValue, limit, depth int) int {
+	switch v := v.(type) {
+	case *lua.LNilType:
+		return 4
+	case lua.LBool:
+		if v {
+			return 4
+		}
+		return 5
+	case lua.LNumber:
+		var b [32]byte
+		n, _ := AppendNumber(b[:0], float64(v))
+		return len(n)
+	case lua.LString:
+		return jsonStringSize(string(v))
+	case *lua.LUserData:
+		if v == EmptyArray {
+			return 2
+		}
+		return 4
+	case *lua.LTable:
+		if depth >= MaxJSONDepth {
+			return 0
+		}
+		n := tableLen(v)
+		if n == 0 {
+			return 2
+		}
+		total := 1 // [ or {
+		if isArray(v, n) {
+			for i := 1; i <= n && total <= limit; i++ {
+				total += 1 + jsonSize(v.RawGetInt(i), limit-total, depth+1) // a comma or the ]
+			}
+			return total
+		}
+		for k, val := v.Next(lua.LNil); k != lua.LNil && total <= limit; k, val = v.Next(k) {
+			switch k := k.(type) {
+			case lua.LString:
+				total += jsonStringSize(string(k))
+			case lua.LNumber:
+				var b [32]byte
+				n, _ := AppendNumber(b[:0], float64(k))
+				total += len(n) + 2
+			}
+			total += 2 + jsonSize(val, limit-total, depth+1) // the colon, a comma or the }
+		}
+		return total
+	}
+	return 0
+}
+
+// jsonStringSize is the length of AppendString's output for s.
+func jsonStringSize(s string) int {
+	n := 2
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c >= 0x20 && c != '"' && c != '\\':
+				n++
+			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+				n += 2
+			default:
+				n += 6
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			n += 3
+		} else {
+			n += size
+		}
+		i += size
+	}
+	return n
 }
