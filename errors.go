@@ -20,7 +20,7 @@ const (
 	ErrRaised                        // error({status_code = ..., message = ...}): that status
 	ErrTimeout                       // the run exceeded its time limit: 500
 	ErrLimit                         // a sandbox limit: stack depth, string size, coroutines: 500
-	ErrPanic                         // a Go panic inside a builtin: 500
+	ErrPanic                         // a Go panic during the run, whatever caught it: 500
 	ErrModification                  // a change the script was not allowed to make, or a bad return value: 500
 	ErrUnavailable                   // no Lua state became free in time: 503
 )

@@ -280,7 +280,10 @@
 // (log.*, print) is capped by
 // Config.MaxLogSize, and the in-process platform.api calls of one request by Config.MaxAPICalls.
 // coroutine.yield is refused across a Go boundary (a metamethod, pcall, a sort comparator, a gsub
-// callback), where gopher-lua cannot resume, as Lua 5.1 refuses it.
+// callback), where gopher-lua cannot resume, as Lua 5.1 refuses it. A Go panic in a run (a
+// builtin that panics, as math.random(0) does) stops it whatever catches it (pcall, xpcall,
+// coroutine.resume, coroutine.wrap) and closes its state: the run fails with ErrPanic, the
+// client gets a generic message and the log Go's text.
 //
 // Memory in general is not bounded per script: gopher-lua has no allocation hook, so a script
 // can still build a large table, or double a string with .., until its time runs out.

@@ -58,8 +58,8 @@ func (st *state) openSandbox() {
 	st.G = G
 	st.protected = map[*lua.LTable]string{}
 
-	for _, name := range []string{"assert", "error", "ipairs", "next", "pcall", "rawequal", "rawget",
-		"select", "tonumber", "tostring", "type", "xpcall", "getmetatable", "_VERSION"} {
+	for _, name := range []string{"assert", "error", "ipairs", "next", "rawequal", "rawget",
+		"select", "tonumber", "tostring", "type", "getmetatable", "_VERSION"} {
 		G.RawSetString(name, global.RawGetString(name))
 	}
 	origUnpack := global.RawGetString("unpack").(*lua.LFunction)
@@ -76,44 +76,22 @@ func (st *state) openSandbox() {
 		return callOriginal(L, baseSetMetatable)
 	}))
 	G.RawSetString("print", L.NewFunction(st.print))
+	// pcall and xpcall: fastlua's, so that no catcher goes on after a Go panic (see protect).
+	st.openCatchers(L)
+	G.RawSetString("pcall", L.NewFunction(st.scriptPcall))
+	G.RawSetString("xpcall", L.NewFunction(st.scriptXpcall))
 	G.RawSetString("unpack", L.NewFunction(func(L *lua.LState) int {
 		tb := L.CheckTable(1)
 		i, j := L.OptInt(2, 1), L.OptInt(3, tb.Len())
 		st.checkResults(L, "unpack", i, j)
 		return callOriginal(L, origUnpack)
 	}))
-	// pcall without a traceback: gopher-lua builds one for every caught error, with an entry
-	// per tail call, which a script can make as long as it likes.
-	passError := L.NewFunction(func(L *lua.LState) int { return 1 })
-	G.RawSetString("pcall", L.NewFunction(func(L *lua.LState) int {
-		fn := L.CheckAny(1)
-		if fn.Type() != lua.LTFunction && L.GetMetaField(fn, "__call").Type() != lua.LTFunction {
-			L.Push(lua.LFalse)
-			L.Push(lua.LString("attempt to call a " + fn.Type().String() + " value"))
-			return 2
-		}
-		if err := L.PCall(L.GetTop()-1, lua.MultRet, passError); err != nil {
-			ae, ok := err.(*lua.ApiError)
-			if !ok {
-				L.Push(lua.LFalse)
-				L.Push(lua.LString(err.Error()))
-				return 2
-			}
-			if ae.Type == lua.ApiErrorPanic {
-				// A Go panic inside the VM: the state cannot be trusted, so the run stops
-				// here and the state is closed, whatever the script meant to catch.
-				st.limitHit = true
-				L.RaiseError("the Lua state failed and was closed: %v", ae.Object)
-			}
-			L.Push(lua.LFalse)
-			L.Push(ae.Object)
-			return 2
-		}
-		L.Insert(lua.LTrue, 1)
-		return L.GetTop()
-	}))
-	// The handler of a run's own PCall keeps a short traceback for the log.
+	// The handler of a run's own PCall keeps a short traceback for the log, and notes a Go
+	// panic that no catcher saw.
 	st.onError = L.NewFunction(func(L *lua.LState) int {
+		if goPanicking() {
+			st.notePanic(L.Get(1).String())
+		}
 		st.trace = shortTraceback(L, 12)
 		return 1
 	})
@@ -173,18 +151,6 @@ func (st *state) openSandbox() {
 	}))
 
 	co := copyTable(L, global.RawGetString("coroutine").(*lua.LTable))
-	for _, name := range []string{"create", "wrap"} {
-		orig := co.RawGetString(name).(*lua.LFunction)
-		what := "coroutine." + name
-		co.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
-			st.coroutines++
-			if st.coroutines > maxCoroutines {
-				st.raiseLimit(L, "%s: a script may create at most %d coroutines per run", what, maxCoroutines)
-			}
-			return callOriginal(L, orig)
-		}))
-	}
-
 	// yield only where gopher-lua can resume: from the coroutine's own VM loop. When Go sits
 	// between the yield and the coroutine's body (a metamethod the VM or tostring/pairs calls,
 	// pcall, a sort comparator, a gsub callback), gopher-lua runs a nested VM loop that a yield
@@ -210,6 +176,7 @@ func (st *state) openSandbox() {
 	L.Call(1, 1)
 	co.RawSetString("yield", L.Get(-1))
 	L.Pop(1)
+	st.openCoroutines(L, co, global.RawGetString("coroutine").(*lua.LTable).RawGetString("yield").(*lua.LFunction))
 	G.RawSetString("string", st.readOnly(L, "string", str))
 	G.RawSetString("table", st.readOnly(L, "table", tbl))
 	G.RawSetString("math", st.readOnly(L, "math", global.RawGetString("math").(*lua.LTable)))

@@ -5,10 +5,171 @@ import (
 	"math/rand"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 
 	lua "github.com/yuin/gopher-lua"
 )
+
+// installGoFunctions gives the pool's (only) state Go functions that panic, as a buggy
+// builtin would: boom writes to a nil map (a Go runtime error), boomText panics with a string.
+// They live in the sandbox's globals, so only scripts of this test see them.
+func installGoFunctions(t *testing.T, ts *testServer) {
+	t.Helper()
+	st, err := ts.mw.pool.get(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.G.RawSetString("boom", st.L.NewFunction(func(L *lua.LState) int {
+		var m map[string]int
+		m["x"]++
+		return 0
+	}))
+	st.G.RawSetString("boomText", st.L.NewFunction(func(L *lua.LState) int {
+		panic("the builtin's own panic text")
+	}))
+	ts.mw.pool.put(st)
+}
+
+// A Go panic anywhere in a run stops the run and closes its state, whatever catches it: pcall,
+// xpcall, an error handler of xpcall, coroutine.resume, coroutine.wrap, a gsub callback, a
+// metamethod, a comparator, a platform.api call. The client sees a generic message; Go's text
+// is in the log only.
+func TestGoPanicStopsTheRun(t *testing.T) {
+	catchers := map[string]string{
+		"top":            `PANIC`,
+		"pcall":          `local ok, e = pcall(function() PANIC end)`,
+		"pcall_direct":   `local ok, e = pcall(FN)`,
+		"pcall_nested":   `local ok, e = pcall(pcall, function() PANIC end)`,
+		"pcall_loop":     `for i = 1, 3 do pcall(function() PANIC end) end`,
+		"xpcall":         `local ok, e = xpcall(function() PANIC end, function(m) return m end)`,
+		"xpcall_handler": `local ok, e = xpcall(function() error("x") end, function(m) PANIC return m end)`,
+		"resume":         `local ok, e = coroutine.resume(coroutine.create(function() PANIC end))`,
+		"resume_yield":   `local co = coroutine.create(function() coroutine.yield(1) PANIC end) coroutine.resume(co) local ok, e = coroutine.resume(co)`,
+		"resume_nested":  `local ok, e = coroutine.resume(coroutine.create(function() coroutine.wrap(function() PANIC end)() end))`,
+		"wrap":           `local ok, e = pcall(coroutine.wrap(function() PANIC end))`,
+		"pcall_in_co":    `local ok, e = coroutine.resume(coroutine.create(function() return pcall(function() PANIC end) end))`,
+		"gsub":           `local ok, e = pcall(string.gsub, "abc", "%w", function() PANIC end)`,
+		"index":          `local ok, e = pcall(function() return setmetatable({}, { __index = function() PANIC end }).x end)`,
+		"tostring":       `local ok, e = pcall(tostring, setmetatable({}, { __tostring = function() PANIC return "" end }))`,
+		"sort":           `local ok, e = pcall(table.sort, { 3, 2, 1 }, function(a, b) PANIC return a < b end)`,
+		"api":            `local ok, e = pcall(platform.api.get, "p/callee")`,
+	}
+	panics := map[string][2]string{ // the call, the Go text the log must show
+		"random":   {"math.random(0)", "invalid argument to Intn"},
+		"nilmap":   {"boom()", "assignment to entry in nil map"},
+		"gostring": {"boomText()", "the builtin's own panic text"},
+	}
+	for pname, p := range panics {
+		scripts := []Script{
+			{Name: "p.ok.get.pre_process", Source: `return { content = { ok = true } }`},
+			{Name: "p.callee.get.pre_process", Source: p[0]},
+		}
+		for cname, c := range catchers {
+			fn := "math.random, 0"
+			if pname != "random" {
+				fn = strings.TrimSuffix(p[0], "()")
+			}
+			src := strings.NewReplacer("PANIC", p[0], "FN", fn).Replace(c) + "\nreturn { content = { went_on = true } }"
+			scripts = append(scripts, Script{Name: "p." + cname + ".get.pre_process", Source: src})
+		}
+		ts := serve(t, Config{MaxStates: 1, Scripts: scripts}, (&echo{}).handle)
+		for cname := range catchers {
+			t.Run(pname+"/"+cname, func(t *testing.T) {
+				installGoFunctions(t, ts)
+				created := ts.mw.Stats().Pool.Created
+				logged := len(ts.logs.String())
+				r := ts.do("GET", "/p/"+cname, "")
+				msg := r.errorMessage(t)
+				if r.status != 500 || msg != "script p."+cname+".get.pre_process: the Lua VM failed; its state was closed (the details are logged)" {
+					t.Fatalf("%d %q (%s)", r.status, msg, r.body)
+				}
+				logs := ts.logs.String()[logged:]
+				if !strings.Contains(logs, p[1]) || !strings.Contains(logs, "kind=panic") {
+					t.Fatalf("the Go panic was not logged as one:\n%s", logs)
+				}
+				if r := ts.do("GET", "/p/ok", ""); r.status != 200 || ts.mw.Stats().Pool.Created != created+1 {
+					t.Fatalf("the state was not closed: next request %d, states created %d -> %d", r.status, created, ts.mw.Stats().Pool.Created)
+				}
+			})
+		}
+	}
+}
+
+// Ordinary errors are still caught, by each catcher, and cost no state.
+func TestCatchersStillCatchErrors(t *testing.T) {
+	ts := serve(t, Config{MaxStates: 1, Scripts: []Script{{Name: "c.x.get.pre_process", Source: `
+local got = {}
+local function add(...) got[#got + 1] = table.concat({ ... }, ":") end
+add(tostring(pcall(error, "a", 0)))
+add(select(2, pcall(error, "b", 0)))
+add(select(2, xpcall(function() error("c", 0) end, function(m) return "h" .. m end)))
+add(select(2, xpcall(function() error("d", 0) end, function(m) error("e", 0) end)))
+add(select(2, coroutine.resume(coroutine.create(function() error("f", 0) end))))
+local co = coroutine.create(function(a, b) local c = coroutine.yield(a + b) error("g" .. c, 0) end)
+add(tostring(select(2, coroutine.resume(co, 1, 2))), tostring(select(2, coroutine.resume(co, 3))), coroutine.status(co))
+add(select(2, coroutine.resume(co)))
+add(select(2, pcall(coroutine.wrap(function() error("h", 0) end))))
+local w = coroutine.wrap(function(...) local n = select("#", ...) coroutine.yield(n, ...) return "done" end)
+add(tostring((w(1, nil, 3))), tostring(w()))
+add(tostring(select(2, pcall(w))))
+add(select(2, pcall(string.gsub, "x", "x", function() error("i", 0) end)))
+add(tostring(select("#", pcall(function() return 1, 2, 3 end))))
+add(select(2, pcall(pcall)))
+add(tostring(pcall(nil)), select(2, pcall(nil)))
+return { content = { got = table.concat(got, "|") } }`}}}, (&echo{}).handle)
+	created := uint64(0)
+	for i := 0; i < 3; i++ {
+		if i == 1 {
+			created = ts.mw.Stats().Pool.Created
+		}
+		r := ts.do("GET", "/c/x", "")
+		want := `{"got":"false|b|hc|e|f|3:g3:dead|can not resume a dead thread|h|3:done|script:15: can not resume a dead thread|i|4|script:18: bad argument #1 to (anonymous) (value expected)|false:attempt to call a nil value"}`
+		if r.status != 200 || r.body != want {
+			t.Fatalf("%d\n%s\nwant\n%s", r.status, r.body, want)
+		}
+	}
+	if n := ts.mw.Stats().Pool.Created; n != created {
+		t.Fatalf("ordinary errors closed states: %d -> %d", created, n)
+	}
+}
+
+// pcall's cost: a call that returns and one that fails (an error caught without a traceback).
+func BenchmarkPcall(b *testing.B) {
+	for _, c := range []struct{ name, src string }{
+		{"ok", `local f = function(x) return x end for i = 1, 1000 do pcall(f, i) end`},
+		{"error", `local f = function(x) error("x") end for i = 1, 1000 do pcall(f, i) end`},
+		{"xpcall_error", `local f = function() error("x") end local h = function(m) return m end for i = 1, 1000 do xpcall(f, h) end`},
+		{"coroutine", `for i = 1, 50 do local co = coroutine.create(function(a) return a end) coroutine.resume(co, i) end`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			m, err := New(Config{TimeLimit: -1, Scripts: []Script{{Name: "b.x.get.pre_process", Source: c.src}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close(b.Context())
+			st, err := m.pool.get(time.Second)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.pool.put(st)
+			fn, err := st.L.LoadString(c.src)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fn.Env = st.G
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				st.coroutines = 0
+				st.L.Push(fn)
+				if err := st.L.PCall(0, 0, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
 
 // The sizes the caps count before building are the sizes then built.
 func TestCountedSizes(t *testing.T) {

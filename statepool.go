@@ -211,6 +211,7 @@ type state struct {
 	limitHit   bool   // a sandbox limit raised an error (ErrLimit)
 	trace      string // a short traceback of the last error, from the error handler
 	broken     bool   // close instead of reuse
+	catch      catchState
 }
 
 // levelFn is a level's function for a script, built from the script's proto.
@@ -379,6 +380,7 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 		st.coroutines = 0
 		st.logged = 0
 		st.limitHit = false
+		st.catch.goPanic, st.catch.raised = "", nil
 	}
 	outer, checked := false, false
 	limit := s.limit
@@ -430,6 +432,13 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 	L.SetTop(top)
 	if lv.dirty {
 		lv.newEnv()
+	}
+	if st.catch.goPanic != "" {
+		// A Go panic, whatever caught it (see "Go panics" in sandbox.go): the state is closed,
+		// the client gets a generic message, the log Go's text.
+		st.broken = true
+		return lua.LNil, &ScriptError{Script: s.Name, Kind: ErrPanic, Status: 500, Message: goPanicMessage,
+			Traceback: "Go panic: " + st.catch.goPanic + "\n" + st.trace, Err: errors.New("fastlua: Go panic: " + st.catch.goPanic)}
 	}
 	if timedOut {
 		st.broken = true

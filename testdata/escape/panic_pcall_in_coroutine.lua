@@ -1,0 +1,4 @@
+-- expect: the Lua VM failed
+-- A Go panic (math.random(0) calls rand.Intn(0)) stops the run, whatever catches it here.
+local ok, err = coroutine.resume(coroutine.create(function() return pcall(math.random, 0) end))
+error("escaped: the script went on after a Go panic: " .. tostring(ok) .. ", " .. tostring(err))
