@@ -26,8 +26,9 @@ import (
 // "true", "table: 0x..."), as gopher-lua's string.format gives. A missing argument is an error
 // ("bad argument #2 to 'format' (number expected, got no value)").
 
-// fmtScratch is the capacity of a state's reusable format buffer: results up to this size cost
-// one allocation, the result string.
+// fmtScratch is the capacity of a state's reusable format buffer: a result up to this size is
+// built there and copied once, into the result string; a longer one is built in a buffer of
+// its own, which becomes the string without a copy.
 const fmtScratch = 256
 
 // fmtSpec is one parsed format item.
