@@ -201,9 +201,7 @@ func adminJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 }
 
 func adminError(ctx *fasthttp.RequestCtx, status int, msg string) {
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(errorBody(nil, status, msg))
+	WriteError(&ctx.Response, status, msg)
 }
 
 // decodeRecords reads a record, or {"resource": [records]}.

@@ -87,16 +87,6 @@ type Outcome struct {
 	Reason string        // DeliveryDeadLetter: why
 }
 
-// FallbackPolicy says what happens to a queued event its QueueBackend could not take.
-type FallbackPolicy uint8
-
-const (
-	// FallbackLocal runs the event in this process, as without a backend.
-	FallbackLocal FallbackPolicy = iota
-	// FallbackDrop drops the event, logs it and counts it.
-	FallbackDrop
-)
-
 // eventRecord is a queued event serialized for a backend.
 type eventRecord struct {
 	Method     string          `json:"method"`
@@ -317,9 +307,7 @@ const maxRetryDelay = 30 * time.Second
 
 // noHandler answers the platform.api calls of consumed queued events before any Wrap.
 func noHandler(ctx *fasthttp.RequestCtx) {
-	ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(errorBody(nil, fasthttp.StatusServiceUnavailable, "fastlua: no handler has been wrapped in this process"))
+	WriteError(&ctx.Response, fasthttp.StatusServiceUnavailable, "fastlua: no handler has been wrapped in this process")
 }
 
 // localQueueID numbers the queued events run in process, for event.queue_id.

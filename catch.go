@@ -15,7 +15,7 @@ import (
 // PCall (with an error handler it makes them ordinary errors) and in a coroutine (as a string),
 // so each place that recovers one notes it on the state (goPanic), and every catcher a script
 // has (pcall, xpcall, coroutine.resume, the function of coroutine.wrap) re-raises when that
-// mark is set, so no catcher can swallow it; the run then fails with ErrPanic.
+// mark is set, so no catcher can swallow it; the run then fails with KindPanic.
 //
 //   - pcall and xpcall call the function through guard, inside PCall. guard sets the thread's
 //     Panic (how gopher-lua raises a Lua error) to luaPanic, which notes the thread that raised

@@ -8,7 +8,39 @@ import (
 	"strings"
 
 	"github.com/fastlua/fastlua/bridge"
+	"github.com/valyala/fasthttp"
 	lua "github.com/yuin/gopher-lua"
+)
+
+// The sentinel errors. Errors that carry more (a limit, a count) wrap them: test with errors.Is.
+var (
+	// ErrClosed is returned for work given to a closed Middleware.
+	ErrClosed = errors.New("fastlua: middleware closed")
+
+	// ErrPoolTimeout is returned (and answered with 503) when no Lua state became free within
+	// Config.PoolTimeout.
+	ErrPoolTimeout = errors.New("fastlua: no Lua state became free in time (Config.MaxStates are all busy)")
+
+	// ErrQueueClosed is returned by Close when accepted queued events could not all be run before its
+	// context ended; the error says how many and which.
+	ErrQueueClosed = errors.New("fastlua: queued events not run")
+
+	// ErrNotNumber is returned by Incr for a key whose value is not a number.
+	ErrNotNumber = errors.New("fastlua: the stored value is not a number")
+
+	// ErrStoreFull is returned for a new key (or a larger value) when a MemoryStore holds its
+	// maximum of entries or bytes, and none of its entries has expired; the error wraps it with the
+	// limit.
+	ErrStoreFull = errors.New("fastlua: the store is full")
+
+	// ErrKeyTooLong is returned for a key over its limit (MemoryStoreConfig.MaxKeySize, or
+	// Config.MaxStoreKey in platform.store); the error wraps it with the limit.
+	ErrKeyTooLong = errors.New("fastlua: the store key is too long")
+
+	// ErrValueTooLarge is returned for a string or table over its limit
+	// (MemoryStoreConfig.MaxValueSize, or Config.MaxStoreValue in platform.store); the error wraps
+	// it with the limit.
+	ErrValueTooLarge = errors.New("fastlua: the stored value is too large")
 )
 
 // ErrorKind classifies a ScriptError.
@@ -16,13 +48,13 @@ type ErrorKind uint8
 
 // The kinds of script failure.
 const (
-	ErrRuntime      ErrorKind = iota // error("text") or a runtime error: 500
-	ErrRaised                        // error({status_code = ..., message = ...}): that status
-	ErrTimeout                       // the run exceeded its time limit: 500
-	ErrLimit                         // a sandbox limit: stack depth, string size, coroutines: 500
-	ErrPanic                         // a Go panic during the run, whatever caught it: 500
-	ErrModification                  // a change the script was not allowed to make, or a bad return value: 500
-	ErrUnavailable                   // no Lua state became free in time: 503
+	KindRuntime      ErrorKind = iota // error("text") or a runtime error: 500
+	KindRaised                        // error({status_code = ..., message = ...}): that status
+	KindTimeout                       // the run exceeded its time limit: 500
+	KindLimit                         // a sandbox limit: stack depth, string size, coroutines: 500
+	KindPanic                         // a Go panic during the run, whatever caught it: 500
+	KindModification                  // a change the script was not allowed to make, or a bad return value: 500
+	KindUnavailable                   // no Lua state became free in time: 503
 )
 
 var kindNames = [...]string{"runtime", "raised", "timeout", "limit", "panic", "modification", "unavailable"}
@@ -69,13 +101,23 @@ func (e *ScriptError) describe() string {
 // unless hide is set, when they are replaced by the status text.
 func (e *ScriptError) publicMessage(hide bool) string {
 	switch {
-	case e.Kind == ErrRaised:
+	case e.Kind == KindRaised:
 		return e.Message
 	case hide:
 		return http.StatusText(e.Status)
 	default:
 		return e.describe()
 	}
+}
+
+// WriteError answers with status and DreamFactory's error body,
+// {"error":{"code":status,"message":msg}}, as the middleware answers a script's error. It
+// replaces the status, the Content-Type and the body, and leaves the other headers as they are.
+// Handlers behind the middleware can use it to answer in the same shape.
+func WriteError(resp *fasthttp.Response, status int, msg string) {
+	resp.SetStatusCode(status)
+	resp.Header.SetContentType("application/json")
+	resp.SetBodyRaw(errorBody(nil, status, msg))
 }
 
 // errorBody appends DreamFactory's error shape.
@@ -89,7 +131,7 @@ func errorBody(dst []byte, status int, msg string) []byte {
 
 // scriptErrorFrom turns what PCall returned into a ScriptError.
 func scriptErrorFrom(s *script, err error) *ScriptError {
-	se := &ScriptError{Script: s.Name, Kind: ErrRuntime, Status: 500, Err: err}
+	se := &ScriptError{Script: s.Name, Kind: KindRuntime, Status: 500, Err: err}
 	var ae *lua.ApiError
 	if !errors.As(err, &ae) {
 		se.Message = err.Error()
@@ -97,11 +139,11 @@ func scriptErrorFrom(s *script, err error) *ScriptError {
 	}
 	se.Traceback = ae.StackTrace
 	if ae.Type == lua.ApiErrorPanic {
-		se.Kind = ErrPanic
+		se.Kind = KindPanic
 	}
 	switch obj := ae.Object.(type) {
 	case *lua.LTable:
-		se.Kind = ErrRaised
+		se.Kind = KindRaised
 		status := obj.RawGetString("status_code")
 		if status == lua.LNil {
 			status = obj.RawGetString("code")
@@ -122,14 +164,14 @@ func scriptErrorFrom(s *script, err error) *ScriptError {
 	default:
 		se.Message = ae.Object.String()
 	}
-	if se.Kind == ErrRuntime && isLimitMessage(se.Message) {
-		se.Kind = ErrLimit
+	if se.Kind == KindRuntime && isLimitMessage(se.Message) {
+		se.Kind = KindLimit
 	}
-	if se.Kind == ErrRuntime && strings.HasPrefix(se.Message, "runtime error: ") {
+	if se.Kind == KindRuntime && strings.HasPrefix(se.Message, "runtime error: ") {
 		// A Go runtime error that gopher-lua turned into a string (a coroutine's failure comes
 		// back that way): the VM failed, not the script. The state is closed; the client is
 		// not shown Go's text.
-		se.Kind = ErrPanic
+		se.Kind = KindPanic
 		se.Message = "the Lua VM failed; its state was closed (the details are logged)"
 	}
 	return se

@@ -157,7 +157,7 @@ func (x *exchange) runPhase(phase bridge.Phase, scripts []*script) bool {
 	if !nested {
 		var err error
 		if st, err = x.acquire(phase); err != nil {
-			x.fail(&ScriptError{Kind: ErrUnavailable, Status: 503, Message: err.Error(), Err: err}, false)
+			x.fail(&ScriptError{Kind: KindUnavailable, Status: 503, Message: err.Error(), Err: err}, false)
 			return false
 		}
 	}
@@ -188,7 +188,7 @@ func (x *exchange) runPhase(phase bridge.Phase, scripts []*script) bool {
 		if err != nil {
 			se := x.scriptError(s, err)
 			s.stats.errors.Add(1)
-			if se.Kind == ErrTimeout {
+			if se.Kind == KindTimeout {
 				s.stats.timeouts.Add(1)
 			}
 			if !s.FailOpen {
@@ -209,7 +209,7 @@ func (x *exchange) runPhase(phase bridge.Phase, scripts []*script) bool {
 			x.m.pool.put(st)
 			var err error
 			if st, err = x.acquire(phase); err != nil {
-				x.fail(&ScriptError{Kind: ErrUnavailable, Status: 503, Message: err.Error(), Err: err}, false)
+				x.fail(&ScriptError{Kind: KindUnavailable, Status: 503, Message: err.Error(), Err: err}, false)
 				return false
 			}
 			x.running = st
@@ -250,7 +250,7 @@ func (lv *level) unbind() {
 func (x *exchange) scriptError(s *script, err error) *ScriptError {
 	se, ok := err.(*ScriptError)
 	if !ok {
-		se = &ScriptError{Script: s.Name, Kind: ErrModification, Status: 500, Message: err.Error(), Err: err}
+		se = &ScriptError{Script: s.Name, Kind: KindModification, Status: 500, Message: err.Error(), Err: err}
 	}
 	se.Event = x.Name()
 	return se
@@ -275,7 +275,7 @@ func (x *exchange) fail(se *ScriptError, open bool) {
 		m.logger.Error("fastlua: queued script failed: "+se.Message, attrs...)
 		return
 	}
-	if se.Kind == ErrRaised {
+	if se.Kind == KindRaised {
 		m.logger.Debug("fastlua: script answered with an error: "+se.Message, attrs...)
 	} else {
 		m.logger.Error("fastlua: script failed: "+se.Message, attrs...)
@@ -289,9 +289,7 @@ func (x *exchange) fail(se *ScriptError, open bool) {
 		// After it, the handler's headers describe a response the error replaces.
 		resp.Reset()
 	}
-	resp.SetStatusCode(se.Status)
-	resp.Header.SetContentType("application/json")
-	resp.SetBodyRaw(errorBody(nil, se.Status, se.publicMessage(m.cfg.HideErrors)))
+	WriteError(resp, se.Status, se.publicMessage(m.cfg.HideErrors))
 }
 
 // Name is the concrete event name for the running phase (bridge.Info).

@@ -2,7 +2,6 @@ package fastlua
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -21,22 +20,8 @@ import (
 // platform.api. The copy goes on a bounded queue, and a fixed number of workers run the scripts
 // on states from the same pool, after the handler has returned. When the queue is full, the
 // event is dropped and counted (QueueDrop, the default), or the request waits up to
-// Config.QueueWait for room (QueueWait). Close drains the queue within its context's deadline
+// Config.QueueWait for room (QueueBlock). Close drains the queue within its context's deadline
 // and returns (and logs) every accepted event it could not run.
-
-// QueuePolicy says what happens to a queued event when the queue is full.
-type QueuePolicy uint8
-
-const (
-	// QueueDrop drops the event, logs it and counts it. The response is never delayed.
-	QueueDrop QueuePolicy = iota
-	// QueueWait makes the request wait up to Config.QueueWait for room, then drops.
-	QueueWait
-)
-
-// ErrQueueClosed is returned by Close when accepted queued events could not all be run before its
-// context ended; the error says how many and which.
-var ErrQueueClosed = errors.New("fastlua: queued events not run")
 
 // queuedEvent is the deep copy of a request's event for its queued scripts.
 type queuedEvent struct {
@@ -118,7 +103,7 @@ func (q *queue) push(ev *queuedEvent) bool {
 		return true
 	default:
 	}
-	if q.m.cfg.QueueFull != QueueWait {
+	if q.m.cfg.QueueFull != QueueBlock {
 		return false
 	}
 	t := time.NewTimer(q.m.cfg.QueueWait)

@@ -106,7 +106,7 @@ func TestQueuedCopiesUnderLoad(t *testing.T) {
 func TestQueueDrainsOnClose(t *testing.T) {
 	store := NewMemoryStore()
 	h := &echo{}
-	ts := serve(t, Config{Store: store, QueueSize: 256, QueueFull: QueueWait, QueueWait: 10 * time.Second, QueueWorkers: 2,
+	ts := serve(t, Config{Store: store, QueueSize: 256, QueueFull: QueueBlock, QueueWait: 10 * time.Second, QueueWorkers: 2,
 		Scripts: []Script{luaFile(t, "count.x.get.queued", "queued/count.x.get.queued.lua")}}, h.handle)
 	const total = 10000
 	var wg sync.WaitGroup

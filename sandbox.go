@@ -385,7 +385,7 @@ func (st *state) raiseStringLimit(L *lua.LState, what string, size int) {
 	st.raiseLimit(L, "%s: the result would be %d bytes, more than the string limit of %d bytes (Config.MaxStringSize)", what, size, st.m.cfg.MaxStringSize)
 }
 
-// raiseLimit raises the error of a broken sandbox limit, marking the run for ErrLimit.
+// raiseLimit raises the error of a broken sandbox limit, marking the run for KindLimit.
 func (st *state) raiseLimit(L *lua.LState, format string, args ...any) {
 	st.limitHit = true
 	L.RaiseError(format, args...)

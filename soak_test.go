@@ -35,7 +35,7 @@ func TestSoak(t *testing.T) {
 		// for a state or for room in the queue, get margins a loaded machine cannot use up.
 		TimeLimit: 30 * time.Second, PoolTimeout: 30 * time.Second,
 		Store:     store,
-		QueueSize: 1 << 16, QueueFull: QueueWait, QueueWait: 30 * time.Second,
+		QueueSize: 1 << 16, QueueFull: QueueBlock, QueueWait: 30 * time.Second,
 		Logger: slog.New(slog.DiscardHandler),
 		Scripts: []Script{
 			{Name: "soak.normal.{verb}.pre_process", Source: `

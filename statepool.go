@@ -12,13 +12,6 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// ErrPoolTimeout is returned (and answered with 503) when no Lua state became free within
-// Config.PoolTimeout.
-var ErrPoolTimeout = errors.New("fastlua: no Lua state became free in time (Config.MaxStates are all busy)")
-
-// ErrClosed is returned for work given to a closed Middleware.
-var ErrClosed = errors.New("fastlua: middleware closed")
-
 // statePool is a bounded LIFO pool of states: a mutex and a slice, so the state used last (with
 // warm caches) is used next. When all MaxStates are busy, callers wait in FIFO order; a state
 // that is released goes straight to the first waiter.
@@ -208,7 +201,7 @@ type state struct {
 	// per run
 	coroutines int
 	logged     int    // bytes logged by the top-level run (Config.MaxLogSize)
-	limitHit   bool   // a sandbox limit raised an error (ErrLimit)
+	limitHit   bool   // a sandbox limit raised an error (KindLimit)
 	trace      string // a short traceback of the last error, from the error handler
 	broken     bool   // close instead of reuse
 	catch      catchState
@@ -437,28 +430,28 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 		// A Go panic, whatever caught it (see "Go panics" in sandbox.go): the state is closed,
 		// the client gets a generic message, the log Go's text.
 		st.broken = true
-		return lua.LNil, &ScriptError{Script: s.Name, Kind: ErrPanic, Status: 500, Message: goPanicMessage,
+		return lua.LNil, &ScriptError{Script: s.Name, Kind: KindPanic, Status: 500, Message: goPanicMessage,
 			Traceback: "Go panic: " + st.catch.goPanic + "\n" + st.trace, Err: errors.New("fastlua: Go panic: " + st.catch.goPanic)}
 	}
 	if timedOut {
 		st.broken = true
 		if st.ctx.memory.Load() {
-			return lua.LNil, &ScriptError{Script: s.Name, Kind: ErrLimit, Status: 500,
+			return lua.LNil, &ScriptError{Script: s.Name, Kind: KindLimit, Status: 500,
 				Message: fmt.Sprintf("stopped: the heap grew past the memory limit of %d MiB (Config.MemoryLimit) while it ran", st.m.watchdog.memLimit>>20)}
 		}
-		return lua.LNil, &ScriptError{Script: s.Name, Kind: ErrTimeout, Status: 500,
+		return lua.LNil, &ScriptError{Script: s.Name, Kind: KindTimeout, Status: 500,
 			Message: fmt.Sprintf("exceeded its time limit of %v", st.armedLimit)}
 	}
 	if err != nil {
 		se := scriptErrorFrom(s, err)
-		if st.limitHit && se.Kind == ErrRuntime {
-			se.Kind = ErrLimit
+		if st.limitHit && se.Kind == KindRuntime {
+			se.Kind = KindLimit
 		}
 		se.Traceback = st.trace
-		if se.Kind == ErrPanic && se.Err != nil {
+		if se.Kind == KindPanic && se.Err != nil {
 			se.Traceback = se.Err.Error() + "\n" + se.Traceback // the Go error, for the log only
 		}
-		if se.Kind == ErrPanic || se.Kind == ErrLimit {
+		if se.Kind == KindPanic || se.Kind == KindLimit {
 			st.broken = true // a state that panicked or hit a limit is closed, not reused
 		}
 		return lua.LNil, se

@@ -2,7 +2,6 @@ package fastlua
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -33,23 +32,6 @@ type Store interface {
 
 // JSON is a table stored in a Store: its JSON encoding.
 type JSON []byte
-
-// ErrNotNumber is returned by Incr for a key whose value is not a number.
-var ErrNotNumber = errors.New("fastlua: the stored value is not a number")
-
-// ErrStoreFull is returned for a new key (or a larger value) when a MemoryStore holds its
-// maximum of entries or bytes, and none of its entries has expired; the error wraps it with the
-// limit.
-var ErrStoreFull = errors.New("fastlua: the store is full")
-
-// ErrKeyTooLong is returned for a key over its limit (MemoryStoreConfig.MaxKeySize, or
-// Config.MaxStoreKey in platform.store); the error wraps it with the limit.
-var ErrKeyTooLong = errors.New("fastlua: the store key is too long")
-
-// ErrValueTooLarge is returned for a string or table over its limit
-// (MemoryStoreConfig.MaxValueSize, or Config.MaxStoreValue in platform.store); the error wraps
-// it with the limit.
-var ErrValueTooLarge = errors.New("fastlua: the stored value is too large")
 
 // keyTooLong and valueTooLarge are the errors of a broken limit, set by field.
 func keyTooLong(n, limit int, field string) error {

@@ -103,7 +103,7 @@ func BenchmarkQueuedEvents(b *testing.B) {
 				}
 			}()
 			never := &gate{QueueBackend: redisstore.NewQueue(rdb, redisstore.QueueConfig{Stream: stream}), open: make(chan struct{})}
-			mw, err := fastlua.New(fastlua.Config{QueueBackend: never, QueueSize: 1 << 20, QueueFull: fastlua.QueueWait,
+			mw, err := fastlua.New(fastlua.Config{QueueBackend: never, QueueSize: 1 << 20, QueueFull: fastlua.QueueBlock,
 				QueueWait: time.Minute, QueueWorkers: 4, Logger: slog.New(slog.DiscardHandler),
 				Scripts: []fastlua.Script{{Name: "q.x.get.queued", Source: `local x = 1`}}})
 			if err != nil {

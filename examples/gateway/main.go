@@ -198,9 +198,7 @@ func (p *proxy) handle(ctx *fasthttp.RequestCtx) {
 	// "x\..\admin" to "admin"), so a path holding one cannot be forwarded as the path the
 	// scripts matched.
 	if bytes.IndexByte(ctx.Path(), '\\') >= 0 {
-		ctx.SetStatusCode(fasthttp.StatusBadRequest)
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"error":{"code":400,"message":"the path holds a backslash (raw or encoded), which upstreams read differently"}}`)
+		fastlua.WriteError(&ctx.Response, fasthttp.StatusBadRequest, "the path holds a backslash (raw or encoded), which upstreams read differently")
 		return
 	}
 	req := fasthttp.AcquireRequest()
@@ -240,9 +238,7 @@ func (p *proxy) handle(ctx *fasthttp.RequestCtx) {
 		if errors.Is(err, fasthttp.ErrTimeout) {
 			status = fasthttp.StatusGatewayTimeout
 		}
-		ctx.SetStatusCode(status)
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(fmt.Sprintf(`{"error":{"code":%d,"message":"upstream: %s"}}`, status, strings.ReplaceAll(err.Error(), `"`, `'`)))
+		fastlua.WriteError(&ctx.Response, status, "upstream: "+err.Error())
 		return
 	}
 	for _, h := range hopHeaders {
