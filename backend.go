@@ -233,25 +233,9 @@ func (q *queue) handleDelivery(d Delivery) Outcome {
 		ev.next = noHandler
 	}
 	request := string(ev.ctx.Method()) + " " + string(ev.ctx.Path())
-	rt := m.routes.Load()
-	svc, path, ok := rt.service(ev.ctx.Path())
-	var node *node
-	if ok {
-		node, ok = rt.serviceNode(svc)
-	}
-	if !ok {
-		return q.notHere(d, request)
-	}
-	x := m.getExchange(&ev.ctx, ev.next, path)
+	x, _ := m.getExchange(m.routes.Load(), &ev.ctx, ev.next)
 	defer putExchange(x)
-	var buf [8]*script
-	all := rt.match(node, x.path, x.segs, x.verb, buf[:0])
-	var scripts []*script
-	for _, s := range all {
-		if s.pat.phase == bridge.Queued {
-			scripts = append(scripts, s)
-		}
-	}
+	_, _, scripts := x.phases()
 	if len(scripts) == 0 {
 		return q.notHere(d, request)
 	}

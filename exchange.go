@@ -18,10 +18,7 @@ type exchange struct {
 	ctx  *fasthttp.RequestCtx
 	next fasthttp.RequestHandler
 
-	path    []byte // from the service on; valid for the request
-	segs    []span // into path; segs[0] is the service
-	verb    []byte // lower case
-	matched []*script
+	route // the request's segments, verb and matching scripts (routes.lookup)
 
 	phase    bridge.Phase
 	cur      *script // the script running now (for event.params)
@@ -36,38 +33,26 @@ type exchange struct {
 	session     any    // Config.Session's value for the request
 	sessionDone bool   // session has been built
 	queueID     string // the queued event's id, for its queued scripts
-
-	segBuf   [16]span
-	verbBuf  [16]byte
-	matchBuf [8]*script
 }
 
 var exchangePool = sync.Pool{New: func() any {
 	x := &exchange{}
-	x.segs = x.segBuf[:0]
-	x.matched = x.matchBuf[:0]
+	x.route.init()
 	return x
 }}
 
-func (m *Middleware) getExchange(ctx *fasthttp.RequestCtx, next fasthttp.RequestHandler, path []byte) *exchange {
-	x := exchangePool.Get().(*exchange)
-	x.m, x.ctx, x.next, x.path = m, ctx, next, path
-	x.segs = splitSegments(x.segs[:0], path)
-	method := ctx.Request.Header.Method()
-	x.verb = x.verbBuf[:0]
-	for _, c := range method {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		x.verb = append(x.verb, c)
-	}
-	return x
+// getExchange takes an exchange for a request and finds its route (routes.lookup). ok is false
+// when the request's path is outside the prefix or has no service segment; the exchange must
+// be put back all the same.
+func (m *Middleware) getExchange(rt *routes, ctx *fasthttp.RequestCtx, next fasthttp.RequestHandler) (x *exchange, ok bool) {
+	x = exchangePool.Get().(*exchange)
+	x.m, x.ctx, x.next = m, ctx, next
+	return x, rt.lookup(ctx.Request.Header.Method(), ctx.Path(), &x.route)
 }
 
 func putExchange(x *exchange) {
-	clear(x.matched)
-	x.matched = x.matched[:0]
-	x.m, x.ctx, x.next, x.path, x.cur, x.st, x.running, x.root = nil, nil, nil, nil, nil, nil, nil, nil
+	x.route.reset()
+	x.m, x.ctx, x.next, x.cur, x.st, x.running, x.root = nil, nil, nil, nil, nil, nil, nil
 	x.answered, x.depth, x.phase, x.apiCalls = false, 0, bridge.PreProcess, 0
 	x.session, x.sessionDone, x.queueID = nil, false, ""
 	exchangePool.Put(x)
@@ -77,18 +62,13 @@ func putExchange(x *exchange) {
 // parent's state, one level deeper, with the parent's handler and session.
 func (m *Middleware) serveNested(ctx *fasthttp.RequestCtx, parent *exchange) {
 	rt := m.routes.Load()
-	svc, path, ok := rt.service(ctx.Path())
-	var node *node
-	if ok {
-		node, ok = rt.serviceNode(svc)
-	}
-	if !ok {
+	if !rt.mayMatch(ctx.Path()) {
 		parent.next(ctx)
 		return
 	}
-	x := m.getExchange(ctx, parent.next, path)
+	x, _ := m.getExchange(rt, ctx, parent.next)
 	x.st, x.depth, x.root = parent.running, parent.depth+1, parent.rootExchange()
-	x.serve(rt, node)
+	x.serve()
 	putExchange(x)
 }
 
@@ -112,26 +92,13 @@ func (x *exchange) sessionValue() (v any, ok bool) {
 	return r.session, x.m.cfg.Session != nil
 }
 
-// serve runs the matching scripts around the next handler; svc is the service's trie node.
-func (x *exchange) serve(rt *routes, svc *node) {
-	x.matched = rt.match(svc, x.path, x.segs, x.verb, x.matched[:0])
+// serve runs the matching scripts around the next handler.
+func (x *exchange) serve() {
 	if len(x.matched) == 0 {
 		x.next(x.ctx)
 		return
 	}
-	// matched is ordered by phase.
-	var pre, post []*script
-	i := 0
-	for i < len(x.matched) && x.matched[i].pat.phase == bridge.PreProcess {
-		i++
-	}
-	pre = x.matched[:i]
-	j := i
-	for j < len(x.matched) && x.matched[j].pat.phase == bridge.PostProcess {
-		j++
-	}
-	post = x.matched[i:j]
-	queued := x.matched[j:]
+	pre, post, queued := x.phases()
 
 	ok := true
 	if len(pre) > 0 {

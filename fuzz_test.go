@@ -73,12 +73,11 @@ func FuzzPatternMatch(f *testing.F) {
 		}
 		s := &script{Script: Script{Name: p.text}, pat: p}
 		rt := newRoutes(nil, map[string]*script{p.text: s})
-		got := false
-		if svc, rest, ok := rt.service([]byte(path)); ok {
-			if node, any := rt.serviceNode(svc); any {
-				verb := []byte(strings.ToLower(method))
-				got = len(rt.match(node, rest, splitSegments(nil, rest), verb, nil)) == 1
-			}
+		r := &route{}
+		r.init()
+		got := rt.lookup([]byte(method), []byte(path), r) && len(r.matched) == 1
+		if got != rt.mayMatch([]byte(path)) && got {
+			t.Fatalf("pattern %q, %s %q: lookup matches, but mayMatch says no script could", p.text, method, path)
 		}
 		if want := referenceMatch(p, path, method); got != want {
 			t.Fatalf("pattern %q, %s %q: the trie says %v, the reference %v", p.text, method, path, got, want)

@@ -145,13 +145,7 @@ func (m *Middleware) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler 
 	m.lastNext.Store(next)
 	return func(ctx *fasthttp.RequestCtx) {
 		rt := m.routes.Load()
-		svc, path, ok := rt.service(ctx.Path())
-		if !ok {
-			next(ctx)
-			return
-		}
-		node, any := rt.serviceNode(svc)
-		if !any {
+		if !rt.mayMatch(ctx.Path()) {
 			next(ctx)
 			return
 		}
@@ -162,8 +156,8 @@ func (m *Middleware) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler 
 			WriteError(&ctx.Response, fasthttp.StatusServiceUnavailable, ErrClosed.Error())
 			return
 		}
-		x := m.getExchange(ctx, next, path)
-		x.serve(rt, node)
+		x, _ := m.getExchange(rt, ctx, next)
+		x.serve()
 		putExchange(x)
 	}
 }

@@ -135,19 +135,19 @@ func (q *queue) work() {
 func (q *queue) run(ev *queuedEvent) {
 	defer ev.release()
 	m := q.m
-	rt := m.routes.Load()
-	_, path, ok := rt.service(ev.ctx.Path())
+	x, ok := m.getExchange(m.routes.Load(), &ev.ctx, ev.next)
+	defer putExchange(x)
 	if !ok {
 		q.done.Add(1)
 		return
 	}
-	x := m.getExchange(&ev.ctx, ev.next, path)
+	// The scripts are the ones that matched when the request was served, not the ones
+	// installed now.
 	x.session, x.sessionDone = ev.session, ev.hasSess
 	x.queueID = nextLocalQueueID()
 	if !x.runPhase(bridge.Queued, ev.scripts) {
 		q.failed.Add(1)
 	}
-	putExchange(x)
 	q.done.Add(1)
 }
 

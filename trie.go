@@ -3,10 +3,16 @@ package fastlua
 import (
 	"bytes"
 	"slices"
+	"sync"
 	"unsafe"
 
 	"github.com/fastlua/fastlua/bridge"
 )
+
+// Finding a request's scripts: routes is the installed set as a segment trie, and lookup is the
+// one way every caller (Wrap, a nested platform.api call, a queued event, a delivery from a
+// queue backend, Match) goes from a method and a decoded path to the scripts that run, in
+// their order. mayMatch is the cheap test in front of it that lets other requests pass.
 
 // routes is an immutable snapshot of the installed scripts: a segment trie from a request's
 // path segments to the scripts whose patterns match. Installing scripts builds a new snapshot and
@@ -97,11 +103,77 @@ func (rt *routes) service(path []byte) (svc []byte, rest []byte, ok bool) {
 	return path[:end], path, true
 }
 
-// serviceNode returns the trie node of service svc (nil if no pattern names it), and whether
-// any script could match a request for it.
-func (rt *routes) serviceNode(svc []byte) (*node, bool) {
-	n := rt.root.children[string(svc)]
-	return n, n != nil || rt.root.param != nil
+// route is a request's place among the routes: its path from the service on, the path's
+// segments, its verb (the method in lower case) and the scripts that match, in the order they
+// run (by phase, then least specific first). Its slices start in its own arrays, so a pooled
+// route allocates nothing for an ordinary request.
+type route struct {
+	path    []byte // from the service on; valid for the request
+	segs    []span // into path; segs[0] is the service
+	verb    []byte // lower case
+	matched []*script
+
+	segBuf   [16]span
+	verbBuf  [16]byte
+	matchBuf [8]*script
+}
+
+func (r *route) init() {
+	r.segs, r.verb, r.matched = r.segBuf[:0], r.verbBuf[:0], r.matchBuf[:0]
+}
+
+func (r *route) reset() {
+	clear(r.matched)
+	r.path, r.segs, r.verb, r.matched = nil, r.segs[:0], r.verb[:0], r.matched[:0]
+}
+
+// phases splits the matching scripts by phase (matched is ordered by phase).
+func (r *route) phases() (pre, post, queued []*script) {
+	i := 0
+	for i < len(r.matched) && r.matched[i].pat.phase == bridge.PreProcess {
+		i++
+	}
+	j := i
+	for j < len(r.matched) && r.matched[j].pat.phase == bridge.PostProcess {
+		j++
+	}
+	return r.matched[:i], r.matched[i:j], r.matched[j:]
+}
+
+// mayMatch reports whether a script could match a request for path (the decoded path,
+// ctx.Path()): false for paths outside the prefix, without a service segment, or of a service
+// no pattern names. It costs a prefix check and one map lookup, and lets every other request
+// pass straight on.
+func (rt *routes) mayMatch(path []byte) bool {
+	svc, _, ok := rt.service(path)
+	return ok && (rt.root.param != nil || rt.root.children[string(svc)] != nil)
+}
+
+// lookup is the one way a request finds its scripts: it fills r with the segments of path (the
+// decoded path, ctx.Path()), the verb of method and the active scripts that match, in the order
+// they run. It reports false, leaving r empty, for a path outside the prefix or without a
+// service segment.
+func (rt *routes) lookup(method, path []byte, r *route) bool {
+	svc, rest, ok := rt.service(path)
+	if !ok {
+		return false
+	}
+	r.path = rest
+	r.segs = splitSegments(r.segs[:0], rest)
+	r.verb = appendLower(r.verb[:0], method)
+	r.matched = rt.match(rt.root.children[string(svc)], rest, r.segs, r.verb, r.matched[:0])
+	return true
+}
+
+// appendLower appends s in ASCII lower case to dst.
+func appendLower(dst, s []byte) []byte {
+	for _, c := range s {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // splitSegments appends the spans of the non-empty segments of p to dst. The spans index p.
@@ -123,7 +195,8 @@ func splitSegments(dst []span, p []byte) []span {
 }
 
 // match appends to out the active scripts for verb matching the path segments, in the order
-// they run: by phase, then least specific first. svc is the service's node from serviceNode.
+// they run: by phase, then least specific first. svc is the service's node (nil when no
+// pattern names the service literally).
 func (rt *routes) match(svc *node, p []byte, segs []span, verb []byte, out []*script) []*script {
 	if len(segs) == 0 {
 		return out
@@ -196,34 +269,25 @@ func (rt *routes) sortedScripts() []*script {
 
 // Match calls fn with each active script that would run for a request with this method and
 // path, in the order they would run: the pre_process scripts, then post_process, then queued.
-// It allocates nothing unless fn does (or more than 16 scripts match): it serves tools and tests
+// It allocates nothing unless fn does (or more than 8 scripts match): it serves tools and tests
 // that ask which scripts apply to a request.
 func (m *Middleware) Match(method, path string, fn func(Script)) {
-	rt := m.routes.Load()
-	svc, rest, ok := rt.service(s2b(path))
-	if !ok {
+	r := routePool.Get().(*route)
+	defer func() { r.reset(); routePool.Put(r) }()
+	if !m.routes.Load().lookup(s2b(method), s2b(path), r) {
 		return
 	}
-	node, any := rt.serviceNode(svc)
-	if !any {
-		return
-	}
-	var segBuf [32]span
-	var verbBuf [16]byte
-	var matchBuf [16]*script
-	verb := verbBuf[:0]
-	for i := 0; i < len(method); i++ {
-		c := method[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		verb = append(verb, c)
-	}
-	segs := splitSegments(segBuf[:0], rest)
-	for _, s := range rt.match(node, rest, segs, verb, matchBuf[:0]) {
+	for _, s := range r.matched {
 		fn(s.Script)
 	}
 }
+
+// routePool holds the routes of Match (a request's route is part of its exchange).
+var routePool = sync.Pool{New: func() any {
+	r := &route{}
+	r.init()
+	return r
+}}
 
 // s2b views a string as bytes for reading.
 func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
