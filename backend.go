@@ -216,17 +216,13 @@ func (q *queue) handleDelivery(d Delivery) Outcome {
 	m := q.m
 	ev := queuedPool.Get().(*queuedEvent)
 	defer ev.release()
-	ev.conn = fakeConn{}
-	ev.ctx.Init2(&ev.conn, m.fhLogger, false)
+	ev.init(m, nil, nil)
 	if d.Event == nil {
 		return q.deadLetter(d, "", "the backend lost the event's data")
 	}
 	if err := ev.restore(d.Event); err != nil {
 		// A record that cannot be read will not become readable.
 		return q.deadLetter(d, "", "the event cannot be read: "+err.Error())
-	}
-	if ev.conn.remote == nil {
-		ev.conn.remote = &net.TCPAddr{}
 	}
 	ev.next, _ = m.lastNext.Load().(fasthttp.RequestHandler)
 	if ev.next == nil {

@@ -118,80 +118,91 @@ func (x *exchange) serve() {
 // runPhase runs one phase's scripts in order on one state. It reports false when a script
 // failed closed (the error response has been written).
 func (x *exchange) runPhase(phase bridge.Phase, scripts []*script) bool {
-	st := x.st
-	nested := st != nil
-	x.phase = phase // before acquire: fail answers or logs by the phase
-	if !nested {
-		var err error
-		if st, err = x.acquire(phase); err != nil {
-			x.fail(&ScriptError{Kind: KindUnavailable, Status: 503, Message: err.Error(), Err: err}, false)
-			return false
-		}
+	x.phase = phase // before begin: fail answers or logs by the phase
+	lv, ok := x.begin()
+	if !ok {
+		return false
 	}
-	x.running = st
-	lv := st.enter()
-	lv.x = x
-	lv.ev.Bind(x, phase, &x.ctx.Request, &x.ctx.Response)
-	ok := true
 	for i, s := range scripts {
-		x.cur = s
-		lv.ev.BeginScript(s.ReadOnly)
-		var start time.Time
-		timed := s.stats.runs.Add(1)%DurationSampleRate == 1
-		if timed {
-			start = time.Now()
-		}
-		ret, err := st.run(s, lv)
-		if err == nil {
-			if err = lv.ev.EndScript(); err == nil {
-				err = lv.ev.ApplyReturn(ret)
-			}
-		} else {
-			lv.ev.AbortScript()
-		}
-		if timed {
-			s.stats.observe(time.Since(start))
-		}
-		if err != nil {
+		if err := x.runScript(lv, s); err != nil {
 			se := x.scriptError(s, err)
 			s.stats.errors.Add(1)
 			if se.Kind == KindTimeout {
 				s.stats.timeouts.Add(1)
 			}
+			x.fail(se, s.FailOpen)
 			if !s.FailOpen {
-				x.fail(se, false)
 				ok = false
 				break
 			}
-			x.fail(se, true)
 		}
 		if phase == bridge.PreProcess && lv.ev.Answered() {
 			x.answered = true
 			break
 		}
 		// A state that hit a limit cannot run the rest: move to a fresh one.
-		if st.broken && !nested && i+1 < len(scripts) {
-			lv.unbind()
-			st.leave()
-			x.m.pool.put(st)
-			var err error
-			if st, err = x.acquire(phase); err != nil {
-				x.fail(&ScriptError{Kind: KindUnavailable, Status: 503, Message: err.Error(), Err: err}, false)
+		if lv.st.broken && x.st == nil && i+1 < len(scripts) {
+			x.end(lv)
+			if lv, ok = x.begin(); !ok {
 				return false
 			}
-			x.running = st
-			lv = st.enter()
-			lv.x = x
-			lv.ev.Bind(x, phase, &x.ctx.Request, &x.ctx.Response)
 		}
 	}
+	x.end(lv)
+	return ok
+}
+
+// begin takes the state the phase runs on (the caller's, for a nested call; else one from the
+// pool) and binds its next level to the request. When no state becomes free, the request is
+// answered with 503 and ok is false.
+func (x *exchange) begin() (lv *level, ok bool) {
+	st := x.st
+	if st == nil {
+		var err error
+		if st, err = x.acquire(x.phase); err != nil {
+			x.fail(&ScriptError{Kind: KindUnavailable, Status: 503, Message: err.Error(), Err: err}, false)
+			return nil, false
+		}
+	}
+	x.running = st
+	lv = st.enter()
+	lv.x = x
+	lv.ev.Bind(x, x.phase, &x.ctx.Request, &x.ctx.Response)
+	return lv, true
+}
+
+// end unbinds the level begin bound and gives a state from the pool back.
+func (x *exchange) end(lv *level) {
 	lv.unbind()
-	st.leave()
-	if !nested {
-		x.m.pool.put(st)
+	lv.st.leave()
+	if x.st == nil {
+		x.m.pool.put(lv.st)
 	}
 	x.cur, x.running = nil, nil
-	return ok
+}
+
+// runScript runs one script at level lv (state.run) and applies what it did to the event: the
+// changes it made in place, the value it returned. One run in DurationSampleRate is timed.
+func (x *exchange) runScript(lv *level, s *script) error {
+	x.cur = s
+	lv.ev.BeginScript(s.ReadOnly)
+	var start time.Time
+	timed := s.stats.runs.Add(1)%DurationSampleRate == 1
+	if timed {
+		start = time.Now()
+	}
+	ret, err := lv.st.run(s, lv)
+	if err == nil {
+		if err = lv.ev.EndScript(); err == nil {
+			err = lv.ev.ApplyReturn(ret)
+		}
+	} else {
+		lv.ev.AbortScript()
+	}
+	if timed {
+		s.stats.observe(time.Since(start))
+	}
+	return err
 }
 
 // acquire takes a state from the pool. Requests wait up to Config.PoolTimeout; queued scripts,
@@ -204,13 +215,6 @@ func (x *exchange) acquire(phase bridge.Phase) (*state, error) {
 		}
 		return st, err
 	}
-}
-
-// unbind detaches a level from its exchange after a phase.
-func (lv *level) unbind() {
-	lv.ev.Unbind()
-	lv.platform.unbind()
-	lv.x, lv.script = nil, nil
 }
 
 // scriptError makes err a ScriptError naming the script and event.

@@ -25,13 +25,12 @@ import (
 
 // queuedEvent is the deep copy of a request's event for its queued scripts.
 type queuedEvent struct {
-	ctx     fasthttp.RequestCtx // holds the copied request and response
-	conn    fakeConn
-	next    fasthttp.RequestHandler
-	scripts []*script
-	session any
-	hasSess bool
-	name    string // for logs when it cannot run
+	inProcess // holds the copied request and response
+	next      fasthttp.RequestHandler
+	scripts   []*script
+	session   any
+	hasSess   bool
+	name      string // for logs when it cannot run
 }
 
 var queuedPool = sync.Pool{New: func() any { return &queuedEvent{} }}
@@ -75,8 +74,7 @@ func newQueue(m *Middleware, size, workers int) *queue {
 func (m *Middleware) enqueue(x *exchange, scripts []*script) {
 	q := m.queue
 	ev := queuedPool.Get().(*queuedEvent)
-	ev.conn = fakeConn{remote: x.ctx.RemoteAddr(), local: x.ctx.LocalAddr()}
-	ev.ctx.Init2(&ev.conn, m.fhLogger, false)
+	ev.init(m, x.ctx.RemoteAddr(), x.ctx.LocalAddr())
 	x.ctx.Request.CopyTo(&ev.ctx.Request)
 	x.ctx.Response.CopyTo(&ev.ctx.Response)
 	ev.next = x.next
@@ -198,9 +196,7 @@ func (q *queue) close(ctx context.Context) error {
 }
 
 func (ev *queuedEvent) release() {
-	ev.ctx.Request.Reset()
-	ev.ctx.Response.Reset()
-	ev.ctx.ResetUserValues()
+	ev.reset()
 	clear(ev.scripts)
 	ev.scripts = ev.scripts[:0]
 	ev.next, ev.session, ev.hasSess = nil, nil, false

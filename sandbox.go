@@ -336,51 +336,6 @@ func (st *state) require(L *lua.LState) int {
 	return 0
 }
 
-// print writes its arguments, separated by tabs, to the log at info level.
-func (st *state) print(L *lua.LState) int {
-	if !st.mayLog() {
-		return 0
-	}
-	n := L.GetTop()
-	var b strings.Builder
-	for i := 1; i <= n && b.Len() <= st.m.cfg.MaxLogSize; i++ {
-		if i > 1 {
-			b.WriteByte('\t')
-		}
-		b.WriteString(L.ToStringMeta(L.Get(i)).String())
-	}
-	st.m.logger.Info(st.logText(b.String()), st.logAttrs()...)
-	return 0
-}
-
-// mayLog reports whether the run has log budget left (Config.MaxLogSize). The first time it
-// has not, it logs that the rest of the run's records are dropped.
-func (st *state) mayLog() bool {
-	max := st.m.cfg.MaxLogSize
-	if st.logged < max {
-		return true
-	}
-	if st.logged == max {
-		st.logged++ // once
-		st.m.logger.Warn(fmt.Sprintf("fastlua: the script logged %d bytes, its limit (Config.MaxLogSize); the rest of this run's log records are dropped", max), st.logAttrs()...)
-	}
-	return false
-}
-
-// logText counts s against the run's log budget and returns it cut to what was left.
-func (st *state) logText(s string) string {
-	left := st.m.cfg.MaxLogSize - st.logged
-	if left < 0 {
-		left = 0
-	}
-	if len(s) > left {
-		st.logged += left
-		return s[:left] + fmt.Sprintf("... [%d bytes cut: Config.MaxLogSize]", len(s)-left)
-	}
-	st.logged += len(s)
-	return s
-}
-
 func (st *state) raiseStringLimit(L *lua.LState, what string, size int) {
 	st.raiseLimit(L, "%s: the result would be %d bytes, more than the string limit of %d bytes (Config.MaxStringSize)", what, size, st.m.cfg.MaxStringSize)
 }
