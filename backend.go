@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/fastlua/fastlua/bridge"
-	"github.com/valyala/fasthttp"
 )
 
 // Queue backends.
@@ -224,10 +223,7 @@ func (q *queue) handleDelivery(d Delivery) Outcome {
 		// A record that cannot be read will not become readable.
 		return q.deadLetter(d, "", "the event cannot be read: "+err.Error())
 	}
-	ev.next, _ = m.lastNext.Load().(fasthttp.RequestHandler)
-	if ev.next == nil {
-		ev.next = noHandler
-	}
+	ev.next = q.consumeNext
 	request := string(ev.ctx.Method()) + " " + string(ev.ctx.Path())
 	x, _ := m.getExchange(m.routes.Load(), &ev.ctx, ev.next)
 	defer putExchange(x)
@@ -284,11 +280,6 @@ func retryDelay(base time.Duration, attempt int) time.Duration {
 
 // maxRetryDelay caps the doubling of Config.QueueRetryDelay.
 const maxRetryDelay = 30 * time.Second
-
-// noHandler answers the platform.api calls of consumed queued events before any Wrap.
-func noHandler(ctx *fasthttp.RequestCtx) {
-	WriteError(&ctx.Response, fasthttp.StatusServiceUnavailable, "fastlua: no handler has been wrapped in this process")
-}
 
 // localQueueID numbers the queued events run in process, for event.queue_id.
 var localQueueID atomic.Uint64

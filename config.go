@@ -173,8 +173,8 @@ type Config struct {
 	// FallbackLocal (the default) runs it here, FallbackDrop drops, logs and counts it.
 	QueueFallback FallbackPolicy
 
-	// QueueConsumers is the number of goroutines consuming the backend's events in this
-	// process. Default Config.QueueWorkers.
+	// QueueConsumers is the number of goroutines Consume starts to consume the backend's
+	// events in this process. Default Config.QueueWorkers.
 	QueueConsumers int
 
 	// QueueMaxAttempts is how many deliveries, to any consumer, an event from the backend gets

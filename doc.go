@@ -176,8 +176,10 @@
 // counted. event.queue_id names the queued event ("local-N" in process).
 //
 // With Config.QueueBackend (package redisstore has one on Redis Streams) the workers serialize
-// each queued event and publish it instead of running it, and Config.QueueConsumers goroutines
-// consume events from the backend, published by any process, and run their queued scripts here.
+// each queued event and publish it instead of running it. Consume(next) starts
+// Config.QueueConsumers goroutines that consume events from the backend, published by any
+// process, and run their queued scripts here, their platform.api calls going through next (pass
+// the handler given to Wrap); a process that does not call it only publishes.
 // Delivery is at least once: an event whose consumer died is delivered again elsewhere, with
 // the same event.queue_id, so scripts that must act once can record it. When the backend
 // refuses an event, Config.QueueFallback runs it here (FallbackLocal) or drops it

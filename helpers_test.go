@@ -147,6 +147,11 @@ func serveWrapped(t testing.TB, cfg Config, handler fasthttp.RequestHandler, out
 		t.Fatal(err)
 	}
 	h := mw.Wrap(handler)
+	if cfg.QueueBackend != nil {
+		if err := mw.Consume(handler); err != nil {
+			t.Fatalf("Consume: %v", err)
+		}
+	}
 	if outer != nil {
 		h = outer(h)
 	}

@@ -33,10 +33,9 @@ type Middleware struct {
 	routes     atomic.Pointer[routes]
 	stats      counters
 
-	lastNext atomic.Value // the handler given to the last Wrap, for consumed queued events
-	closing  atomic.Bool  // Close has begun: new requests that match scripts get 503
-	active   atomic.Int64 // requests between the closing check and their end
-	watcher  *dirWatcher
+	closing atomic.Bool  // Close has begun: new requests that match scripts get 503
+	active  atomic.Int64 // requests between the closing check and their end
+	watcher *dirWatcher
 
 	mu        sync.Mutex // serializes changes to the scripts
 	closed    bool
@@ -138,11 +137,7 @@ func normalizePrefix(p string) []byte {
 }
 
 // Wrap returns a handler that runs the matching scripts around next.
-//
-// With a QueueBackend, the queued scripts this process consumes make their platform.api calls
-// through the handler given to the last Wrap.
 func (m *Middleware) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler {
-	m.lastNext.Store(next)
 	return func(ctx *fasthttp.RequestCtx) {
 		rt := m.routes.Load()
 		if !rt.mayMatch(ctx.Path()) {
@@ -160,6 +155,34 @@ func (m *Middleware) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler 
 		x.serve()
 		putExchange(x)
 	}
+}
+
+// Consume starts this process's consumers of Config.QueueBackend (Config.QueueConsumers
+// goroutines): they run the queued scripts of the events the backend delivers, whichever
+// process published them, until Close. The platform.api calls of those scripts go through
+// next, as a request's go through the handler given to Wrap (pass the same handler). A process
+// with a backend that does not call Consume only publishes. Consume fails without a
+// QueueBackend, with a nil next, after Close, and when called a second time.
+func (m *Middleware) Consume(next fasthttp.RequestHandler) error {
+	q := m.queue
+	switch {
+	case m.cfg.QueueBackend == nil:
+		return errors.New("fastlua: Consume needs a Config.QueueBackend")
+	case next == nil:
+		return errors.New("fastlua: Consume needs the handler the queued scripts' platform.api calls go to")
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.closed:
+		return ErrClosed
+	case q.stopConsuming != nil:
+		return errors.New("fastlua: Consume was called already")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	q.stopConsuming, q.consumeNext = cancel, next
+	q.consume(ctx, m.cfg.QueueConsumers)
+	return nil
 }
 
 // Close stops the middleware. Requests that arrive afterwards and match a script are answered

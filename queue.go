@@ -53,7 +53,8 @@ type queue struct {
 	published, fallbacks, delivered atomic.Uint64
 	retried, deadLettered           atomic.Uint64
 	consumers                       sync.WaitGroup
-	stopConsuming                   context.CancelFunc
+	stopConsuming                   context.CancelFunc      // set by Consume, under mu
+	consumeNext                     fasthttp.RequestHandler // the handler Consume was given
 }
 
 func newQueue(m *Middleware, size, workers int) *queue {
@@ -61,11 +62,6 @@ func newQueue(m *Middleware, size, workers int) *queue {
 	q.workers.Add(workers)
 	for i := 0; i < workers; i++ {
 		go q.work()
-	}
-	if m.cfg.QueueBackend != nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		q.stopConsuming = cancel
-		q.consume(ctx, m.cfg.QueueConsumers)
 	}
 	return q
 }
@@ -166,16 +162,17 @@ func (q *queue) close(ctx context.Context) error {
 		return nil
 	}
 	q.closed = true
+	stopConsuming := q.stopConsuming
 	q.mu.Unlock()
 	close(q.ch) // no sender is in push: they hold the read lock and check closed
 
 	finished := make(chan struct{})
 	go func() {
 		q.workers.Wait()
-		if q.stopConsuming != nil {
+		if stopConsuming != nil {
 			// Everything accepted here has been published (or run, or reported): stop taking
 			// deliveries, and let the ones running finish; the backend redelivers the rest.
-			q.stopConsuming()
+			stopConsuming()
 			q.consumers.Wait()
 		}
 		close(finished)

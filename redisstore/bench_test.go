@@ -37,6 +37,9 @@ func consume(addr, stream string) {
 		Logger:         slog.New(slog.DiscardHandler),
 		Scripts:        []fastlua.Script{{Name: "q.x.get.queued", Source: `platform.store.incr("runs", 1)`}},
 	})
+	if err == nil {
+		err = mw.Consume(func(*fasthttp.RequestCtx) {})
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -111,6 +114,9 @@ func BenchmarkQueuedEvents(b *testing.B) {
 			}
 			defer mw.Close(context.Background())
 			h := mw.Wrap(func(*fasthttp.RequestCtx) {})
+			if err := mw.Consume(func(*fasthttp.RequestCtx) {}); err != nil {
+				b.Fatal(err)
+			}
 			time.Sleep(300 * time.Millisecond) // the consumers start
 			b.ResetTimer()
 			start := time.Now()

@@ -7,6 +7,8 @@
 //		Store:        redisstore.NewStore(rdb, "fastlua:"),
 //		QueueBackend: redisstore.NewQueue(rdb, redisstore.QueueConfig{}),
 //	})
+//	h := mw.Wrap(handler)
+//	err = mw.Consume(handler) // run the queued events any instance published
 //
 // # Store
 //

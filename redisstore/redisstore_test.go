@@ -145,7 +145,11 @@ platform.store.incr("run:" .. event.queue_id, 1)`}}
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mw, mw.Wrap(func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") })
+	handler := func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") }
+	if err := mw.Consume(handler); err != nil {
+		t.Fatal(err)
+	}
+	return mw, mw.Wrap(handler)
 }
 
 func get(h fasthttp.RequestHandler) int {
@@ -252,6 +256,9 @@ func TestQueueRedisDown(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := mw.Wrap(func(ctx *fasthttp.RequestCtx) {})
+		if err := mw.Consume(func(ctx *fasthttp.RequestCtx) {}); err != nil {
+			t.Fatal(err)
+		}
 		start := time.Now()
 		for i := 0; i < 5; i++ {
 			if s := get(h); s != 200 {
@@ -352,7 +359,9 @@ func TestQueueOnlyOneConsumerHasTheScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Wrap(func(ctx *fasthttp.RequestCtx) {})
+	if err := b.Consume(func(ctx *fasthttp.RequestCtx) {}); err != nil {
+		t.Fatal(err)
+	}
 	const n = 30
 	for i := 0; i < n; i++ {
 		if s := get(ha); s != 200 {
@@ -403,6 +412,9 @@ func TestQueueDeadLetters(t *testing.T) {
 	for _, name := range []string{"c1", "c2"} {
 		mw, err := fastlua.New(fastlua.Config{QueueBackend: redisstore.NewQueue(rdb, withConsumer(stream, name)),
 			QueueMaxAttempts: attempts, QueueRetryDelay: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+		if err == nil {
+			err = mw.Consume(func(ctx *fasthttp.RequestCtx) {})
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

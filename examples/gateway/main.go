@@ -131,6 +131,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	admin := mw.AdminHandler()
 	scripted := mw.Wrap(proxy.handle)
+	if cfg.QueueBackend != nil {
+		// Run the queued events any instance published; their platform.api calls reach the
+		// upstream as requests do.
+		if err := mw.Consume(proxy.handle); err != nil {
+			return err
+		}
+	}
 	handler := func(ctx *fasthttp.RequestCtx) {
 		switch p := string(ctx.Path()); {
 		case p == "/metrics":
