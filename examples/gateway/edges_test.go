@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fastlua/fastlua"
 	"github.com/valyala/fasthttp"
 )
 
@@ -170,6 +171,11 @@ func checkHit(t *testing.T, what string, h hit) {
 		}
 		return
 	}
+	// On the wire, exactly what fastlua.AppendPath makes of it: ";" and "+" escaped too, which
+	// some servers read as path parameters and spaces.
+	if want := string(fastlua.AppendPath(nil, []byte(h.Matched))); rawPath != want {
+		t.Errorf("%s: the scripts matched %q; the upstream got %q on the wire, not %q", what, h.Matched, rawPath, want)
+	}
 	if once != h.Matched || h.Path != h.Matched {
 		t.Errorf("%s: the scripts matched %q, the upstream got %q, decoding once to %q (fasthttp: %q)", what, h.Matched, h.RawURI, once, h.Path)
 	}
@@ -257,6 +263,15 @@ func TestGatewayPathIsThePathMatched(t *testing.T) {
 	}
 	if h, ok := up.hit("api-example"); !ok || h.Path != "/api/v2/%2e%2e/%2e%2e/metrics" {
 		t.Errorf("platform.api.get(%%252e%%252e/%%252e%%252e/metrics) reached %+v", h)
+	}
+	// Bytes some servers read differently (path parameters, spaces) reach them escaped.
+	for _, target := range []string{"/api/v2/guarded;x/users", "/api/v2/guarded%3bx/users", "/api/v2/open/%2b", "/api/v2/open/a+b"} {
+		rawGet(t, addr, target, "X-Probe", target, "X-Key", "ok")
+		if h, ok := up.hit(target); !ok {
+			t.Errorf("%s did not reach the upstream", target)
+		} else {
+			checkHit(t, target, h)
+		}
 	}
 	// A backslash is refused: upstreams disagree on whether it separates segments.
 	if status, body := rawGet(t, addr, `/api/v2/x/..%5cguarded/users`); status != 400 || !strings.Contains(body, "backslash") {

@@ -191,8 +191,11 @@ func newProxy(upstream string, timeout time.Duration) (*proxy, error) {
 		}
 	}
 	return &proxy{
+		// DisablePathNormalizing: the client sends the path handle encodes, byte for byte (it
+		// would otherwise normalize it again and quote it by net/url's rules, leaving ";" and
+		// "+" raw; the request's own URI flag is overwritten by the client's).
 		client: &fasthttp.HostClient{Addr: addr, IsTLS: u.Scheme == "https", ReadTimeout: timeout, WriteTimeout: timeout,
-			NoDefaultUserAgentHeader: true},
+			NoDefaultUserAgentHeader: true, DisablePathNormalizing: true},
 		base: strings.TrimSuffix(u.Path, "/"), host: u.Host, tls: u.Scheme == "https", timeout: timeout,
 	}, nil
 }
