@@ -25,6 +25,8 @@ type hit struct {
 	RawQS   string              `json:"raw_query"`
 	Matched string              `json:"matched"` // the path the gateway's scripts matched (x-matched)
 	Guarded string              `json:"guarded"` // "ran" when a guarded.* script ran (x-guarded)
+	// Override holds the method-override headers that reached the upstream.
+	Override string `json:"override"`
 }
 
 // recorder is a real upstream on loopback that records what it received, by X-Probe.
@@ -54,7 +56,8 @@ func startRecorder(t *testing.T) *recorder {
 
 func (r *recorder) handle(ctx *fasthttp.RequestCtx) {
 	h := hit{RawURI: string(ctx.Request.Header.RequestURI()), Path: string(ctx.Path()), Query: map[string][]string{},
-		RawQS: string(ctx.URI().QueryString()), Guarded: string(ctx.Request.Header.Peek("X-Guarded"))}
+		RawQS: string(ctx.URI().QueryString()), Guarded: string(ctx.Request.Header.Peek("X-Guarded")),
+		Override: string(ctx.Request.Header.Peek("X-HTTP-Method-Override")) + string(ctx.Request.Header.Peek("X-HTTP-Method"))}
 	if m := ctx.Request.Header.Peek("X-Matched"); len(m) > 0 {
 		dec, err := url.PathUnescape(string(m))
 		if err != nil {
@@ -276,6 +279,20 @@ func TestGatewayPathIsThePathMatched(t *testing.T) {
 	// A backslash is refused: upstreams disagree on whether it separates segments.
 	if status, body := rawGet(t, addr, `/api/v2/x/..%5cguarded/users`); status != 400 || !strings.Contains(body, "backslash") {
 		t.Errorf("a backslash in the path: %d %s", status, body)
+	}
+	// So are control bytes and invalid UTF-8, which upstreams truncate or decode differently.
+	for _, target := range []string{"/api/v2/open/a%00b", "/api/v2/open/a%09b", "/api/v2/open/%c0%ae%c0%ae", "/api/v2/open/%ff"} {
+		if status, body := rawGet(t, addr, target, "X-Probe", target); status != 400 {
+			t.Errorf("%s: %d %s", target, status, body)
+		}
+		if _, ok := up.hit(target); ok {
+			t.Errorf("%s reached the upstream", target)
+		}
+	}
+	// A method-override header does not reach the upstream: the scripts ran for the method sent.
+	rawGet(t, addr, "/api/v2/open/x", "X-Probe", "override", "X-HTTP-Method-Override", "DELETE", "X-HTTP-Method", "DELETE")
+	if h, ok := up.hit("override"); !ok || h.Override != "" {
+		t.Errorf("a method-override header reached the upstream: %+v", h)
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fastlua/fastlua"
 	"github.com/fastlua/fastlua/fastluaprom"
@@ -200,15 +201,34 @@ func newProxy(upstream string, timeout time.Duration) (*proxy, error) {
 	}, nil
 }
 
-// Hop-by-hop headers are not forwarded (RFC 9110, 7.6.1).
-var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+// Hop-by-hop headers are not forwarded (RFC 9110, 7.6.1), nor the method-override headers
+// some frameworks honour (DreamFactory, Express, Symfony, Laravel): the scripts ran for the
+// request's method, so the upstream must not act on another.
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+	"X-HTTP-Method", "X-HTTP-Method-Override", "X-Method-Override"}
+
+// unforwardable says why a decoded path cannot be forwarded as the path the scripts matched,
+// or "" when it can.
+func unforwardable(path []byte) string {
+	switch {
+	case bytes.IndexByte(path, '\\') >= 0:
+		return "the path holds a backslash (raw or encoded), which upstreams read differently"
+	case bytes.ContainsFunc(path, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return "the path holds a control character (raw or encoded)"
+	case !utf8.Valid(path):
+		return "the path is not valid UTF-8 once decoded"
+	}
+	return ""
+}
 
 func (p *proxy) handle(ctx *fasthttp.RequestCtx) {
 	// Upstreams disagree on whether a backslash separates segments (one on Windows resolves
 	// "x\..\admin" to "admin"), so a path holding one cannot be forwarded as the path the
 	// scripts matched.
-	if bytes.IndexByte(ctx.Path(), '\\') >= 0 {
-		fastlua.WriteError(&ctx.Response, fasthttp.StatusBadRequest, "the path holds a backslash (raw or encoded), which upstreams read differently")
+	// Control bytes and invalid UTF-8 likewise (a NUL ends the path for some, overlong forms
+	// decode to "." for others).
+	if msg := unforwardable(ctx.Path()); msg != "" {
+		fastlua.WriteError(&ctx.Response, fasthttp.StatusBadRequest, msg)
 		return
 	}
 	req := fasthttp.AcquireRequest()
