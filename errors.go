@@ -134,7 +134,7 @@ func scriptErrorFrom(s *script, err error) *ScriptError {
 	se := &ScriptError{Script: s.Name, Kind: KindRuntime, Status: 500, Err: err}
 	var ae *lua.ApiError
 	if !errors.As(err, &ae) {
-		se.Message = err.Error()
+		se.Message = cutMessage(err.Error())
 		return se
 	}
 	se.Traceback = ae.StackTrace
@@ -174,7 +174,21 @@ func scriptErrorFrom(s *script, err error) *ScriptError {
 		se.Kind = KindPanic
 		se.Message = "the Lua VM failed; its state was closed (the details are logged)"
 	}
+	se.Message = cutMessage(se.Message)
 	return se
+}
+
+// maxErrorMessage bounds the message of a script's error, in the response and in the log: a
+// script that raises error(event.request.content) must not write a client's 4 MiB body into
+// every log line.
+const maxErrorMessage = 4 << 10
+
+// cutMessage returns msg cut to maxErrorMessage bytes, saying how much was cut.
+func cutMessage(msg string) string {
+	if len(msg) <= maxErrorMessage {
+		return msg
+	}
+	return fmt.Sprintf("%s... [%d bytes cut]", strings.ToValidUTF8(msg[:maxErrorMessage], ""), len(msg)-maxErrorMessage)
 }
 
 // splitPosition takes the "script:12: " prefix gopher-lua puts on messages apart.
