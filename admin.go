@@ -231,6 +231,8 @@ func decodeRecords(body []byte) ([]adminRecord, error) {
 }
 
 func (m *Middleware) adminPost(ctx *fasthttp.RequestCtx, pathName string, hasName bool) {
+	m.adminMu.Lock() // a change is read, made and written whole: two admins never interleave
+	defer m.adminMu.Unlock()
 	records, err := decodeRecords(ctx.Request.Body())
 	if err != nil {
 		adminError(ctx, 400, err.Error())
@@ -265,6 +267,8 @@ func (m *Middleware) adminPost(ctx *fasthttp.RequestCtx, pathName string, hasNam
 }
 
 func (m *Middleware) adminPatch(ctx *fasthttp.RequestCtx, name string) {
+	m.adminMu.Lock() // a change is read, made and written whole: two admins never interleave
+	defer m.adminMu.Unlock()
 	records, err := decodeRecords(ctx.Request.Body())
 	if err != nil || len(records) != 1 {
 		if err == nil {
@@ -371,6 +375,8 @@ func (m *Middleware) adminSave(ctx *fasthttp.RequestCtx, status int, scripts []S
 }
 
 func (m *Middleware) adminDelete(ctx *fasthttp.RequestCtx, name string) {
+	m.adminMu.Lock() // a change is read, made and written whole: two admins never interleave
+	defer m.adminMu.Unlock()
 	if dw := m.watcher; dw != nil {
 		dw.mu.Lock()
 		defer dw.mu.Unlock()

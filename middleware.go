@@ -37,6 +37,7 @@ type Middleware struct {
 	active  atomic.Int64 // requests between the closing check and their end
 	watcher *dirWatcher
 
+	adminMu   sync.Mutex // serializes admin API changes, from reading the script to installing it
 	mu        sync.Mutex // serializes changes to the scripts
 	closed    bool
 	nextSlot  int
