@@ -254,7 +254,7 @@ func (dw *dirWatcher) sync() (again bool) {
 		sc := f.sc
 		sc.Name, sc.File = name, filepath.Join(dw.dir, f.name)
 		if other, dup := defined[name]; dup {
-			problems[f.name] = fmt.Sprintf("fastlua: %s defines the script %s, which %s defines already", f.name, name, other)
+			problems[f.name] = fmt.Sprintf("fastlua: %s defines the script %s, which %s defines already; this file is ignored and the script from %s runs", f.name, name, other, other) + "\x00"
 			continue
 		}
 		if old := cur[name]; old != nil && old.Script == sc {
@@ -279,10 +279,13 @@ func (dw *dirWatcher) sync() (again bool) {
 			continue // logged and counted already
 		}
 		dw.rejected.Add(1)
-		msg, _, _ := strings.Cut(problem, "\x00")
-		if pat, err := parsePattern(strings.TrimSuffix(file, ".lua")); err == nil && cur[pat.text] != nil {
+		msg, source, _ := strings.Cut(problem, "\x00")
+		switch pat, err := parsePattern(strings.TrimSuffix(file, ".lua")); {
+		case source == "" && strings.HasSuffix(problem, "\x00"):
+			// a duplicate: the message says which file runs
+		case err == nil && cur[pat.text] != nil:
 			msg += "; the running version stays"
-		} else {
+		default:
 			msg += "; it is not installed"
 		}
 		m.logger.Error("fastlua: "+strings.TrimPrefix(msg, "fastlua: "), slog.String("dir", dw.dir))

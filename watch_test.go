@@ -497,3 +497,25 @@ func TestReloadRescan(t *testing.T) {
 	writeFile(t, dir, "rs.x.get.post_process.lua", versionScript("2"))
 	waitFor(t, "the rescan", func() bool { return ts.do("GET", "/rs/x", "").headers["x-v"] == "2" })
 }
+
+// Two files defining one script: the log says which file runs (the first in name order), not that the script is "not
+// installed" while the other file's version serves (a new user's papercut, issue 14).
+func TestSyncDuplicateFileSaysWhichRuns(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "du.x.get.pre_process.lua", versionScript("lower"))
+	ts := serve(t, Config{}, (&echo{}).handle)
+	dw := newDirWatcher(ts.mw, dir)
+	dw.sync()
+	writeFile(t, dir, "du.x.GET.pre_process.lua", versionScript("upper"))
+	offset := len(ts.logs.String())
+	dw.sync()
+	logs := ts.logsAfter(offset)
+	// The files are taken in name order, on every instance and every restart alike:
+	// "du.x.GET…" sorts first, so it runs and the log says so.
+	if !strings.Contains(logs, "the script from du.x.GET.pre_process.lua runs") || strings.Contains(logs, "not installed") {
+		t.Fatalf("the duplicate's log line: %s", logs)
+	}
+	if r := ts.do("GET", "/du/x", ""); r.headers["x-v"] != "upper" {
+		t.Fatalf("the file the log names should run: %v", r.headers)
+	}
+}
