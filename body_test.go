@@ -27,19 +27,13 @@ func serveLarge(t *testing.T, cfg Config, handler fasthttp.RequestHandler) *test
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &fasthttp.Server{Handler: mw.Wrap(handler), MaxRequestBodySize: 64 << 20}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
 	t.Cleanup(func() {
-		_ = srv.Shutdown()
-		<-done
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = mw.Close(ctx)
 	})
+	// Registered after the middleware's cleanup, so it runs first: the server stops, then Close.
+	serveOn(t, &fasthttp.Server{Handler: mw.Wrap(handler), MaxRequestBodySize: 64 << 20}, ln)
 	return &testServer{t: t, mw: mw, addr: ln.Addr().String(), logs: &syncBuffer{},
 		client: &fasthttp.Client{ReadTimeout: time.Minute, WriteTimeout: time.Minute}}
 }

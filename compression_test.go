@@ -217,13 +217,7 @@ func TestCompressedExternalAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &fasthttp.Server{Handler: up.capture(compressHandler(up.handle))}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	t.Cleanup(func() { _ = srv.Shutdown(); <-done })
+	serveOn(t, &fasthttp.Server{Handler: up.capture(compressHandler(up.handle))}, ln)
 	ts := serve(t, Config{Scripts: scriptsFrom(t, "bodies"), AllowedHosts: []string{"127.0.0.1"},
 		PlatformConfig: map[string]any{"upstream": "http://" + ln.Addr().String()}}, (&zHandler{}).handle)
 	for _, coding := range codings {

@@ -44,47 +44,6 @@ func referenceMatch(p *pattern, path, method string) bool {
 	return len(segs) == len(p.segs)
 }
 
-// A pattern either fails to parse with a *PatternError, or the trie matches exactly the paths
-// the reference matcher does.
-func FuzzPatternMatch(f *testing.F) {
-	for _, seed := range [][3]string{
-		{"db._table.{table_name}.get.pre_process", "/db/_table/customer", "GET"},
-		{"db.{path...}.{verb}.post_process", "/db/a/b/c", "DELETE"},
-		{"{svc}.x.get.queued", "/anything/x", "get"},
-		{"files.{name}.get.pre_process", "/files/report.pdf", "GET"},
-		{"db.get.pre_process", "/db/_table", "GET"},
-		{"a.b.{c}.{d...}.put.pre_process", "//a//b/c/d/e/", "PUT"},
-		{"a..get.pre_process", "/a", "GET"},
-		{"{x...}.get.pre_process", "/x", "GET"},
-	} {
-		f.Add(seed[0], seed[1], seed[2])
-	}
-	f.Fuzz(func(t *testing.T, text, path, method string) {
-		p, err := parsePattern(text)
-		if err != nil {
-			var pe *PatternError
-			if !errors.As(err, &pe) || pe.Msg == "" {
-				t.Fatalf("parsePattern(%q): %T %v", text, err, err)
-			}
-			return
-		}
-		if again, err := parsePattern(p.text); err != nil || again.text != p.text {
-			t.Fatalf("the normal form %q of %q does not parse to itself: %v", p.text, text, err)
-		}
-		s := &script{Script: Script{Name: p.text}, pat: p}
-		rt := newRoutes(nil, map[string]*script{p.text: s})
-		r := &route{}
-		r.init()
-		got := rt.lookup([]byte(method), []byte(path), r) && len(r.matched) == 1
-		if got != rt.mayMatch([]byte(path)) && got {
-			t.Fatalf("pattern %q, %s %q: lookup matches, but mayMatch says no script could", p.text, method, path)
-		}
-		if want := referenceMatch(p, path, method); got != want {
-			t.Fatalf("pattern %q, %s %q: the trie says %v, the reference %v", p.text, method, path, got, want)
-		}
-	})
-}
-
 // Any source compiles or fails with a *CompileError; nothing panics or crashes.
 func FuzzCompile(f *testing.F) {
 	for _, seed := range []string{

@@ -155,21 +155,15 @@ func serveWrapped(t testing.TB, cfg Config, handler fasthttp.RequestHandler, out
 	if outer != nil {
 		h = outer(h)
 	}
-	srv := &fasthttp.Server{Handler: h}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
 	ts := &testServer{t: t, mw: mw, addr: ln.Addr().String(), logs: logs,
 		client: &fasthttp.Client{MaxConnsPerHost: 512, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}}
 	t.Cleanup(func() {
-		_ = srv.Shutdown()
-		<-done
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = mw.Close(ctx)
 	})
+	// Registered after the middleware's cleanup, so it runs first: the server stops, then Close.
+	serveOn(t, &fasthttp.Server{Handler: h}, ln)
 	return ts
 }
 
@@ -231,4 +225,21 @@ func (ts *testServer) do(method, path, body string, headers ...string) response 
 		r.headers[strings.ToLower(string(k))] = string(v)
 	}
 	return r
+}
+
+// serveOn serves srv on ln until the test ends. The cleanup stops the server and closes ln
+// itself: fasthttp's Shutdown closes only the listeners Serve has registered, so a test that ends
+// before the goroutine reached Serve would otherwise wait for it forever.
+func serveOn(t testing.TB, srv *fasthttp.Server, ln net.Listener) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		_ = srv.Shutdown()
+		_ = ln.Close()
+		<-done
+	})
 }

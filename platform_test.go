@@ -1,13 +1,10 @@
 package fastlua
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -237,104 +234,6 @@ func TestPlatformConfigAndSession(t *testing.T) {
 	}
 }
 
-func TestPlatformStore(t *testing.T) {
-	store := NewMemoryStore()
-	ts := platformServer(t, Config{Store: store})
-	for i := 1; i <= 5; i++ {
-		r := ts.do("GET", "/api/v2/limited/x", "", "X-Api-Key", "client-a")
-		want := 404 // the handler's answer: it has no such resource
-		if i > 3 {
-			want = 429
-		} else if r.headers["x-count"] != fmt.Sprint(i) {
-			t.Fatalf("request %d: x-count %q", i, r.headers["x-count"])
-		}
-		if r.status != want {
-			t.Fatalf("request %d: %d %s", i, r.status, r.body)
-		}
-		if i > 3 && r.errorMessage(t) != "Too Many Requests" {
-			t.Fatalf("429 body %s", r.body)
-		}
-	}
-	if r := ts.do("GET", "/api/v2/limited/x", "", "X-Api-Key", "client-b"); r.status != 404 || r.headers["x-count"] != "1" {
-		t.Fatalf("another key has its own count: %d %v", r.status, r.headers)
-	}
-
-	for _, c := range []struct{ value, typ string }{
-		{`"text"`, "string"}, {`42.5`, "number"}, {`true`, "boolean"}, {`{"a":[1,2],"b":{"c":null}}`, "table"},
-	} {
-		ts.do("POST", "/api/v2/store/set", `{"key":"k","value":`+c.value+`}`)
-		r := ts.do("POST", "/api/v2/store/get", `{"key":"k"}`)
-		v := r.json(t)
-		got, _ := json.Marshal(v["value"])
-		if v["type"] != c.typ || string(got) != c.value {
-			t.Errorf("round trip of %s: %s", c.value, r.body)
-		}
-	}
-	ts.do("POST", "/api/v2/store/set", `{"key":"short","value":"x","ttl":0.05}`)
-	time.Sleep(100 * time.Millisecond)
-	if r := ts.do("POST", "/api/v2/store/get", `{"key":"short"}`); r.json(t)["type"] != "nil" {
-		t.Errorf("an expired value was returned: %s", r.body)
-	}
-	ts.do("POST", "/api/v2/store/delete", `{"key":"k"}`)
-	if r := ts.do("POST", "/api/v2/store/get", `{"key":"k"}`); r.json(t)["type"] != "nil" {
-		t.Errorf("a deleted value was returned: %s", r.body)
-	}
-	for op, want := range map[string]string{"badincr": "not a number", "badset": "must be a string, number, boolean or table"} {
-		if r := ts.do("POST", "/api/v2/store/"+op, `{}`); r.status != 500 || !strings.Contains(r.errorMessage(t), want) {
-			t.Errorf("%s: %s", op, r.body)
-		}
-	}
-}
-
-func TestMemoryStore(t *testing.T) {
-	s := NewMemoryStore()
-	ctx := context.Background()
-	clock := setClock(s, time.Unix(1000, 0))
-	if n, _ := s.Incr(ctx, "w", 1, time.Minute); n != 1 {
-		t.Fatal(n)
-	}
-	clock.add(30 * time.Second)
-	if n, _ := s.Incr(ctx, "w", 2, time.Minute); n != 3 {
-		t.Fatalf("within the window: %v", n)
-	}
-	clock.add(31 * time.Second) // the window set by the first incr has passed
-	if n, _ := s.Incr(ctx, "w", 1, time.Minute); n != 1 {
-		t.Fatalf("a new window: %v", n)
-	}
-	_ = s.Set(ctx, "s", "x", 0)
-	if _, err := s.Incr(ctx, "s", 1, 0); !errors.Is(err, ErrNotNumber) {
-		t.Fatalf("incr of a string: %v", err)
-	}
-	// Many expiring keys are swept as writes go on.
-	for i := 0; i < 5000; i++ {
-		_ = s.Set(ctx, fmt.Sprint("tmp", i), "v", time.Second)
-	}
-	clock.add(time.Hour)
-	for i := 0; i < 20000; i++ {
-		_ = s.Set(ctx, "keep", "v", 0)
-		_, _ = s.Incr(ctx, fmt.Sprint("n", i%10), 1, 0)
-	}
-	if n := s.Len(); n > 1000 {
-		t.Fatalf("%d entries left: expired ones are not swept", n)
-	}
-
-	// incr is atomic per key.
-	var wg sync.WaitGroup
-	for g := 0; g < 50; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 200; i++ {
-				_, _ = s.Incr(ctx, "atomic", 1, 0)
-			}
-		}()
-	}
-	wg.Wait()
-	if v, _, _ := s.Get(ctx, "atomic"); v != 10000.0 {
-		t.Fatalf("50x200 concurrent incr = %v", v)
-	}
-}
-
 func TestModules(t *testing.T) {
 	ts := platformServer(t, Config{Scripts: []Script{luaFile(t, "mods.json.get.pre_process", "json/roundtrip.lua")}})
 	if r := ts.do("GET", "/api/v2/mods/json", ""); r.status != 404 || r.headers["x-json"] != "all passed" {
@@ -353,42 +252,5 @@ func TestModules(t *testing.T) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the log lacks %q:\n%s", want, logs)
 		}
-	}
-}
-
-func TestMemoryStoreBounds(t *testing.T) {
-	ctx := context.Background()
-	s := NewMemoryStoreSize(100)
-	clock := setClock(s, time.Unix(1000, 0))
-	for i := 0; i < 100; i++ {
-		if err := s.Set(ctx, fmt.Sprint("k", i), "v", time.Minute); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Set(ctx, "one-more", "v", 0); !errors.Is(err, ErrStoreFull) {
-		t.Fatalf("a full store: %v", err)
-	}
-	if _, err := s.Incr(ctx, "one-more", 1, 0); !errors.Is(err, ErrStoreFull) {
-		t.Fatalf("incr in a full store: %v", err)
-	}
-	if err := s.Set(ctx, "k1", "replaced", 0); err != nil {
-		t.Fatalf("replacing a key in a full store: %v", err)
-	}
-	_ = s.Delete(ctx, "k2")
-	if err := s.Set(ctx, "after-delete", "v", 0); err != nil {
-		t.Fatalf("after a delete: %v", err)
-	}
-	clock.add(2 * time.Minute) // the rest expire
-	if err := s.Set(ctx, "k5", "v", 0); err != nil {
-		t.Fatalf("over an expired key: %v", err)
-	}
-	for i := 0; i < 2000; i++ { // writes sweep the expired entries
-		_ = s.Set(ctx, "hot", "v", 0)
-	}
-	if err := s.Set(ctx, "fresh", "v", 0); err != nil {
-		t.Fatalf("after the sweep: %v", err)
-	}
-	if err := s.Set(ctx, "big", strings.Repeat("x", 1<<20+1), 0); !errors.Is(err, ErrValueTooLarge) {
-		t.Fatalf("a large value: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package fastlua
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -68,5 +69,65 @@ func TestStatePoolStress(t *testing.T) {
 		if s.Live != 0 || s.Idle != 0 || s.Waiting != 0 {
 			t.Fatalf("round %d, after Close: %+v", round, s)
 		}
+	}
+}
+
+// All states busy for longer than PoolTimeout: 503 with DreamFactory's body, and the request
+// after that is served normally.
+func TestPoolExhausted(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{MaxStates: 1, PoolTimeout: 50 * time.Millisecond, TimeLimit: 5 * time.Second, Scripts: []Script{
+		{Name: "slow.x.get.pre_process", Source: `local t = os.clock() while os.clock() - t < 1 do end`},
+		{Name: "fast.x.get.pre_process", Source: `event.response.headers["x-fast"] = "1"`},
+		{Name: "fast.x.get.queued", Source: `local x = 1`},
+	}}, h.handle)
+	// Queued runs first, so that their exchanges are in the pool (a recycled exchange once kept
+	// the queued phase, and a pool timeout was then logged instead of answered: 200, no body).
+	for i := 0; i < 20; i++ {
+		ts.do("GET", "/fast/x", "")
+	}
+	waitFor(t, "the queued runs", func() bool { return ts.mw.Stats().Queue.Done == 20 })
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); ts.do("GET", "/slow/x", "") }()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if p := ts.mw.Stats().Pool; p.Live == 1 && p.Idle == 0 {
+			break // the slow script holds the only state
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slow script did not start")
+		}
+	}
+	r := ts.do("GET", "/fast/x", "")
+	if r.status != 503 || !strings.Contains(r.errorMessage(t), "no Lua state became free") {
+		t.Fatalf("while the only state is busy: %d %s", r.status, r.body)
+	}
+	wg.Wait()
+	if r := ts.do("GET", "/fast/x", ""); r.status != 200 || r.headers["x-fast"] != "1" {
+		t.Fatalf("after: %d %s", r.status, r.body)
+	}
+}
+
+// A state freed while requests wait goes to the first waiter.
+func TestPoolHandsOverToWaiters(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{MaxStates: 1, PoolTimeout: 5 * time.Second, Scripts: []Script{
+		{Name: "w.x.get.pre_process", Source: `local t = os.clock() while os.clock() - t < 0.01 do end`},
+	}}, h.handle)
+	var wg sync.WaitGroup
+	fails := make(chan int, 16)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := ts.do("GET", "/w/x", ""); r.status != 200 {
+				fails <- r.status
+			}
+		}()
+	}
+	wg.Wait()
+	close(fails)
+	for s := range fails {
+		t.Errorf("a waiting request got %d", s)
 	}
 }

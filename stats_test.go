@@ -80,3 +80,53 @@ func TestDurationBuckets(t *testing.T) {
 		}
 	}
 }
+
+func TestStats(t *testing.T) {
+	h := &echo{}
+	ts := serve(t, Config{Scripts: []Script{
+		{Name: "st.ok.get.pre_process", Source: `local x = 1`},
+		{Name: "st.bad.get.pre_process", Source: `error("no")`},
+		{Name: "st.slow.get.pre_process", Source: `while true do end`, TimeLimit: 20e6},
+	}}, h.handle)
+	for i := 0; i < 32; i++ {
+		ts.do("GET", "/st/ok", "")
+	}
+	ts.do("GET", "/st/bad", "")
+	ts.do("GET", "/st/slow", "") // closes its state
+	ts.do("GET", "/st/ok", "")   // makes a new one
+	st := ts.mw.Stats()
+	by := map[string]ScriptStats{}
+	for _, s := range st.Scripts {
+		by[s.Name] = s
+	}
+	ok := by["st.ok.get.pre_process"]
+	if ok.Runs != 33 || ok.Errors != 0 || ok.Durations.Count != 3 {
+		t.Fatalf("ok: %+v", ok)
+	}
+	var n uint64
+	for _, c := range ok.Durations.Counts {
+		n += c
+	}
+	if n != ok.Durations.Count || ok.Durations.Sum <= 0 {
+		t.Fatalf("histogram %+v", ok.Durations)
+	}
+	if b := by["st.bad.get.pre_process"]; b.Runs != 1 || b.Errors != 1 || b.Timeouts != 0 {
+		t.Fatalf("bad: %+v", b)
+	}
+	if s := by["st.slow.get.pre_process"]; s.Errors != 1 || s.Timeouts != 1 {
+		t.Fatalf("slow: %+v", s)
+	}
+	if st.Pool.Max != 64 || st.Pool.Live < 1 || st.Pool.Created < 2 || st.Queue.Capacity != 1024 {
+		t.Fatalf("pool %+v queue %+v", st.Pool, st.Queue)
+	}
+	// Counters survive a replacement.
+	if err := ts.mw.Set(Script{Name: "st.ok.get.pre_process", Source: `local y = 2`}); err != nil {
+		t.Fatal(err)
+	}
+	ts.do("GET", "/st/ok", "")
+	for _, s := range ts.mw.Stats().Scripts {
+		if s.Name == "st.ok.get.pre_process" && s.Runs != 34 {
+			t.Fatalf("after a replacement: %d runs", s.Runs)
+		}
+	}
+}

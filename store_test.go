@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,54 +51,6 @@ func setClock(s *MemoryStore, start time.Time) *fakeClock {
 }
 
 func (c *fakeClock) add(d time.Duration) { c.ns.Add(int64(d)) }
-
-// Keys and values are bounded in platform.store itself, before the store is called, so any
-// store is bounded: a key over the limit fails every operation, a value over it fails set.
-func TestStoreModuleBounds(t *testing.T) {
-	for _, name := range []string{"memory", "other"} {
-		t.Run(name, func(t *testing.T) {
-			other := &otherStore{Store: NewMemoryStore()}
-			// Building a 32 MiB key takes a while under -race on a loaded machine: the time
-			// limit must not be what stops it.
-			cfg := Config{MaxStringSize: 64 << 20, TimeLimit: time.Minute, Scripts: scriptsFrom(t, "store")}
-			if name == "other" {
-				cfg.Store = other
-			}
-			ts := serve(t, cfg, (&echo{}).handle)
-			for _, c := range []struct {
-				query string
-				want  string // "" for success, else a part of the error
-			}{
-				{"set?key=1024&value=10", ""},
-				{"set?key=1025", "1025 bytes, longer than 1 KiB (Config.MaxStoreKey)"},
-				{"set?key=33554432", "longer than 1 KiB (Config.MaxStoreKey)"},
-				{"incr?key=1024", ""},
-				{"incr?key=1025", "(Config.MaxStoreKey)"},
-				{"get?key=1025", "(Config.MaxStoreKey)"},
-				{"delete?key=1025", "(Config.MaxStoreKey)"},
-				{"set?key=2&value=1048576", ""},
-				{"set?key=2&value=1048577", "1048577 bytes, larger than 1 MiB (Config.MaxStoreValue)"},
-				{"set?key=2&value=1048572&table=1", ""}, // ["..."] is 1 MiB
-				{"set?key=2&value=1048573&table=1", "larger than 1 MiB (Config.MaxStoreValue)"},
-			} {
-				before := other.calls.Load()
-				r := ts.do("GET", "/store/"+c.query, "")
-				if c.want == "" {
-					if r.status != 200 {
-						t.Errorf("%s: %d %s", c.query, r.status, r.body)
-					}
-					continue
-				}
-				if r.status != 500 || !strings.Contains(r.body, c.want) {
-					t.Errorf("%s: %d %s, want an error with %q", c.query, r.status, r.body, c.want)
-				}
-				if name == "other" && other.calls.Load() != before {
-					t.Errorf("%s: the store was called", c.query)
-				}
-			}
-		})
-	}
-}
 
 // A MemoryStore bounds keys and values for Go callers too, for Set and Incr alike.
 func TestMemoryStoreKeyAndValueBounds(t *testing.T) {
@@ -249,4 +202,90 @@ func BenchmarkMemoryStore(b *testing.B) {
 			_ = s.Set(ctx, keys[i%len(keys)], "v", time.Millisecond)
 		}
 	})
+}
+
+func TestMemoryStore(t *testing.T) {
+	s := NewMemoryStore()
+	ctx := context.Background()
+	clock := setClock(s, time.Unix(1000, 0))
+	if n, _ := s.Incr(ctx, "w", 1, time.Minute); n != 1 {
+		t.Fatal(n)
+	}
+	clock.add(30 * time.Second)
+	if n, _ := s.Incr(ctx, "w", 2, time.Minute); n != 3 {
+		t.Fatalf("within the window: %v", n)
+	}
+	clock.add(31 * time.Second) // the window set by the first incr has passed
+	if n, _ := s.Incr(ctx, "w", 1, time.Minute); n != 1 {
+		t.Fatalf("a new window: %v", n)
+	}
+	_ = s.Set(ctx, "s", "x", 0)
+	if _, err := s.Incr(ctx, "s", 1, 0); !errors.Is(err, ErrNotNumber) {
+		t.Fatalf("incr of a string: %v", err)
+	}
+	// Many expiring keys are swept as writes go on.
+	for i := 0; i < 5000; i++ {
+		_ = s.Set(ctx, fmt.Sprint("tmp", i), "v", time.Second)
+	}
+	clock.add(time.Hour)
+	for i := 0; i < 20000; i++ {
+		_ = s.Set(ctx, "keep", "v", 0)
+		_, _ = s.Incr(ctx, fmt.Sprint("n", i%10), 1, 0)
+	}
+	if n := s.Len(); n > 1000 {
+		t.Fatalf("%d entries left: expired ones are not swept", n)
+	}
+
+	// incr is atomic per key.
+	var wg sync.WaitGroup
+	for g := 0; g < 50; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				_, _ = s.Incr(ctx, "atomic", 1, 0)
+			}
+		}()
+	}
+	wg.Wait()
+	if v, _, _ := s.Get(ctx, "atomic"); v != 10000.0 {
+		t.Fatalf("50x200 concurrent incr = %v", v)
+	}
+}
+
+func TestMemoryStoreBounds(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryStoreSize(100)
+	clock := setClock(s, time.Unix(1000, 0))
+	for i := 0; i < 100; i++ {
+		if err := s.Set(ctx, fmt.Sprint("k", i), "v", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Set(ctx, "one-more", "v", 0); !errors.Is(err, ErrStoreFull) {
+		t.Fatalf("a full store: %v", err)
+	}
+	if _, err := s.Incr(ctx, "one-more", 1, 0); !errors.Is(err, ErrStoreFull) {
+		t.Fatalf("incr in a full store: %v", err)
+	}
+	if err := s.Set(ctx, "k1", "replaced", 0); err != nil {
+		t.Fatalf("replacing a key in a full store: %v", err)
+	}
+	_ = s.Delete(ctx, "k2")
+	if err := s.Set(ctx, "after-delete", "v", 0); err != nil {
+		t.Fatalf("after a delete: %v", err)
+	}
+	clock.add(2 * time.Minute) // the rest expire
+	if err := s.Set(ctx, "k5", "v", 0); err != nil {
+		t.Fatalf("over an expired key: %v", err)
+	}
+	for i := 0; i < 2000; i++ { // writes sweep the expired entries
+		_ = s.Set(ctx, "hot", "v", 0)
+	}
+	if err := s.Set(ctx, "fresh", "v", 0); err != nil {
+		t.Fatalf("after the sweep: %v", err)
+	}
+	if err := s.Set(ctx, "big", strings.Repeat("x", 1<<20+1), 0); !errors.Is(err, ErrValueTooLarge) {
+		t.Fatalf("a large value: %v", err)
+	}
 }
