@@ -67,6 +67,21 @@ func BenchmarkPreProcessTrivial(b *testing.B) {
 	}
 }
 
+// A pre_process script that builds one header from another with `..`: two short strings.
+func BenchmarkPreProcessConcat(b *testing.B) {
+	h := newMiddleware(b, fastlua.Script{Name: "bench.item.get.pre_process", Source: `local token = event.request.headers["x-token"]
+event.request.headers["authorization"] = "Bearer " .. token`}).Wrap(okHandler)
+	ctx := newCtx("GET", "/api/v2/bench/item")
+	ctx.Request.Header.Set("X-Token", "0123456789abcdef")
+	b.ReportAllocs()
+	for b.Loop() {
+		h(ctx)
+	}
+	if string(ctx.Request.Header.Peek("Authorization")) != "Bearer 0123456789abcdef" {
+		b.Fatalf("the script did not run: %q", ctx.Request.Header.Peek("Authorization"))
+	}
+}
+
 // A pre_process script that makes one in-process platform.api.get and answers with its result,
 // against the handler called directly.
 func BenchmarkPlatformAPIGet(b *testing.B) {
