@@ -1,9 +1,9 @@
 -- expect: all refused: more than the string limit
 -- alloc: 64
--- upper, lower and reverse of a string past the limit (made by concatenation), and upper of
--- bytes that are not UTF-8 (each becomes three bytes).
-local s = ("x"):rep(1024 * 1024)
-s = s .. s
+-- upper, lower and reverse of a string past the limit (JSON text, bounded by the larger
+-- Config.MaxJSONSize, may pass it), and upper of bytes that are not UTF-8
+-- (each becomes three bytes).
+local s = json.encode({ ("x"):rep(1024 * 1024), ("x"):rep(1024 * 1024) })
 local missed = {}
 for _, f in ipairs({ string.upper, string.lower, string.reverse }) do
   local ok, err = pcall(f, s)
