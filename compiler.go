@@ -107,6 +107,7 @@ func compileSource(name, source string) (proto *lua.FunctionProto, err error) {
 		return nil, &CompileError{Script: name, Line: line,
 			Message: fmt.Sprintf("expressions or blocks nested deeper than %d (split the expression)", maxNesting)}
 	}
+	boundConcats(chunk) // `..` becomes a call of a function that bounds its result (concat.go)
 	proto, err = lua.Compile(chunk, chunkName)
 	if err != nil {
 		var ce *lua.CompileError
@@ -114,6 +115,9 @@ func compileSource(name, source string) (proto *lua.FunctionProto, err error) {
 			return nil, &CompileError{Script: name, Line: ce.Line, Message: ce.Message}
 		}
 		return nil, &CompileError{Script: name, Message: err.Error()}
+	}
+	if hasConcatOp(proto) {
+		return nil, &CompileError{Script: name, Message: errUnboundedConcat}
 	}
 	// A main chunk is a vararg function, and gopher-lua builds an `arg` table on every call of
 	// one unless told the chunk never names it. In a main chunk `arg` is an ordinary global (the
@@ -146,12 +150,17 @@ func keepKeysBoxed(p *lua.FunctionProto) {
 }
 
 // straightLine reports whether a main chunk is short and runs each instruction at most once:
-// at most 64 instructions, 8 of them calls, no concatenation, no backward jump (every loop,
-// goto and repeat has one) and no function of its own (which could recurse, or be called by a
-// metamethod or pcall). Its cost is then a few builtin calls, each bounded by the sandbox's caps,
-// so it needs no time check between instructions: it runs on gopher-lua's plain loop (see
-// state.run), and its time limit is still armed for the platform calls it makes and checked when
-// it ends. Concatenation is excluded because a chain of s = s .. s grows without any cap.
+// at most 64 instructions, 8 of them calls, no backward jump (every loop, goto and repeat has
+// one) and no function of its own (which could recurse, or be called by a metamethod or pcall).
+// Its cost is then a few builtin calls, each bounded by the sandbox's caps, so it needs no time
+// check between instructions: it runs on gopher-lua's plain loop (see state.run), and its time
+// limit is still armed for the platform calls it makes and checked when it ends.
+//
+// Concatenation is allowed: every chain is a call of concat (compileSource rewrites it), so it
+// counts against the 8 calls, and each builds at most Config.MaxStringSize bytes; the __concat
+// metamethods it may call can only be builtins here (the chunk defines no function), one per
+// operand at most. OP_CONCAT itself, which joins without a cap, no longer appears in a compiled
+// script; should it, the chunk is not straight-line.
 func straightLine(p *lua.FunctionProto) bool {
 	const maxCode, maxCalls = 64, 8
 	if len(p.FunctionPrototypes) > 0 || len(p.Code) > maxCode {

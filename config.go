@@ -50,9 +50,9 @@ type Config struct {
 	// Default one second.
 	PoolTimeout time.Duration
 
-	// MaxStringSize caps the strings string.format, rep, gsub, upper, lower, reverse and
-	// table.concat may produce in one call; a call that would pass it fails before it builds
-	// anything. Default 4 MiB.
+	// MaxStringSize caps the strings string.format, rep, gsub, upper, lower, reverse,
+	// table.concat and `..` may produce in one call; a call that would pass it fails before it
+	// builds anything. Default 4 MiB.
 	MaxStringSize int
 
 	// MaxLogSize caps the bytes one run may write with log.* and print (messages and fields

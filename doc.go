@@ -264,11 +264,13 @@
 // that exceeds it fails with an error naming the limit, even inside pcall or a coroutine, and
 // its state is closed rather than reused; platform calls count against it. gopher-lua checks the
 // limit before each instruction, and fastlua's Lua pattern matcher (string.find, match, gmatch,
-// gsub) checks it as it backtracks. A short script with no loop, no function of its own and no
-// concatenation (64 instructions at most, 8 calls) runs without the per-instruction check: its
-// cost is bounded by the caps below, and its limit is checked when it ends. A builtin's output
-// is bounded before it is allocated: string.format, rep, gsub, upper, lower, reverse and
-// table.concat by Config.MaxStringSize, json.encode (and JSON text made from a table) and the
+// gsub) checks it as it backtracks. A short script with no loop and no function of its own
+// (64 instructions at most, 8 calls, each `..` chain counting as one) runs without the
+// per-instruction check: its cost is bounded by the caps below, and its limit is checked when it
+// ends. A builtin's output is bounded before it is allocated: string.format, rep, gsub, upper,
+// lower, reverse, table.concat and the `..` operator (one instruction in gopher-lua, which the
+// compiler makes one call of a bounded function per chain, with the same results, metamethods and
+// errors) by Config.MaxStringSize, json.encode (and JSON text made from a table) and the
 // text a compressed body decompresses to by Config.MaxJSONSize, unpack and string.byte by
 // Config.MaxStackSlots, os.date's format at 256 bytes, patterns by length and recursion,
 // coroutines at 64 per run, the call depth by Config.CallStackSize. string.format is Lua 5.1's:

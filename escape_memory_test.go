@@ -9,11 +9,13 @@ import (
 	"testing"
 )
 
-// The hostile scripts that try to build a huge value in one call (testdata/escape/blowup_*)
-// run in a child process whose address space is capped at 3 GiB, under GOMEMLIMIT: a builtin
-// that built its output before bounding it (string.format with "%[1]s" a thousand times over a
-// 4 MB string wants 4 GB in one call) kills the child with "fatal error: out of memory"; bounded,
-// the child passes. (Not under -race, whose shadow memory needs far more address space.)
+// The hostile scripts that try to build a huge value in one call (testdata/escape/blowup_*,
+// and the concatenations of TestConcatBounded and TestConcatFromTheCap) run in a child process
+// whose address space is capped at 3 GiB, under GOMEMLIMIT: a builtin or an operator that built
+// its output before bounding it (string.format with "%[1]s" a thousand times over a 4 MB string
+// wants 4 GB in one call, so does one `..` of ten 400 MB strings) kills the child with "fatal
+// error: out of memory"; bounded, the child passes. (Not under -race, whose shadow memory needs
+// far more address space.)
 func TestEscapesSurviveAMemoryCap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the escape tests again in a child process")
@@ -22,7 +24,7 @@ func TestEscapesSurviveAMemoryCap(t *testing.T) {
 		t.Skip("no sh to set the child's ulimit")
 	}
 	cmd := exec.Command("sh", "-c", `ulimit -v 3145728 && exec "$@"`, "sh", os.Args[0],
-		"-test.run", "^TestEscapes$/^(blowup_|huge_|bomb_)", "-test.count", "1")
+		"-test.run", "^(TestEscapes|TestConcatBounded|TestConcatFromTheCap)$/^(blowup_|huge_|bomb_)", "-test.count", "1")
 	cmd.Env = append(os.Environ(), "GOMEMLIMIT=512MiB", "GOGC=50")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

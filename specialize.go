@@ -12,7 +12,9 @@ import (
 // sub-objects cannot be replaced. So each level runs its own copy of a script's prototypes in
 // which such a chain is one LOADK of the object (the other instructions become NOPs, so jump
 // offsets and line numbers stay as they were). A chain is folded only when every step writes
-// the register it reads (the intermediate values are dead) and no jump lands inside it.
+// the register it reads (the intermediate values are dead) and no jump lands inside it. The
+// global "(concat)", which every `..` chain calls (concat.go), is loaded the same way: it is
+// the state's bounded concatenation, and no global of that name exists.
 //
 // A chain that ends on one of the event's key/value objects and is followed by a read or a
 // write of a constant key (`event.request.headers["x-id"]`, `... = v`) goes one step further:
@@ -52,7 +54,7 @@ var nop = uint32(lua.OP_NOP) << opShift
 // levelObjects are what a level's specialized code may use directly.
 type levelObjects struct {
 	// values are the objects: "event", "event.request", "event.request.headers", ...,
-	// "platform".
+	// "platform", and the concatenation function under concatName.
 	values map[string]lua.LValue
 	// field returns a Go function doing obj[key] (set false) or obj[key] = v (set true), or nil
 	// when obj has none; nil itself when there are no such functions.
@@ -73,6 +75,12 @@ func specialize(p *lua.FunctionProto, objs levelObjects) *lua.FunctionProto {
 		constIndex[v] = len(consts) - 1
 		return len(consts) - 1
 	}
+	own := func() { // copy the code before the first change
+		if code == nil {
+			code = append([]uint32(nil), p.Code...)
+			consts = append([]lua.LValue(nil), p.Constants...)
+		}
+	}
 	targets := jumpTargets(p.Code)
 	for pc := 0; pc < len(p.Code); pc++ {
 		inst := p.Code[pc]
@@ -84,11 +92,20 @@ func specialize(p *lua.FunctionProto, objs levelObjects) *lua.FunctionProto {
 			continue
 		}
 		global, _ := p.Constants[argBx(inst)].(lua.LString)
-		if global != "event" && global != "platform" {
+		if global != "event" && global != "platform" && global != concatName {
 			continue
 		}
 		a := argA(inst)
 		name := string(global)
+		if global == concatName {
+			// The function every `..` chain calls (concat.go); the global itself is not defined.
+			if fn, ok := objs.values[concatName]; ok {
+				own()
+				code[pc] = loadK(a, constant(fn))
+			}
+			continue
+		}
+		own()
 		end := pc // the last instruction of the chain
 		for end+1 < len(p.Code) && !targets[end+1] {
 			next := p.Code[end+1]
@@ -104,10 +121,6 @@ func specialize(p *lua.FunctionProto, objs levelObjects) *lua.FunctionProto {
 			}
 			name += "." + string(key)
 			end++
-		}
-		if code == nil {
-			code = append([]uint32(nil), p.Code...)
-			consts = append([]lua.LValue(nil), p.Constants...)
 		}
 		if last, ok := fieldCall(p, targets, code, pc, end, name, objs, constant); ok {
 			pc = last

@@ -119,7 +119,7 @@ func TestSpecializeFieldCalls(t *testing.T) {
 		{`local h = event.request.headers local v = h["x"] h["y"] = 1`, nil},
 		{`local h = event.request.headers h.x = 1 return h`, nil},
 		{`local h = event.request.headers local v = h["x"] local n = #h`, nil},
-		{`local h = event.request.headers local v = h["x"] local y = v .. "" h = nil`, nil}, // CONCAT: not modelled
+		{`local h = event.request.headers local v = h["x"] local y = v .. "" h = nil`, nil}, // a call (the chain): not modelled
 		{`local h = event.request.headers local v = h["x"] h = 1 return v`, []string{"get event.request.headers[x]"}},
 		// ... or is never read again.
 		{`local h = event.request.headers local v = h["x"]`, []string{"get event.request.headers[x]"}},

@@ -134,6 +134,7 @@ func (st *state) newLevel() *level {
 	lv.newEnv()
 	lv.objs.values = lv.ev.Objects()
 	lv.objs.values["platform"] = lv.platform.ud
+	lv.objs.values[concatName] = L.NewFunction(st.concat)
 	type fieldKey struct {
 		obj, key string
 		set      bool
@@ -159,10 +160,14 @@ func (st *state) newLevel() *level {
 }
 
 // checkGlobalName refuses to assign the read-only globals event and platform: code is
-// specialized on their being fixed (see specialize.go).
+// specialized on their being fixed (see specialize.go). The name every `..` chain calls
+// (concat.go) is refused too: it is never defined, and a script may not define it.
 func checkGlobalName(L *lua.LState, key lua.LValue) {
 	if k, ok := key.(lua.LString); ok && (k == "event" || k == "platform") {
 		L.RaiseError("%s is a read-only global (a local may use the name: local %s = ...)", string(k), string(k))
+	}
+	if key == lua.LString(concatName) {
+		L.RaiseError("%s is reserved for concatenation", concatName)
 	}
 }
 
