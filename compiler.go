@@ -135,13 +135,12 @@ func compileSource(name, source string) (proto *lua.FunctionProto, err error) {
 // pass the constant, boxed once at compile time. For the bridge's objects, whose fields are
 // read through __index functions, this removes an allocation from every field access.
 func keepKeysBoxed(p *lua.FunctionProto) {
-	const opShift = 26
 	for i, inst := range p.Code {
-		switch int(inst >> opShift) {
+		switch opcode(inst) {
 		case lua.OP_GETTABLEKS:
-			p.Code[i] = inst&(1<<opShift-1) | uint32(lua.OP_GETTABLE)<<opShift
+			p.Code[i] = withOpcode(inst, lua.OP_GETTABLE)
 		case lua.OP_SETTABLEKS:
-			p.Code[i] = inst&(1<<opShift-1) | uint32(lua.OP_SETTABLE)<<opShift
+			p.Code[i] = withOpcode(inst, lua.OP_SETTABLE)
 		}
 	}
 	for _, child := range p.FunctionPrototypes {
@@ -166,10 +165,9 @@ func straightLine(p *lua.FunctionProto) bool {
 	if len(p.FunctionPrototypes) > 0 || len(p.Code) > maxCode {
 		return false
 	}
-	const opShift = 26
 	calls := 0
 	for _, inst := range p.Code {
-		switch int(inst >> opShift) {
+		switch opcode(inst) {
 		case lua.OP_FORLOOP, lua.OP_TFORLOOP, lua.OP_CLOSURE, lua.OP_CONCAT:
 			return false
 		case lua.OP_CALL, lua.OP_TAILCALL, lua.OP_SELF:
@@ -177,7 +175,7 @@ func straightLine(p *lua.FunctionProto) bool {
 				return false
 			}
 		case lua.OP_JMP:
-			if sbx := int(inst&(1<<18-1)) - (1<<17 - 1); sbx < 0 {
+			if argSbx(inst) < 0 {
 				return false
 			}
 		}

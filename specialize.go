@@ -27,30 +27,6 @@ import (
 // then `h["x"]`): the rewrite is made only when the access overwrites it or the code after
 // the access provably never reads it again (see deadAfter).
 
-const (
-	opShift = 26
-	aShift  = 18
-)
-
-func opcode(inst uint32) int { return int(inst >> opShift) }
-func argA(inst uint32) int   { return int(inst>>aShift) & 0xff }
-func argB(inst uint32) int   { return int(inst & 0x1ff) }
-func argC(inst uint32) int   { return int(inst>>9) & 0x1ff }
-func argBx(inst uint32) int  { return int(inst & 0x3ffff) }
-func argSbx(inst uint32) int { return argBx(inst) - (1<<17 - 1) }
-
-const rkBit = 1 << 8 // an RK operand with this bit names a constant
-
-func loadK(a, bx int) uint32 {
-	return uint32(lua.OP_LOADK)<<opShift | uint32(a)<<aShift | uint32(bx)
-}
-
-func abc(op, a, b, c int) uint32 {
-	return uint32(op)<<opShift | uint32(a)<<aShift | uint32(c)<<9 | uint32(b)
-}
-
-var nop = uint32(lua.OP_NOP) << opShift
-
 // levelObjects are what a level's specialized code may use directly.
 type levelObjects struct {
 	// values are the objects: "event", "event.request", "event.request.headers", ...,
