@@ -3,6 +3,8 @@ package fastlua
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -63,109 +65,31 @@ func outcome(v lua.LValue, err error) string {
 	return v.Type().String() + ": " + v.String()
 }
 
-// concatCases are scripts whose results must not change when `..` is bounded: gopher-lua's own
-// OP_CONCAT is the reference.
-var concatCases = []string{
-	// Strings and numbers, numbers written as gopher-lua writes them.
-	`return "a" .. "b"`,
-	`return "" .. ""`,
-	`return 1 .. 2`,
-	`local x = "n=" return x .. 1 .. " " .. 2.5 .. " " .. -0 .. " " .. 1e300 .. " " .. 2^63 .. " " .. -2^63 .. " " .. 2^53 + 1`,
-	`return 0/0 .. " " .. 1/0 .. " " .. -1/0 .. " " .. 1e15 .. " " .. 1e16 .. " " .. 123456789012 .. " " .. 0.1 .. " " .. 1/3 .. " " .. -1e-300 .. " " .. 5e-324`,
-	`return 1e21 .. "|" .. 1e-5 .. "|" .. 123456.789 .. "|" .. 0x10 .. "|" .. -0.0`,
-	`local s = "" for i = 1, 20 do s = s .. i .. "," end return s`,
-	`return ("a" .. "b") .. ("c" .. "d")`,
-	`return "a" .. ("b" .. ("c" .. "d"))`,
-	`return ((("a" .. "b") .. "c") .. "d") .. "e"`,
-	`return ("a" .. "b"):upper() .. ("x"):rep(3)`,
-	`if "a" .. "b" == "ab" then return "yes" end return "no"`,
-	`local p = "x" local function f() return p .. "y" end return f() .. f()`,
-	`return "x" .. (true and "c" .. "d")`,
-	`local a return "x" .. (a or "c" .. "d") .. "e"`,
-	`local a = "c" return "x" .. (a and a .. a)`,
-	`return "x" .. #("ab" .. "c") .. (2 + 3)`,
-	`return ("%d"):format(5) .. "x" .. tostring(nil)`,
-	`local t = {k = "v"} return t.k .. t["k"] .. (t.k .. "w")`,
-	// One value from each operand, one from the chain.
-	`local function f() return "x", "y" end return "a" .. f()`,
-	`local function f() return "x", "y" end return select("#", "a" .. f())`,
-	`local function g(...) return "a" .. ... end return g("b", "c")`,
-	`local function h() return "a" .. "b" end return select("#", h())`,
-	`local t = {"a" .. "b", "c" .. "d"} return #t .. t[1] .. t[2]`,
-	`local function f() return end return pcall(function() return "a" .. f() end)`,
-	// Assigned to the last parameter (see shadowLastParam), to a table field, to an upvalue.
-	`local function f(a) a = a .. "x" return a end return f("q")`,
-	`local function f(a, b) b = a .. b return b end return f("q", "r")`,
-	`local function f(a, b) local keep = "k" b, a = b .. a, 1 return keep .. b .. a end return f("q", "r")`,
-	`local function f(a) local keep = "k" if a then a = keep .. a .. "!" end return keep .. a end return f("z")`,
-	`local function f(a) local keep = "k" a = a and a .. keep or "none" return keep .. a end return f("z") .. f(false)`,
-	`local function f(a, ...) a = a .. select("#", ...) .. ... return a end return f("w", 1, 2)`,
-	`local function f(a) local function g() a = a .. "u" end g() g() return a end return f("v")`,
-	`local function f(a) local a = 1 a = a .. "x" return a end return f("q")`,
-	`local t = {n = "n"} function t:m() self = self.n .. "x" return self end return t:m()`,
-	`local t = {n = "n"} function t:m(x) local keep = "k" x = self.n .. x return keep .. x end return t:m("y")`,
-	`local t = {} t[1 .. ""] = "a" .. "b" t.x = t["1"] .. "c" return t.x`,
-	`local s = "" local function add(x) s = s .. x end add("a") add(1) return s`,
-	// Errors: the same text and line.
-	`return "a" .. nil`,
-	`return {} .. "a"`,
-	`return "a" .. {}`,
-	`return nil .. nil`,
-	`return true .. "x"`,
-	`return "x" .. print`,
-	`return 1 .. {}`,
-	"local a = 'x'\nreturn a ..\n 'b' ..\n nil",
-	"local t = {}\nlocal s = 'a'\n  .. 'b'\n  .. t",
-	"local x\n\n\nlocal y = 'p' .. (x\n .. 'q')",
-	`return "a" .. (1 + {})`,
-	`local ok, e = pcall(function() return "a" .. nil end) return tostring(ok) .. " " .. e`,
-	// __concat: right to left, pairwise, the left operand's metamethod first.
-	`local log = {}
-local mt = {__concat = function(a, b)
-  local function n(v) return type(v) == "table" and v.name or tostring(v) end
-  log[#log + 1] = n(a) .. "+" .. n(b)
-  return "<" .. n(a) .. n(b) .. ">"
-end}
-local t = setmetatable({name = "T"}, mt)
-local u = setmetatable({name = "U"}, mt)
-local r = "a" .. "b" .. t .. "c" .. 1 .. u .. 2 .. "d"
-return r .. " " .. table.concat(log, ",")`,
-	`local t = setmetatable({}, {__concat = function(a, b) return 5 end}) return t .. "x"`,
-	`local t = setmetatable({}, {__concat = function(a, b) return 5 end}) return type(t .. "x") .. ("a" .. t .. "x")`,
-	`local t = setmetatable({}, {__concat = function(a, b) return 5 end}) return type("x" .. t)`,
-	`local n = 0 local t t = setmetatable({}, {__concat = function(a, b) n = n + 1 return t end}) local r = "a" .. t .. "b" .. t return tostring(r == t) .. n`,
-	`local l = setmetatable({}, {}) local r = setmetatable({}, {__concat = function(a, b) return "r" end}) return l .. r`,
-	`local l = setmetatable({}, {__concat = function(a, b) return "l" end}) local r = setmetatable({}, {__concat = function(a, b) return "r" end}) return l .. r .. l`,
-	`local t = setmetatable({}, {__concat = setmetatable({}, {__call = function() return "called" end})}) return t .. "x"`,
-	`local t = setmetatable({}, {__concat = function() error("boom") end}) return "a" .. t`,
-	"local t = setmetatable({}, {__concat = function() error('boom', 2) end})\n\nreturn 'a' .. t",
-	`local t = setmetatable({}, {__concat = function(a, b) return b .. a end}) return t .. nil`,
-	`local t = setmetatable({}, {__concat = string.rep}) return pcall(function() return "ab" .. t end)`,
-	`local t = setmetatable({}, {__concat = function(a, b) return a .. "!" end}) return "ab" .. 3 .. t`,
-	// Evaluation order: every operand, left to right, before any joining.
-	`local log = {} local function f(x) log[#log + 1] = x return x end
-local s = f("a") .. f("b") .. (f("c") .. f("d")) .. f("e")
-return table.concat(log) .. " " .. s`,
-	`local log = {} local function f(x) log[#log + 1] = x return x end
-local ok = pcall(function() return f("a") .. f(nil) .. f("c") end)
-return tostring(ok) .. table.concat(log)`,
-	`local log = {} local function f(x) log[#log + 1] = type(x) return x end
-local t = setmetatable({}, {__concat = function(a, b) log[#log + 1] = "mm" return "m" end})
-local s = f("a") .. f(t) .. f("c")
-return table.concat(log, ",") .. " " .. s`,
-	// Coroutines: operands from a yield, a yield inside __concat (refused across the boundary).
-	`local co = coroutine.wrap(function(a) local b = coroutine.yield(a .. "1") return b .. "2" end) return co("x") .. co("y")`,
-	`local co = coroutine.wrap(function() return "a" .. coroutine.yield("y") .. "c" end) return co() .. co("b")`,
-	`local t = setmetatable({}, {__concat = function() return coroutine.yield("z") end})
-local co = coroutine.create(function() return "a" .. t end)
-local ok, v = coroutine.resume(co) return tostring(ok) .. " " .. tostring(v)`,
+// concatCases are the scripts of testdata/concat/*.lua, each after a "----" line: scripts
+// whose results must not change when `..` is bounded (gopher-lua's own OP_CONCAT is the
+// reference).
+func concatCases(t *testing.T) []string {
+	files, _ := filepath.Glob("testdata/concat/*.lua")
+	var cases []string
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := strings.Split(string(src), "\n----\n")
+		cases = append(cases, parts[1:]...) // parts[0] is the file's header
+	}
+	if len(cases) < 60 {
+		t.Fatalf("only %d cases in testdata/concat", len(cases))
+	}
+	return cases
 }
 
 // The bounded `..` gives what gopher-lua's OP_CONCAT gives: values, numbers' text, metamethod
 // order, error messages with their lines, evaluation order.
 func TestConcatAsGopherLua(t *testing.T) {
 	st, _ := sandboxState(t, Config{})
-	for _, src := range concatCases {
+	for _, src := range concatCases(t) {
 		bounded, err := compileSource("t", src)
 		if err != nil {
 			t.Fatalf("%s: %v", src, err)
