@@ -2,11 +2,14 @@ package fastlua
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -22,9 +25,15 @@ import (
 // after its scripts finished. Delivery is at least once: an event whose consumer died is
 // delivered again, so scripts that must not act twice check event.queue_id.
 //
+// An event carries the names (and versions) of the queued scripts that matched it where it was
+// accepted, and it is done only when all of them have run: a consumer runs that list, in its
+// order, each script in the version installed here (the name identifies a script, as in Set;
+// another version is logged at debug level), and not the queued scripts of its own that the
+// publisher did not have, so what runs for an event does not depend on which consumer took it.
+//
 // Policy is here, mechanism in the backend. A consumer never drops an event it cannot run:
-// when no queued script matches it here (another process has the script, or this one does not
-// have it yet), the event is released for any consumer to take after a backoff
+// when one of its scripts is missing here (another process has it, or this one does not have
+// it yet, or has it disabled), the event is released for any consumer to take after a backoff
 // (Config.QueueRetryDelay, doubled on each attempt), and after Config.QueueMaxAttempts
 // deliveries it is moved to the backend's dead-letter place, logged and counted; so is an
 // event that cannot be read, and one delivered more often than that (its consumers kept
@@ -58,8 +67,8 @@ type QueueBackend interface {
 type Delivery struct {
 	// ID names the event: the same on every delivery, it is the script's event.queue_id.
 	ID string
-	// Event is the serialized event, as published; nil when the backend lost it (an entry a
-	// bounded stream trimmed before it ran).
+	// Event is the serialized event, as published; nil when the backend lost it (an entry
+	// deleted from a stream before it ran).
 	Event []byte
 	// Attempt is the number of this delivery: 1 for the first, to any consumer.
 	Attempt int
@@ -100,6 +109,21 @@ type eventRecord struct {
 	HasSession bool            `json:"has_session,omitempty"`
 	Remote     string          `json:"remote,omitempty"`
 	Accepted   int64           `json:"accepted"` // unix nanoseconds
+	// Scripts are the queued scripts that matched where the event was accepted, in the order
+	// they run; nil in a record published before they were carried.
+	Scripts []scriptRef `json:"scripts"`
+}
+
+// scriptRef names a queued script in an eventRecord.
+type scriptRef struct {
+	Name    string `json:"name"`
+	Version string `json:"version"` // scriptVersion of its source
+}
+
+// scriptVersion identifies a script's source: the first 8 bytes of its SHA-256, in hex.
+func scriptVersion(source string) string {
+	sum := sha256.Sum256([]byte(source))
+	return hex.EncodeToString(sum[:8])
 }
 
 // record serializes the event copied in ev.
@@ -109,6 +133,10 @@ func (m *Middleware) record(ev *queuedEvent) ([]byte, error) {
 		Method: string(req.Header.Method()), URI: string(req.RequestURI()), Host: string(req.Host()),
 		Body: req.Body(), Status: resp.StatusCode(), RespBody: resp.Body(),
 		HasSession: ev.hasSess, Remote: ev.conn.remote.String(), Accepted: time.Now().UnixNano(),
+	}
+	r.Scripts = make([]scriptRef, len(ev.scripts))
+	for i, s := range ev.scripts {
+		r.Scripts[i] = scriptRef{Name: s.Name, Version: scriptVersion(s.Source)}
 	}
 	for k, v := range req.Header.All() {
 		r.Headers = append(r.Headers, [2]string{string(k), string(v)})
@@ -128,11 +156,11 @@ func (m *Middleware) record(ev *queuedEvent) ([]byte, error) {
 	return json.Marshal(&r)
 }
 
-// restore fills ev from a serialized event.
-func (ev *queuedEvent) restore(data []byte) error {
+// restore fills ev from a serialized event and returns the scripts it names.
+func (ev *queuedEvent) restore(data []byte) ([]scriptRef, error) {
 	var r eventRecord
 	if err := json.Unmarshal(data, &r); err != nil {
-		return err
+		return nil, err
 	}
 	req, resp := &ev.ctx.Request, &ev.ctx.Response
 	req.Header.SetMethod(r.Method)
@@ -158,7 +186,7 @@ func (ev *queuedEvent) restore(data []byte) error {
 	if addr, err := net.ResolveTCPAddr("tcp", r.Remote); err == nil {
 		ev.conn.remote = addr
 	}
-	return nil
+	return r.Scripts, nil
 }
 
 // publish hands an event to the backend; on failure the fallback applies.
@@ -219,7 +247,8 @@ func (q *queue) handleDelivery(d Delivery) Outcome {
 	if d.Event == nil {
 		return q.deadLetter(d, "", "the backend lost the event's data")
 	}
-	if err := ev.restore(d.Event); err != nil {
+	wanted, err := ev.restore(d.Event)
+	if err != nil {
 		// A record that cannot be read will not become readable.
 		return q.deadLetter(d, "", "the event cannot be read: "+err.Error())
 	}
@@ -227,9 +256,11 @@ func (q *queue) handleDelivery(d Delivery) Outcome {
 	request := string(ev.ctx.Method()) + " " + string(ev.ctx.Path())
 	x, _ := m.getExchange(m.routes.Load(), &ev.ctx, ev.next)
 	defer putExchange(x)
-	_, _, scripts := x.phases()
-	if len(scripts) == 0 {
-		return q.notHere(d, request)
+	_, _, here := x.phases()
+	var missing []string
+	ev.scripts, missing = q.pick(d, wanted, here, ev.scripts[:0])
+	if len(ev.scripts) == 0 || len(missing) > 0 {
+		return q.notHere(d, request, missing)
 	}
 	if d.Attempt > m.cfg.QueueMaxAttempts {
 		// Only consumers that stopped while running it deliver an event this often: one that
@@ -239,23 +270,54 @@ func (q *queue) handleDelivery(d Delivery) Outcome {
 	x.session, x.sessionDone = ev.session, ev.hasSess
 	x.queueID = d.ID
 	q.delivered.Add(1)
-	if !x.runPhase(bridge.Queued, scripts) {
+	if !x.runPhase(bridge.Queued, ev.scripts) {
 		q.failed.Add(1) // logged by runPhase; a script that ran and failed is not retried
 	}
 	return Outcome{Action: DeliveryAck}
 }
 
-// notHere decides about an event no queued script here matches: another consumer may have the
-// script (or this one may get it), so it is retried, until Config.QueueMaxAttempts.
-func (q *queue) notHere(d Delivery, request string) Outcome {
+// pick appends to dst the scripts here that an event names (wanted, in its order) and returns
+// the names it lacks. A record that names none (published before records named them) gets the
+// queued scripts that match it here.
+func (q *queue) pick(d Delivery, wanted []scriptRef, here, dst []*script) ([]*script, []string) {
+	if wanted == nil {
+		return append(dst, here...), nil
+	}
+	var missing []string
+next:
+	for _, w := range wanted {
+		for _, s := range here {
+			if s.Name == w.Name {
+				if v := scriptVersion(s.Source); v != w.Version {
+					q.m.logger.Debug("fastlua: a delivered event's queued script runs in the version installed here, not the one it was accepted with",
+						slog.String("id", d.ID), slog.String("script", s.Name), slog.String("version", v), slog.String("accepted_with", w.Version))
+				}
+				dst = append(dst, s)
+				continue next
+			}
+		}
+		missing = append(missing, w.Name)
+	}
+	return dst, missing
+}
+
+// notHere decides about an event whose queued scripts are not all here (missing names them;
+// none when no queued script matches it here): another consumer may have them (or this one
+// may get them), so it is retried, until Config.QueueMaxAttempts.
+func (q *queue) notHere(d Delivery, request string, missing []string) Outcome {
 	cfg := &q.m.cfg
+	lacked := "a queued script for it"
+	if len(missing) > 0 {
+		lacked = "its queued scripts (" + strings.Join(missing, ", ") + " missing here)"
+	}
 	if d.Attempt >= cfg.QueueMaxAttempts {
-		return q.deadLetter(d, request, fmt.Sprintf("no consumer had a queued script for it in %d attempts (Config.QueueMaxAttempts)", d.Attempt))
+		return q.deadLetter(d, request, fmt.Sprintf("no consumer had %s in %d attempts (Config.QueueMaxAttempts)", lacked, d.Attempt))
 	}
 	after := retryDelay(cfg.QueueRetryDelay, d.Attempt)
 	q.retried.Add(1)
-	q.m.logger.Debug("fastlua: no queued script matches a delivered event here: released for another consumer",
-		slog.String("id", d.ID), slog.String("request", request), slog.Int("attempt", d.Attempt), slog.Duration("retry_after", after))
+	q.m.logger.Debug("fastlua: a delivered event's queued scripts are not all here: released for another consumer",
+		slog.String("id", d.ID), slog.String("request", request), slog.Any("missing", missing),
+		slog.Int("attempt", d.Attempt), slog.Duration("retry_after", after))
 	return Outcome{Action: DeliveryRetry, After: after}
 }
 

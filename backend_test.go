@@ -173,7 +173,7 @@ func TestQueueBackendRetryThenDeadLetter(t *testing.T) {
 	outcomes := backend.outcomesSoFar()
 	want := []Outcome{{Action: DeliveryRetry, After: time.Millisecond}, {Action: DeliveryRetry, After: 2 * time.Millisecond},
 		{Action: DeliveryRetry, After: 4 * time.Millisecond},
-		{Action: DeliveryDeadLetter, Reason: "no consumer had a queued script for it in 4 attempts (Config.QueueMaxAttempts)"}}
+		{Action: DeliveryDeadLetter, Reason: "no consumer had its queued scripts (r.x.get.queued missing here) in 4 attempts (Config.QueueMaxAttempts)"}}
 	if !slices.Equal(outcomes, want) {
 		t.Fatalf("outcomes %+v\nwant %+v", outcomes, want)
 	}
@@ -267,5 +267,22 @@ func TestQueueBackendPoisonEvent(t *testing.T) {
 	}
 	if r := backend.outcomesSoFar()[0].Reason; !strings.Contains(r, "delivered 4 times, more than Config.QueueMaxAttempts") {
 		t.Fatalf("reason %q", r)
+	}
+}
+
+// A record published before records named their scripts (no "scripts" field) runs the queued
+// scripts that match it here, as it did then.
+func TestQueueBackendRecordWithoutScripts(t *testing.T) {
+	store := NewMemoryStore()
+	backend := newChanBackend()
+	ts := serve(t, Config{Store: store, QueueBackend: backend,
+		Scripts: []Script{{Name: "o.x.get.queued", Source: `platform.store.incr("ran", 1)`}}}, (&echo{}).handle)
+	old := `{"method":"GET","uri":"/o/x","host":"","headers":null,"status":200,"response_headers":null,"accepted":1}`
+	if err := backend.Publish(context.Background(), []byte(old)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the run", func() bool { return storeNumber(store, "ran") == 1 })
+	if st := ts.mw.Stats().Queue; st.Delivered != 1 || st.Retried != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }

@@ -186,11 +186,14 @@
 // (FallbackDrop); either way it is counted, and a request never waits for the backend. Several
 // instances share platform.store by setting the same Config.Store (redisstore.Store).
 //
-// A consumer never acknowledges an event it cannot run. When no queued script matches it here
-// (another instance has the script, or this one does not have it yet), the event is released
-// for any consumer to take after Config.QueueRetryDelay (doubled on each attempt, one second by
-// default), and after Config.QueueMaxAttempts deliveries (10) it is moved to the backend's
-// dead-letter place (redisstore: a second stream), logged and counted (QueueStats.Retried and
+// An event carries the names of the queued scripts that matched it where it was accepted, and a
+// consumer runs exactly those, each in the version installed here: not a queued script of its
+// own the publisher did not have, so what runs does not depend on which consumer took it. A
+// consumer never acknowledges an event it cannot run in full. When one of its scripts is
+// missing here (another instance has it, or this one does not have it yet, or has it disabled),
+// the event is released for any consumer to take after Config.QueueRetryDelay (doubled on
+// each attempt, one second by default), and after Config.QueueMaxAttempts deliveries (10) it is
+// moved to the backend's dead-letter place (redisstore: a second stream), logged and counted (QueueStats.Retried and
 // DeadLettered); so are an event that cannot be read and one delivered more often than that
 // (its consumers kept stopping while they ran it). A queued script that runs and fails is done:
 // its error is logged and counted (QueueStats.Failed), and it is not delivered again.

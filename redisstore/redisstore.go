@@ -35,7 +35,7 @@
 // consumer that died) are claimed by the next consumer that looks (every Block, or
 // ClaimIdle/4 if shorter), in a server-side script that reads the delivery counts and
 // increments them in one step: the count is the attempt number fastlua decides on. A consumer
-// that has no queued script for an event releases it: the entry's idle time is set to
+// that lacks one of an event's queued scripts releases it: the entry's idle time is set to
 // ClaimIdle minus the backoff fastlua asked for (XCLAIM IDLE), so it becomes claimable after the
 // backoff (at most ClaimIdle), and the consumer that released it leaves it to the others for
 // two claim intervals more before it takes it back itself. A consumer that stops releases the

@@ -431,7 +431,7 @@ func TestQueueDeadLetters(t *testing.T) {
 	for _, m := range rdb.XRange(ctx, "q:dl:dead", "-", "+").Val() {
 		v := m.Values
 		if !ids[v["id"].(string)] || v["attempts"] != fmt.Sprint(attempts) || v["event"] == nil ||
-			v["reason"] != "no consumer had a queued script for it in 3 attempts (Config.QueueMaxAttempts)" {
+			v["reason"] != "no consumer had its queued scripts (q.x.get.queued missing here) in 3 attempts (Config.QueueMaxAttempts)" {
 			t.Fatalf("a dead letter: %v", v)
 		}
 		delete(ids, v["id"].(string))
@@ -526,5 +526,108 @@ func TestQueueStopReleasesReadAhead(t *testing.T) {
 		if a != 2 {
 			t.Fatalf("attempts %v, want 2 each", attempts)
 		}
+	}
+}
+
+// consumer is a middleware on the stream of cfg with the given queued scripts (name: source),
+// consuming unless publishOnly, all sharing the store prefix "s:".
+func consumer(t *testing.T, rdb redis.UniversalClient, cfg redisstore.QueueConfig, fcfg fastlua.Config, publishOnly bool, scripts ...string) (*fastlua.Middleware, fasthttp.RequestHandler) {
+	t.Helper()
+	fcfg.Store = redisstore.NewStore(rdb, "s:")
+	fcfg.QueueBackend = redisstore.NewQueue(rdb, cfg)
+	fcfg.Logger = slog.New(slog.DiscardHandler)
+	for i := 0; i+1 < len(scripts); i += 2 {
+		fcfg.Scripts = append(fcfg.Scripts, fastlua.Script{Name: scripts[i], Source: scripts[i+1], TimeLimit: 20 * time.Second})
+	}
+	mw, err := fastlua.New(fcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler := func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") }
+	if !publishOnly {
+		if err := mw.Consume(handler); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return mw, mw.Wrap(handler)
+}
+
+// counts is a queued script that counts its runs under name, in all and per queue_id.
+func counts(name string) string {
+	return fmt.Sprintf(`platform.store.incr(%[1]q, 1); platform.store.incr(%[1]q .. ":" .. event.queue_id, 1)`, name)
+}
+
+// Two gateways on one stream, g1 with two queued scripts for /q/x (audit and billing), g2 with
+// audit only: an event is acknowledged only once every script that matched where it was
+// accepted has run, so g2 releases every event it gets, and each script runs once per event.
+func TestQueueEveryMatchedScriptRuns(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	ctx := context.Background()
+	stream := redisstore.QueueConfig{Stream: "q:all", Block: 100 * time.Millisecond, ClaimIdle: time.Minute}
+	fcfg := fastlua.Config{QueueRetryDelay: 50 * time.Millisecond}
+	g1, h1 := consumer(t, rdb, withConsumer(stream, "g1"), fcfg, false,
+		"q.{x}.get.queued", counts("audit"), "q.{y...}.get.queued", counts("billing"))
+	g2, _ := consumer(t, rdb, withConsumer(stream, "g2"), fcfg, false, "q.{x}.get.queued", counts("audit"))
+	const n = 40
+	for i := 0; i < n; i++ {
+		if s := get(h1); s != 200 {
+			t.Fatal(s)
+		}
+	}
+	waitFor(t, "every script of every event", 30*time.Second, func() bool {
+		return number(t, rdb, "s:audit") >= n && number(t, rdb, "s:billing") >= n &&
+			rdb.XPending(ctx, "q:all", "fastlua").Val().Count == 0
+	})
+	for _, mw := range []*fastlua.Middleware{g1, g2} {
+		if err := mw.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"audit", "billing"} {
+		if got := number(t, rdb, "s:"+name); got != n {
+			t.Errorf("%s ran %d times for %d events", name, got, n)
+		}
+		keys := rdb.Keys(ctx, "s:"+name+":*").Val()
+		if len(keys) != n {
+			t.Errorf("%s ran for %d distinct queue_ids, want %d", name, len(keys), n)
+		}
+	}
+	s1, s2 := g1.Stats().Queue, g2.Stats().Queue
+	if s1.Delivered != n || s2.Delivered != 0 || s2.Retried == 0 || s1.DeadLettered+s2.DeadLettered != 0 {
+		t.Fatalf("g1: %+v\ng2: %+v", s1, s2)
+	}
+	if l := rdb.XLen(ctx, "q:all:dead").Val(); l != 0 {
+		t.Fatalf("%d dead letters", l)
+	}
+}
+
+// A consumer runs the queued scripts that matched where the event was accepted, by name: its own
+// version of each (here a different source), and not a script the publisher did not have.
+func TestQueueRunsThePublishersScripts(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	ctx := context.Background()
+	stream := redisstore.QueueConfig{Stream: "q:pub", Block: 100 * time.Millisecond, ClaimIdle: time.Minute}
+	pub, hp := consumer(t, rdb, withConsumer(stream, "pub"), fastlua.Config{}, true,
+		"q.{x}.get.queued", counts("audit"))
+	con, _ := consumer(t, rdb, withConsumer(stream, "con"), fastlua.Config{}, false,
+		"q.{x}.get.queued", counts("audit2"), "q.x.get.queued", counts("extra"))
+	const n = 10
+	for i := 0; i < n; i++ {
+		if s := get(hp); s != 200 {
+			t.Fatal(s)
+		}
+	}
+	waitFor(t, "the events", 30*time.Second, func() bool {
+		return number(t, rdb, "s:audit2") >= n && rdb.XPending(ctx, "q:pub", "fastlua").Val().Count == 0
+	})
+	for _, mw := range []*fastlua.Middleware{pub, con} {
+		if err := mw.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, a2, x := number(t, rdb, "s:audit"), number(t, rdb, "s:audit2"), number(t, rdb, "s:extra"); a != 0 || a2 != n || x != 0 {
+		t.Fatalf("the publisher's version ran %d times, the consumer's %d, the consumer's other script %d; want 0, %d, 0", a, a2, x, n)
 	}
 }
