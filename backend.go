@@ -38,7 +38,8 @@ import (
 // deliveries it is moved to the backend's dead-letter place, logged and counted; so is an
 // event that cannot be read, and one delivered more often than that (its consumers kept
 // stopping while they ran it). A queued script that runs and fails is done: its error is
-// logged and counted, and the event is not delivered again.
+// logged and counted, and the event is not delivered again. A delivery that got no Lua state
+// (Close gave up waiting for one) did not run: it is released for another consumer at once.
 //
 // Requests never wait for the backend: the copy goes on the local bounded queue as before, and
 // the queue's workers publish it. When publishing fails, Config.QueueFallback says what happens:
@@ -271,6 +272,16 @@ func (q *queue) handleDelivery(d Delivery) Outcome {
 	x.queueID = d.ID
 	q.delivered.Add(1)
 	if !x.runPhase(bridge.Queued, ev.scripts) {
+		if x.noState {
+			// No state (Close gave up waiting for one): the scripts did not run, or not all
+			// of them; another consumer takes the event at once (and runs them all: at least
+			// once).
+			q.delivered.Add(^uint64(0))
+			q.retried.Add(1)
+			m.logger.Warn("fastlua: a delivered event's queued scripts got no Lua state: released for another consumer",
+				slog.String("id", d.ID), slog.String("request", request), slog.Int("attempt", d.Attempt))
+			return Outcome{Action: DeliveryRetry}
+		}
 		q.failed.Add(1) // logged by runPhase; a script that ran and failed is not retried
 	}
 	return Outcome{Action: DeliveryAck}

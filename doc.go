@@ -196,7 +196,8 @@
 // moved to the backend's dead-letter place (redisstore: a second stream), logged and counted (QueueStats.Retried and
 // DeadLettered); so are an event that cannot be read and one delivered more often than that
 // (its consumers kept stopping while they ran it). A queued script that runs and fails is done:
-// its error is logged and counted (QueueStats.Failed), and it is not delivered again.
+// its error is logged and counted (QueueStats.Failed), and it is not delivered again; one that
+// got no Lua state (Close gave up waiting for one) did not run, and is released at once.
 //
 // # Script files
 //

@@ -33,6 +33,7 @@ type exchange struct {
 	session     any    // Config.Session's value for the request
 	sessionDone bool   // session has been built
 	queueID     string // the queued event's id, for its queued scripts
+	noState     bool   // begin got no state: the phase's scripts did not all run
 }
 
 var exchangePool = sync.Pool{New: func() any {
@@ -54,7 +55,7 @@ func putExchange(x *exchange) {
 	x.route.reset()
 	x.m, x.ctx, x.next, x.cur, x.st, x.running, x.root = nil, nil, nil, nil, nil, nil, nil
 	x.answered, x.depth, x.phase, x.apiCalls = false, 0, bridge.PreProcess, 0
-	x.session, x.sessionDone, x.queueID = nil, false, ""
+	x.session, x.sessionDone, x.queueID, x.noState = nil, false, "", false
 	exchangePool.Put(x)
 }
 
@@ -160,6 +161,7 @@ func (x *exchange) begin() (lv *level, ok bool) {
 	if st == nil {
 		var err error
 		if st, err = x.acquire(x.phase); err != nil {
+			x.noState = true
 			x.fail(&ScriptError{Kind: KindUnavailable, Status: 503, Message: err.Error(), Err: err}, false)
 			return nil, false
 		}

@@ -631,3 +631,51 @@ func TestQueueRunsThePublishersScripts(t *testing.T) {
 		t.Fatalf("the publisher's version ran %d times, the consumer's %d, the consumer's other script %d; want 0, %d, 0", a, a2, x, n)
 	}
 }
+
+// A delivery whose consumer gets no Lua state, because Close gave up waiting (its deadline
+// passed while the only state was busy), did not run: it is released for another consumer, not
+// acknowledged.
+func TestQueueNoStateIsNotDone(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	ctx := context.Background()
+	stream := redisstore.QueueConfig{Stream: "q:nostate", Block: 50 * time.Millisecond, ClaimIdle: time.Minute, Batch: 1}
+	script := `platform.api.get("block"); ` + counts("ran")
+	started, unblock := make(chan struct{}, 2), make(chan struct{})
+	a, err := fastlua.New(fastlua.Config{Store: redisstore.NewStore(rdb, "s:"),
+		QueueBackend: redisstore.NewQueue(rdb, withConsumer(stream, "a")), Logger: slog.New(slog.DiscardHandler),
+		MaxStates: 1, QueueConsumers: 2, PoolTimeout: 50 * time.Millisecond,
+		Scripts: []fastlua.Script{{Name: "q.x.get.queued", Source: script, TimeLimit: 20 * time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ha := a.Wrap(func(ctx *fasthttp.RequestCtx) {})
+	if err := a.Consume(func(ctx *fasthttp.RequestCtx) { started <- struct{}{}; <-unblock }); err != nil {
+		t.Fatal(err)
+	}
+	get(ha)
+	get(ha)
+	<-started // one delivery holds the only state
+	waitFor(t, "both deliveries", 10*time.Second, func() bool { return rdb.XPending(ctx, "q:nostate", "fastlua").Val().Count == 2 })
+	closed := make(chan error)
+	go func() {
+		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		closed <- a.Close(short)
+	}()
+	// The other delivery is left for b, which runs it; a's runs on, renewed.
+	b, _ := consumer(t, rdb, withConsumer(stream, "b"), fastlua.Config{}, false, "q.x.get.queued", counts("ran"))
+	waitFor(t, "the delivery a had no state for", 20*time.Second, func() bool { return number(t, rdb, "s:ran") == 1 })
+	close(unblock)
+	<-closed
+	waitFor(t, "both events", 20*time.Second, func() bool { return number(t, rdb, "s:ran") == 2 })
+	if err := b.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rdb.Keys(ctx, "s:ran:*").Val()); n != 2 || number(t, rdb, "s:ran") != 2 {
+		t.Fatalf("%d runs of %d events", number(t, rdb, "s:ran"), n)
+	}
+	if p := rdb.XPending(ctx, "q:nostate", "fastlua").Val(); p.Count != 0 {
+		t.Fatalf("%d entries still pending", p.Count)
+	}
+}
