@@ -189,7 +189,10 @@ func TestQueue(t *testing.T) {
 			t.Fatal(s)
 		}
 	}
-	waitFor(t, "the events", 20*time.Second, func() bool { return number(t, rdb, "s:runs") == n })
+	// Acknowledged: each script finished (it counts "runs" first, then its queue_id).
+	waitFor(t, "the events", 20*time.Second, func() bool {
+		return number(t, rdb, "s:runs") >= n && rdb.XPending(context.Background(), "q:test", "fastlua").Val().Count == 0
+	})
 	keys := rdb.Keys(context.Background(), "s:run:*").Val()
 	if len(keys) != n {
 		t.Fatalf("%d distinct queue_ids for %d events", len(keys), n)
@@ -368,7 +371,9 @@ func TestQueueOnlyOneConsumerHasTheScript(t *testing.T) {
 			t.Fatal(s)
 		}
 	}
-	waitFor(t, "the events", 30*time.Second, func() bool { return number(t, rdb, "s:runs") >= n })
+	waitFor(t, "the events", 30*time.Second, func() bool {
+		return number(t, rdb, "s:runs") >= n && rdb.XPending(context.Background(), "q:one", "fastlua").Val().Count == 0
+	})
 	keys := rdb.Keys(context.Background(), "s:run:*").Val()
 	if len(keys) != n {
 		t.Fatalf("%d distinct queue_ids for %d events", len(keys), n)
