@@ -53,7 +53,8 @@ import (
 // that the consumer can also release an event for another consumer and dead-letter one.
 type QueueBackend interface {
 	// Publish stores an event durably; when it returns nil, the event is accepted and will be
-	// delivered to a consumer at least once.
+	// delivered to a consumer at least once. A backend that is full refuses the event (an
+	// error: Config.QueueFallback applies) rather than drop one it accepted.
 	Publish(ctx context.Context, event []byte) error
 	// Consume delivers events to handle, one at a time, until ctx ends, and returns then. When
 	// handle returns, the backend does what the Outcome says: acknowledge the event, release it

@@ -182,9 +182,10 @@
 // the handler given to Wrap); a process that does not call it only publishes.
 // Delivery is at least once: an event whose consumer died is delivered again elsewhere, with
 // the same event.queue_id, so scripts that must act once can record it. When the backend
-// refuses an event, Config.QueueFallback runs it here (FallbackLocal) or drops it
-// (FallbackDrop); either way it is counted, and a request never waits for the backend. Several
-// instances share platform.store by setting the same Config.Store (redisstore.Store).
+// refuses an event (it cannot be reached, or it is full: a bounded backend refuses new events
+// rather than drop ones it accepted), Config.QueueFallback runs it here (FallbackLocal) or
+// drops it (FallbackDrop); either way it is counted, and a request never waits for the
+// backend. Several instances share platform.store by setting the same Config.Store (redisstore.Store).
 //
 // An event carries the names of the queued scripts that matched it where it was accepted, and a
 // consumer runs exactly those, each in the version installed here: not a queued script of its

@@ -20,9 +20,9 @@
 //
 // # Queue
 //
-// Queued events are appended (XADD, as JSON) to a stream whose length is bounded (MAXLEN ~).
-// Consumers in any number of processes read it through one consumer group (XREADGROUP) and
-// acknowledge (XACK) an event only after its queued scripts finished. Delivery is at least
+// Queued events are appended (XADD, as JSON) to a stream. Consumers in any number of processes
+// read it through one consumer group (XREADGROUP) and acknowledge (XACK) an event only after
+// its queued scripts finished. Delivery is at least
 // once: a script that must not act twice keeps event.queue_id, the stream entry's id, which is
 // the same on every delivery of an event. What happens when Redis cannot be reached is
 // fastlua's Config.QueueFallback: the event runs in the process that accepted it, or is dropped
@@ -42,8 +42,18 @@
 // entries it read ahead and did not start, claimable at once. Giving up on an event is one
 // server-side script too: the entry is added to the dead-letter stream (QueueConfig.DeadLetter,
 // with the fields id, event, reason, attempts and consumer) and acknowledged at once. Releases,
-// dead letters and renewals act only on entries this consumer still owns. An entry the stream
-// trimmed (MaxLen) before it ran is dead-lettered without its event.
+// dead letters and renewals act only on entries this consumer still owns. An entry deleted
+// from the stream (XDEL) before it ran is dead-lettered without its event.
+//
+// The stream's length is bounded without losing work. An entry leaves it only once every
+// consumer group on it has acknowledged it and every entry before it: once a claim interval, a
+// consumer trims the stream (XTRIM MINID) below the oldest entry some group has pending or has
+// not read. A Publish that finds QueueConfig.MaxLen entries after such a trim refuses the event
+// with ErrStreamFull, so fastlua's Config.QueueFallback applies (the event runs in the process
+// that accepted it, or is dropped and counted); it never trims an entry that has not run.
+// Entries acknowledged after one still pending stay until it is acknowledged, and count
+// towards MaxLen; a consumer group nobody reads any more holds every entry it has not
+// acknowledged: delete it (XGROUP DESTROY).
 //
 // The queue needs Redis 6.2 or later. In Redis Cluster the stream and its dead-letter stream
 // must share a hash slot: give them one hash tag ({fastlua}:queued and {fastlua}:queued:dead).
@@ -177,8 +187,11 @@ type QueueConfig struct {
 	Group string
 	// Consumer names this process in the group. Default the host name and process id.
 	Consumer string
-	// MaxLen bounds the stream and the dead-letter stream (approximately: XADD MAXLEN ~).
-	// Default 1,000,000.
+	// MaxLen bounds the stream: a Publish that finds it holding MaxLen entries, once the ones
+	// every consumer group acknowledged are trimmed, refuses the event with ErrStreamFull (and
+	// fastlua's Config.QueueFallback runs it in that process, or drops and counts it); an
+	// entry not yet acknowledged is never trimmed. It bounds the dead-letter stream too, which
+	// keeps about the newest MaxLen dead letters (XADD MAXLEN ~). Default 1,000,000.
 	MaxLen int64
 	// ClaimIdle is how long the entries of a consumer that stopped (a process killed, a host
 	// gone) stay pending before another consumer claims them. A live consumer renews its
@@ -230,10 +243,75 @@ func NewQueue(rdb redis.UniversalClient, cfg QueueConfig) *Queue {
 	return &Queue{rdb: rdb, cfg: cfg}
 }
 
-// Publish implements fastlua.QueueBackend: XADD with a bounded length.
+// ErrStreamFull is the error of a Publish that found the stream holding QueueConfig.MaxLen
+// entries after the ones every consumer group acknowledged were trimmed: the event is refused,
+// and fastlua's Config.QueueFallback applies.
+var ErrStreamFull = errors.New("redisstore: the queue's stream is full of events its consumer groups have not acknowledged")
+
+// trimLua defines trim(stream): it removes the entries of the stream that every consumer group
+// has acknowledged, those before the oldest entry some group has pending or has not read yet
+// (XTRIM MINID). A stream without a group keeps every entry.
+const trimLua = `
+local function before(a, b) -- stream ids a < b
+  local am, as = a:match('^(%d+)-(%d+)$')
+  local bm, bs = b:match('^(%d+)-(%d+)$')
+  if #am ~= #bm then return #am < #bm end
+  if am ~= bm then return am < bm end
+  if #as ~= #bs then return #as < #bs end
+  return as < bs
+end
+local function trim(stream)
+  local groups = redis.call('XINFO', 'GROUPS', stream)
+  if #groups == 0 then return end
+  local floor = nil -- the oldest entry some group has not acknowledged; nil: none
+  for _, g in ipairs(groups) do
+    local name, last
+    for i = 1, #g, 2 do
+      if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then last = g[i + 1] end
+    end
+    local oldest = nil
+    local p = redis.call('XPENDING', stream, name)
+    if p[1] > 0 then
+      oldest = p[2]
+    else
+      local unread = redis.call('XRANGE', stream, '(' .. last, '+', 'COUNT', 1)
+      if #unread > 0 then oldest = unread[1][1] end
+    end
+    if oldest and (floor == nil or before(oldest, floor)) then floor = oldest end
+  end
+  if floor then
+    redis.call('XTRIM', stream, 'MINID', floor)
+  else
+    redis.call('XTRIM', stream, 'MAXLEN', 0)
+  end
+end
+`
+
+// publishScript appends the event ARGV[2] to the stream KEYS[1] unless it holds ARGV[1]
+// entries after trim: then it returns false (nil).
+var publishScript = redis.NewScript(trimLua + `
+local stream, maxLen = KEYS[1], tonumber(ARGV[1])
+if redis.call('XLEN', stream) >= maxLen then
+  trim(stream)
+  if redis.call('XLEN', stream) >= maxLen then return false end
+end
+return redis.call('XADD', stream, '*', 'event', ARGV[2])
+`)
+
+// trimScript trims the stream KEYS[1] (trim) and returns its length.
+var trimScript = redis.NewScript(trimLua + `
+trim(KEYS[1])
+return redis.call('XLEN', KEYS[1])
+`)
+
+// Publish implements fastlua.QueueBackend: XADD, unless the stream holds MaxLen entries not
+// every consumer group has acknowledged (ErrStreamFull); one server-side script.
 func (q *Queue) Publish(ctx context.Context, event []byte) error {
-	return q.rdb.XAdd(ctx, &redis.XAddArgs{Stream: q.cfg.Stream, MaxLen: q.cfg.MaxLen, Approx: true,
-		Values: []any{"event", event}}).Err()
+	err := publishScript.Run(ctx, q.rdb, []string{q.cfg.Stream}, q.cfg.MaxLen, event).Err()
+	if errors.Is(err, redis.Nil) {
+		return fmt.Errorf("%w: %d entries (QueueConfig.MaxLen)", ErrStreamFull, q.cfg.MaxLen)
+	}
+	return err
 }
 
 // claimEvery is how often a consumer looks for entries to claim.
@@ -266,6 +344,10 @@ func (q *Queue) Consume(ctx context.Context, handle func(fastlua.Delivery) fastl
 			}
 			if claimFrom = next; next == "0-0" {
 				nextClaim = now.Add(q.claimEvery())
+				// Once a claim interval: what every group has acknowledged leaves the stream.
+				if err := trimScript.Run(ctx, q.rdb, []string{q.cfg.Stream}).Err(); err != nil {
+					return ctxOr(ctx, err)
+				}
 			}
 		}
 		streams, err := q.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: q.cfg.Group, Consumer: q.cfg.Consumer,
