@@ -55,6 +55,22 @@
 // towards MaxLen; a consumer group nobody reads any more holds every entry it has not
 // acknowledged: delete it (XGROUP DESTROY).
 //
+// # Deadlines
+//
+// A platform.store call gets the rest of its script's time limit as its context's deadline, and
+// a Publish fastlua's Config.HTTPTimeout; both end then, whatever Redis does, so a stalled Redis
+// holds no Lua state past its script's limit. go-redis applies a context's deadline to the
+// socket only in a client made with ContextTimeoutEnabled: true; make yours so:
+//
+//	opts, err := redis.ParseURL(url)
+//	opts.ContextTimeoutEnabled = true // a call ends at its context's deadline
+//	rdb := redis.NewClient(opts)
+//
+// With another client (any whose options do not say so, or a type this package does not know),
+// each call runs on a goroutine of its own, which the call leaves at its deadline: that
+// goroutine ends, and gives its connection back, only at the client's ReadTimeout (3 seconds by
+// default), so a stalled Redis piles them up.
+//
 // The queue needs Redis 6.2 or later. In Redis Cluster the stream and its dead-letter stream
 // must share a hash slot: give them one hash tag ({fastlua}:queued and {fastlua}:queued:dead).
 package redisstore
@@ -75,13 +91,65 @@ import (
 
 // Store is a fastlua.Store on Redis.
 type Store struct {
-	rdb    redis.UniversalClient
-	prefix string
+	rdb     redis.UniversalClient
+	prefix  string
+	honours bool // rdb bounds its socket I/O by the context (honoursContext)
 }
 
 // NewStore returns a store whose keys are prefix followed by the script's key.
+//
+// Make rdb with ContextTimeoutEnabled: true (see "Deadlines" in the package doc): then a call
+// ends at the script's deadline by itself. Without it, each call runs on a goroutine of its own
+// that is abandoned at the deadline and ends at the client's ReadTimeout, holding a
+// connection until then.
 func NewStore(rdb redis.UniversalClient, prefix string) *Store {
-	return &Store{rdb: rdb, prefix: prefix}
+	return &Store{rdb: rdb, prefix: prefix, honours: honoursContext(rdb)}
+}
+
+// honoursContext reports whether rdb bounds its socket reads and writes by a call's context
+// (ContextTimeoutEnabled). go-redis ignores a context's deadline on the socket otherwise; a
+// client of a type it does not know is assumed not to.
+func honoursContext(rdb redis.UniversalClient) bool {
+	switch c := rdb.(type) {
+	case *redis.Client:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		return c.Options().ContextTimeoutEnabled
+	}
+	return false
+}
+
+// bounded returns call's result, or an error when ctx ends first. When the client does not
+// bound its socket I/O by ctx itself (honours false), call runs on a goroutine of its own,
+// left to end at the client's own timeouts if ctx ends first (its result is dropped).
+func bounded[T any](ctx context.Context, honours bool, call func(context.Context) (T, error)) (T, error) {
+	if honours || ctx.Done() == nil {
+		return call(ctx)
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := call(ctx)
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, fmt.Errorf("redisstore: Redis did not answer in time: %w", ctx.Err())
+	}
+}
+
+// bounded0 is bounded for a call that returns only an error.
+func bounded0(ctx context.Context, honours bool, call func(context.Context) error) error {
+	_, err := bounded(ctx, honours, func(ctx context.Context) (struct{}, error) { return struct{}{}, call(ctx) })
+	return err
 }
 
 // incrScript adds ARGV[1] to KEYS[1] and gives a key that did not exist the ttl ARGV[2] (ms).
@@ -138,7 +206,7 @@ func ms(ttl time.Duration) time.Duration {
 
 // Get implements fastlua.Store.
 func (s *Store) Get(ctx context.Context, key string) (any, bool, error) {
-	v, err := s.rdb.Get(ctx, s.prefix+key).Result()
+	v, err := bounded(ctx, s.honours, func(ctx context.Context) (string, error) { return s.rdb.Get(ctx, s.prefix+key).Result() })
 	if errors.Is(err, redis.Nil) {
 		return nil, false, nil
 	}
@@ -155,13 +223,14 @@ func (s *Store) Set(ctx context.Context, key string, value any, ttl time.Duratio
 	if err != nil {
 		return err
 	}
-	return s.rdb.Set(ctx, s.prefix+key, v, ms(ttl)).Err()
+	return bounded0(ctx, s.honours, func(ctx context.Context) error { return s.rdb.Set(ctx, s.prefix+key, v, ms(ttl)).Err() })
 }
 
 // Incr implements fastlua.Store with one round trip: a server-side script.
 func (s *Store) Incr(ctx context.Context, key string, by float64, ttl time.Duration) (float64, error) {
-	res, err := incrScript.Run(ctx, s.rdb, []string{s.prefix + key},
-		strconv.FormatFloat(by, 'g', -1, 64), ms(ttl).Milliseconds()).Text()
+	res, err := bounded(ctx, s.honours, func(ctx context.Context) (string, error) {
+		return incrScript.Run(ctx, s.rdb, []string{s.prefix + key}, strconv.FormatFloat(by, 'g', -1, 64), ms(ttl).Milliseconds()).Text()
+	})
 	if err != nil {
 		if strings.Contains(err.Error(), "not a valid float") {
 			return 0, fastlua.ErrNotNumber
@@ -173,7 +242,7 @@ func (s *Store) Incr(ctx context.Context, key string, by float64, ttl time.Durat
 
 // Delete implements fastlua.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	return s.rdb.Del(ctx, s.prefix+key).Err()
+	return bounded0(ctx, s.honours, func(ctx context.Context) error { return s.rdb.Del(ctx, s.prefix+key).Err() })
 }
 
 // QueueConfig configures a Queue. Its zero value works.
@@ -209,11 +278,14 @@ type QueueConfig struct {
 
 // Queue is a fastlua.QueueBackend on Redis Streams.
 type Queue struct {
-	rdb redis.UniversalClient
-	cfg QueueConfig
+	rdb     redis.UniversalClient
+	cfg     QueueConfig
+	honours bool // rdb bounds its socket I/O by the context (honoursContext)
 }
 
-// NewQueue returns a queue on rdb.
+// NewQueue returns a queue on rdb. Make rdb with ContextTimeoutEnabled: true, as for NewStore:
+// without it, a Publish to a Redis that does not answer is abandoned at its deadline (fastlua's
+// Config.HTTPTimeout) on a goroutine that ends at the client's ReadTimeout.
 func NewQueue(rdb redis.UniversalClient, cfg QueueConfig) *Queue {
 	if cfg.Stream == "" {
 		cfg.Stream = "fastlua:queued"
@@ -240,7 +312,7 @@ func NewQueue(rdb redis.UniversalClient, cfg QueueConfig) *Queue {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 16
 	}
-	return &Queue{rdb: rdb, cfg: cfg}
+	return &Queue{rdb: rdb, cfg: cfg, honours: honoursContext(rdb)}
 }
 
 // ErrStreamFull is the error of a Publish that found the stream holding QueueConfig.MaxLen
@@ -307,7 +379,9 @@ return redis.call('XLEN', KEYS[1])
 // Publish implements fastlua.QueueBackend: XADD, unless the stream holds MaxLen entries not
 // every consumer group has acknowledged (ErrStreamFull); one server-side script.
 func (q *Queue) Publish(ctx context.Context, event []byte) error {
-	err := publishScript.Run(ctx, q.rdb, []string{q.cfg.Stream}, q.cfg.MaxLen, event).Err()
+	err := bounded0(ctx, q.honours, func(ctx context.Context) error {
+		return publishScript.Run(ctx, q.rdb, []string{q.cfg.Stream}, q.cfg.MaxLen, event).Err()
+	})
 	if errors.Is(err, redis.Nil) {
 		return fmt.Errorf("%w: %d entries (QueueConfig.MaxLen)", ErrStreamFull, q.cfg.MaxLen)
 	}

@@ -775,3 +775,53 @@ func TestQueueTrimsOnlyAcknowledged(t *testing.T) {
 		t.Fatalf("after the second group acknowledged 5: %d entries, want 6", l)
 	}
 }
+
+// A Redis that stops answering (its process paused by SIGSTOP, connections open) holds no Lua
+// state past its script's time limit, whether or not the client was made with
+// ContextTimeoutEnabled: a store call fails at the script's deadline, the request is answered,
+// and the state is free for the next one. A Publish ends at its context's deadline too.
+func TestStoreStalledRedisHoldsNoState(t *testing.T) {
+	srv := redistest.Start(t)
+	for _, contextTimeout := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", contextTimeout), func(t *testing.T) {
+			rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: contextTimeout})
+			defer rdb.Close()
+			if err := rdb.Ping(context.Background()).Err(); err != nil {
+				t.Fatal(err)
+			}
+			mw, err := fastlua.New(fastlua.Config{Store: redisstore.NewStore(rdb, "s:"), MaxStates: 1,
+				Logger: slog.New(slog.DiscardHandler),
+				Scripts: []fastlua.Script{{Name: "q.x.get.pre_process", TimeLimit: 200 * time.Millisecond,
+					Source: `local ok, err = pcall(platform.store.get, "k")`}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mw.Close(context.Background())
+			srv.Pause()
+			defer srv.Resume()
+			h := mw.Wrap(func(ctx *fasthttp.RequestCtx) {})
+			for i := 0; i < 3; i++ {
+				start := time.Now()
+				var ctx fasthttp.RequestCtx
+				ctx.Request.SetRequestURI("/q/x")
+				h(&ctx)
+				d, body := time.Since(start), string(ctx.Response.Body())
+				// The go-redis default ReadTimeout is 3 s: an answer before it is the deadline's.
+				if d > 2*time.Second || ctx.Response.StatusCode() != 500 || !strings.Contains(body, "time limit of 200ms") {
+					t.Fatalf("request %d: %d %s after %v; want the time-limit error at 200ms", i, ctx.Response.StatusCode(), body, d)
+				}
+				if p := mw.Stats().Pool; p.Idle != p.Live {
+					t.Fatalf("after request %d: %d of %d states busy", i, p.Live-p.Idle, p.Live)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			err = redisstore.NewQueue(rdb, redisstore.QueueConfig{}).Publish(ctx, []byte(`{}`))
+			if d := time.Since(start); err == nil || d > 2*time.Second {
+				t.Fatalf("publish: %v after %v", err, d)
+			}
+			srv.Resume()
+		})
+	}
+}

@@ -115,6 +115,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("-redis: %w", err)
 		}
+		opts.ContextTimeoutEnabled = true // a store call or Publish ends at its deadline (redisstore's "Deadlines")
 		rdb := redis.NewClient(opts)
 		defer rdb.Close()
 		if err := rdb.Ping(context.Background()).Err(); err != nil {
