@@ -136,6 +136,9 @@ func (m *Middleware) AdminHandler() fasthttp.RequestHandler {
 			adminError(ctx, 401, "an admin token is required (Authorization: Bearer <token>)")
 			return
 		}
+		if m.adminShared(ctx) { // with Config.ScriptSource, or its status and rollback paths
+			return
+		}
 		name, hasName, ok := adminPath(string(ctx.Path()))
 		if !ok {
 			adminError(ctx, 404, "not an event_script path")
@@ -277,6 +280,9 @@ func (m *Middleware) adminPatch(ctx *fasthttp.RequestCtx, name string) {
 		adminError(ctx, 400, err.Error())
 		return
 	}
+	if !m.adminPatchBase(ctx) { // with Config.ScriptSource: read its latest set first
+		return
+	}
 	sc, found := m.Script(name)
 	if !found {
 		adminError(ctx, 404, "no script "+name)
@@ -303,6 +309,10 @@ func (m *Middleware) adminPatch(ctx *fasthttp.RequestCtx, name string) {
 // is one. It is all or nothing: unless every script compiles and every file is written,
 // neither the files nor the running scripts change.
 func (m *Middleware) adminSave(ctx *fasthttp.RequestCtx, status int, scripts []Script) {
+	if m.source != nil {
+		m.adminSaveShared(ctx, status, scripts)
+		return
+	}
 	prepared := make([]*script, 0, len(scripts))
 	seen := map[string]bool{}
 	var msgs []string
@@ -377,6 +387,10 @@ func (m *Middleware) adminSave(ctx *fasthttp.RequestCtx, status int, scripts []S
 func (m *Middleware) adminDelete(ctx *fasthttp.RequestCtx, name string) {
 	m.adminMu.Lock() // a change is read, made and written whole: two admins never interleave
 	defer m.adminMu.Unlock()
+	if m.source != nil {
+		m.adminDeleteShared(ctx, name)
+		return
+	}
 	if dw := m.watcher; dw != nil {
 		dw.mu.Lock()
 		defer dw.mu.Unlock()

@@ -28,6 +28,17 @@ type Config struct {
 	// It is not watched. Default nil.
 	ScriptFS fs.FS
 
+	// ScriptSource, when set, is where the scripts are: a set shared by several instances
+	// (redisstore.NewScriptSource keeps one on Redis), installed and followed as it changes, and
+	// what the admin API writes to (see "Shared scripts" in source.go). ScriptDir is then the
+	// last-known-good directory: read at start, written after each change, not watched.
+	// Scripts and ScriptFS cannot be combined with it. Default nil.
+	ScriptSource ScriptSource
+
+	// ScriptResync is how often the whole ScriptSource is read, whatever it announced, so that
+	// a lost announcement never leaves an instance stale. Default 30 seconds.
+	ScriptResync time.Duration
+
 	// AdminToken is the credential of the admin API (AdminHandler). Default "": the admin API
 	// refuses every request.
 	AdminToken string
@@ -209,6 +220,9 @@ func (c Config) withDefaults() Config {
 		default:
 			c.MaxTimeLimit = 30 * time.Second
 		}
+	}
+	if c.ScriptResync <= 0 {
+		c.ScriptResync = 30 * time.Second
 	}
 	if c.MaxStates <= 0 {
 		c.MaxStates = 64

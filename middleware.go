@@ -36,6 +36,7 @@ type Middleware struct {
 	closing atomic.Bool  // Close has begun: new requests that match scripts get 503
 	active  atomic.Int64 // requests between the closing check and their end
 	watcher *dirWatcher
+	source  *sourceSync // Config.ScriptSource
 
 	adminMu   sync.Mutex // serializes admin API changes, from reading the script to installing it
 	mu        sync.Mutex // serializes changes to the scripts
@@ -53,6 +54,9 @@ type counters struct {
 func New(cfg Config) (*Middleware, error) {
 	lowerMaxArrayIndex.Do(func() { lua.MaxArrayIndex = maxArrayIndex })
 	cfg = cfg.withDefaults()
+	if cfg.ScriptSource != nil && (len(cfg.Scripts) > 0 || cfg.ScriptFS != nil) {
+		return nil, errors.New("fastlua: Config.ScriptSource holds the scripts: Config.Scripts and Config.ScriptFS cannot be combined with it")
+	}
 	if _, isLua := cfg.PlatformConfig.(lua.LValue); isLua {
 		return nil, errors.New("fastlua: Config.PlatformConfig must be a Go value, not a Lua value")
 	}
@@ -96,7 +100,9 @@ func New(cfg Config) (*Middleware, error) {
 			return nil, err
 		}
 	}
-	if cfg.ScriptDir != "" {
+	if cfg.ScriptSource != nil {
+		m.startSource(cfg.ScriptSource) // ScriptDir is its last-known-good directory, not watched
+	} else if cfg.ScriptDir != "" {
 		w, err := m.watchDir(cfg.ScriptDir)
 		if err != nil {
 			m.watchdog.close()
@@ -202,6 +208,9 @@ func (m *Middleware) Close(ctx context.Context) error {
 	m.mu.Unlock()
 	if m.watcher != nil {
 		m.watcher.close()
+	}
+	if m.source != nil {
+		m.source.close()
 	}
 
 	var errs []error

@@ -5,7 +5,10 @@
 // Requests below -prefix run the scripts of -scripts (a directory, watched for changes) around
 // the upstream call; everything else is passed through. With -admin-token the admin API is at
 // /_fastlua/event_script; Prometheus metrics are at /metrics. With -redis URL, platform.store and
-// queued events are shared through Redis with the other instances given the same URL.
+// queued events are shared through Redis with the other instances given the same URL; with
+// -share-scripts too, so are the scripts: the admin API writes to Redis, every instance follows
+// it, and -scripts DIR is the instance's last-known-good copy (served when it starts while
+// Redis is down; on the first start against an empty Redis its files seed the shared set).
 // platform.session holds the request's API key and session token (-api-key-header,
 // -session-token-header); with -session-url URL (DreamFactory's /api/v2/user/session, answers
 // cached for -session-ttl) or -jwt-key FILE (an HMAC secret or a PEM public key; -jwt-role-claim,
@@ -55,6 +58,8 @@ type options struct {
 	maxStates                                     int
 	memoryLimit                                   int64
 	redisURL                                      string
+	shareScripts                                  bool
+	scriptResync                                  time.Duration
 	claimIdle                                     time.Duration
 	session                                       *sessionOptions
 }
@@ -76,12 +81,17 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.Int64Var(&o.memoryLimit, "memory-limit", 1<<30, "stop long scripts when the live heap passes this many bytes (0: off)")
 	fs.StringVar(&o.redisURL, "redis", "", "redis://host:port/db: share platform.store and queued events with other instances")
 	fs.DurationVar(&o.claimIdle, "redis-claim-idle", 30*time.Second, "with -redis: how long the queued events of an instance that stopped wait before another instance claims them")
+	fs.BoolVar(&o.shareScripts, "share-scripts", false, "with -redis: keep the scripts on Redis, shared with the other instances (-scripts is then this instance's last-known-good copy, and seeds an empty Redis)")
+	fs.DurationVar(&o.scriptResync, "script-resync", 30*time.Second, "with -share-scripts: how often the whole shared set is read, whatever was announced")
 	o.session = addSessionFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if o.upstream == "" {
 		return o, errors.New("-upstream is required")
+	}
+	if o.shareScripts && o.redisURL == "" {
+		return o, errors.New("-share-scripts needs -redis URL")
 	}
 	return o, nil
 }
@@ -118,11 +128,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 		opts.ContextTimeoutEnabled = true // a store call or Publish ends at its deadline (redisstore's "Deadlines")
 		rdb := redis.NewClient(opts)
 		defer rdb.Close()
+		reachable := true
 		if err := rdb.Ping(context.Background()).Err(); err != nil {
+			reachable = false
 			logger.Warn("redis is not reachable now: store calls fail and queued events run here until it is", "error", err)
 		}
 		cfg.Store = redisstore.NewStore(rdb, "fastlua:store:")
 		cfg.QueueBackend = redisstore.NewQueue(rdb, redisstore.QueueConfig{ClaimIdle: o.claimIdle})
+		if o.shareScripts {
+			src := redisstore.NewScriptSource(rdb, redisstore.ScriptSourceConfig{})
+			if o.scripts != "" {
+				if err := os.MkdirAll(o.scripts, 0o755); err != nil {
+					return fmt.Errorf("-scripts: %w", err)
+				}
+				if reachable {
+					seedScripts(src, o.scripts, logger)
+				}
+			}
+			cfg.ScriptSource, cfg.ScriptResync = src, o.scriptResync
+		}
 	}
 	mw, err := fastlua.New(cfg)
 	if err != nil {
@@ -168,6 +192,38 @@ func run(args []string, stdout, stderr io.Writer) error {
 	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return errors.Join(serveErr, mw.Close(closeCtx))
+}
+
+// seedScripts writes the scripts of dir to an empty shared set (one that was never written), as
+// one change conditional on that: of several instances started at once, one seeds it.
+func seedScripts(src *redisstore.ScriptSource, dir string, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	set, err := src.Load(ctx)
+	if err != nil {
+		logger.Warn("the shared scripts cannot be read now: this instance serves its last-known-good copy until they can", "dir", dir, "error", err)
+		return
+	}
+	if set.Version != 0 || len(set.Scripts) != 0 {
+		return
+	}
+	scripts, err := fastlua.LoadScripts(os.DirFS(dir), ".")
+	if err != nil || len(scripts) == 0 {
+		return // fastlua.New reports the files' errors
+	}
+	for i := range scripts {
+		scripts[i].Source, scripts[i].File = fastlua.StripDirectives(scripts[i].Source), ""
+	}
+	zero := uint64(0)
+	v, err := src.Apply(ctx, fastlua.ScriptChange{Put: scripts, IfVersion: &zero})
+	switch {
+	case errors.Is(err, fastlua.ErrSourceConflict):
+		logger.Info("another instance seeded the shared scripts first", "dir", dir)
+	case err != nil:
+		logger.Warn("seeding the shared scripts failed", "dir", dir, "error", err)
+	default:
+		logger.Info("seeded the shared scripts from the script directory", "dir", dir, "scripts", len(scripts), "version", v)
+	}
 }
 
 // proxy forwards requests to the upstream.

@@ -1,0 +1,434 @@
+package fastlua
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Shared scripts.
+//
+// With Config.ScriptSource, the scripts are a set several instances share: the source holds
+// it, with a cluster-wide version that every change bumps, and each instance installs what the
+// source holds. A change announced by the source (ScriptSource.Watch) is installed at once; a
+// full read every Config.ScriptResync catches anything an announcement missed. A version that
+// does not compile here is not installed: the running version of that script stays, and the
+// script is reported (logged once, ScriptSourceStats.Refused, the admin API's status). The
+// installed set goes through the same path as a reload of Config.ScriptDir (prepare, then one
+// snapshot swap), so a request sees the old set or the new.
+//
+// Config.ScriptDir is then the instance's last-known-good directory: read at start, as
+// without a source, so an instance started while the source is unreachable serves the set it
+// last ran; written, all or nothing (fileTx), after every change installed; not watched
+// (the source is where scripts change). A source that was never written (version 0: a new or
+// emptied Redis) is not installed over a non-empty running set: that would remove every
+// script, auth scripts included; it is logged instead. While the source cannot be read the
+// instance keeps serving what it runs, logs that once, counts it (ScriptSourceStats), and
+// tries again every second until it can.
+
+// ScriptSource is a script set shared by several instances (redisstore.ScriptSource keeps one
+// on Redis). Every method may be called concurrently.
+type ScriptSource interface {
+	// Load returns the whole set and its version, as of one moment.
+	Load(ctx context.Context) (ScriptSet, error)
+	// Apply makes a change, all of it or nothing, as one new version of the set; it returns
+	// that version. With ScriptChange.IfVersion set, it changes nothing and returns
+	// ErrSourceConflict unless the set is still at that version.
+	Apply(ctx context.Context, change ScriptChange) (uint64, error)
+	// History returns the versions kept of one script, newest first (a deletion is one too).
+	History(ctx context.Context, name string) ([]ScriptVersion, error)
+	// Watch calls changed whenever the set may have changed (after a change, and whenever the
+	// announcements may have been missed, as after a reconnection), until ctx ends; changed
+	// must not block. It returns when ctx ends.
+	Watch(ctx context.Context, changed func()) error
+}
+
+// ScriptSet is a ScriptSource's whole set.
+type ScriptSet struct {
+	// Version is the set's version: 0 for a source never written.
+	Version uint64
+	// Scripts are the scripts, each with the version that wrote it.
+	Scripts []ScriptVersion
+}
+
+// ScriptVersion is one version of a script in a ScriptSource.
+type ScriptVersion struct {
+	Script
+	// Version is the version of the set that wrote it.
+	Version uint64
+	// At is when it was written.
+	At time.Time
+	// Deleted marks a version that removed the script (in a history only).
+	Deleted bool
+}
+
+// ScriptChange is one change of a ScriptSource's set.
+type ScriptChange struct {
+	// Put are scripts created or replaced.
+	Put []Script
+	// Delete are the names of scripts removed.
+	Delete []string
+	// IfVersion, when not nil, makes the change conditional on the set's version.
+	IfVersion *uint64
+}
+
+// ErrSourceConflict is the error of a conditional ScriptChange whose set had another version.
+var ErrSourceConflict = errors.New("fastlua: the shared script set changed meanwhile")
+
+// ScriptSourceStats describe this instance's use of Config.ScriptSource.
+type ScriptSourceStats struct {
+	// Version is the version of the set this instance runs (0: none read yet; then it runs
+	// what Config.ScriptDir held at start, LastKnownGood).
+	Version uint64
+	// LastKnownGood is the version the last-known-good directory held when it was read at
+	// start, when that is what the instance runs.
+	LastKnownGood uint64
+	// LastSync is when the source was last read successfully (zero: never).
+	LastSync time.Time
+	// Reachable is false while the source cannot be read.
+	Reachable bool
+	// LastError is the error of the last read that failed, while Reachable is false.
+	LastError string
+	// Failures counts the reads of the source that failed.
+	Failures uint64
+	// Syncs counts the reads that installed a change.
+	Syncs uint64
+	// Refused are the scripts whose version in the source is not installed here, each with
+	// its error (a compile error, a time limit above Config.MaxTimeLimit).
+	Refused map[string]string
+}
+
+// ScriptSourceStats returns the state of Config.ScriptSource (zero without one).
+func (m *Middleware) ScriptSourceStats() ScriptSourceStats {
+	ss := m.source
+	if ss == nil {
+		return ScriptSourceStats{}
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	st := ScriptSourceStats{Version: ss.version, LastSync: ss.lastSync, Reachable: !ss.down, LastError: ss.lastErr,
+		Failures: ss.failures.Load(), Syncs: ss.syncs.Load(), Refused: map[string]string{}}
+	if ss.version == 0 {
+		st.LastKnownGood = ss.lkgVersion
+	}
+	for name, problem := range ss.refused {
+		st.Refused[name], _, _ = strings.Cut(problem, "\x00")
+	}
+	return st
+}
+
+// sourceRetry is how often a source that cannot be read is tried again (a variable for tests).
+var sourceRetry = time.Second
+
+// lkgMeta is the file in the last-known-good directory holding the version of its set (its name
+// starts with ".": never read as a script).
+const lkgMeta = ".fastlua-source.json"
+
+type lkgInfo struct {
+	Version  uint64            `json:"version"`
+	Versions map[string]uint64 `json:"versions"` // script → the version that wrote it
+}
+
+type sourceSync struct {
+	m      *Middleware
+	src    ScriptSource
+	dir    string // the last-known-good directory, cleaned; "" for none
+	resync time.Duration
+	kick   chan struct{}
+	stop   context.CancelFunc
+	done   sync.WaitGroup
+
+	run sync.Mutex // one read-and-install at a time
+
+	mu         sync.Mutex
+	version    uint64            // the version installed
+	lkgVersion uint64            // the version the directory held at start
+	versions   map[string]uint64 // script → the version that wrote what runs
+	refused    map[string]string // script → "problem\x00source" of the version not installed
+	lastSync   time.Time
+	down       bool
+	lastErr    string
+	emptyLog   bool   // the empty-source warning was logged
+	patchBase  uint64 // the version a PATCH read (m.adminMu)
+
+	failures, syncs atomic.Uint64
+}
+
+func (m *Middleware) startSource(src ScriptSource) {
+	ss := &sourceSync{m: m, src: src, resync: m.cfg.ScriptResync, kick: make(chan struct{}, 1),
+		versions: map[string]uint64{}, refused: map[string]string{}}
+	if m.cfg.ScriptDir != "" {
+		ss.dir = filepath.Clean(m.cfg.ScriptDir)
+		if b, err := os.ReadFile(filepath.Join(ss.dir, lkgMeta)); err == nil {
+			var info lkgInfo
+			if json.Unmarshal(b, &info) == nil {
+				ss.lkgVersion = info.Version
+				for name, v := range info.Versions {
+					ss.versions[name] = v
+				}
+			}
+		}
+	}
+	m.source = ss
+	ctx, cancel := context.WithCancel(context.Background())
+	ss.stop = cancel
+	first, firstCancel := context.WithTimeout(ctx, 5*time.Second)
+	ss.sync(first)
+	firstCancel()
+	ss.done.Add(2)
+	go func() {
+		defer ss.done.Done()
+		_ = src.Watch(ctx, ss.poke)
+	}()
+	go ss.loop(ctx)
+}
+
+func (ss *sourceSync) poke() {
+	select {
+	case ss.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (ss *sourceSync) close() {
+	ss.stop()
+	ss.done.Wait()
+}
+
+func (ss *sourceSync) loop(ctx context.Context) {
+	defer ss.done.Done()
+	resync := time.NewTicker(ss.resync)
+	defer resync.Stop()
+	retry := time.NewTicker(sourceRetry)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ss.kick:
+		case <-resync.C:
+		case <-retry.C:
+			ss.mu.Lock()
+			down := ss.down
+			ss.mu.Unlock()
+			if !down {
+				continue
+			}
+		}
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ss.sync(c)
+		cancel()
+	}
+}
+
+// sync reads the source and installs what changed in it.
+func (ss *sourceSync) sync(ctx context.Context) {
+	ss.run.Lock()
+	defer ss.run.Unlock()
+	m := ss.m
+	set, err := ss.src.Load(ctx)
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return // closing
+		}
+		ss.failures.Add(1)
+		ss.lastErr = err.Error()
+		if !ss.down {
+			ss.down = true
+			m.logger.Error("fastlua: the shared script source cannot be read; this instance keeps serving the scripts it runs and tries again every second",
+				slog.Uint64("version", ss.version), slog.Uint64("last_known_good", ss.lkgVersion), slog.Any("error", err))
+		}
+		return
+	}
+	if ss.down {
+		ss.down = false
+		ss.lastErr = ""
+		m.logger.Info("fastlua: the shared script source can be read again", slog.Uint64("version", set.Version))
+	}
+	ss.lastSync = time.Now()
+	if set.Version == 0 && len(set.Scripts) == 0 {
+		if n := len(m.routes.Load().byName); n > 0 {
+			if !ss.emptyLog {
+				ss.emptyLog = true
+				m.logger.Warn("fastlua: the shared script source is empty (never written): the running scripts stay; write a script to it (or seed it) to share them",
+					slog.Int("scripts", n))
+			}
+			return
+		}
+	}
+	ss.emptyLog = false
+	if set.Version == ss.version && ss.version != 0 {
+		return
+	}
+	ss.install(set)
+}
+
+// install installs set, by the rules in the file's header. ss.mu is held.
+func (ss *sourceSync) install(set ScriptSet) {
+	m := ss.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	cur := m.routes.Load().byName
+	want := map[string]bool{}
+	refused := map[string]string{}
+	versions := map[string]uint64{}
+	var add []*script
+	for _, sv := range set.Scripts {
+		sc := ss.normal(sv.Script)
+		name := sc.Name
+		if pat, err := parsePattern(name); err == nil {
+			name = pat.text
+			sc.Name = name
+			if ss.dir != "" {
+				sc.File = filepath.Join(ss.dir, name+".lua")
+			}
+		}
+		want[name] = true
+		if old := cur[name]; old != nil && old.Script == sc {
+			versions[name] = sv.Version
+			continue
+		}
+		key := "\x00" + sc.Source
+		if p := ss.refused[name]; strings.HasSuffix(p, key) && p != key {
+			refused[name] = p // this version failed before: not again
+			versions[name] = ss.versions[name]
+			continue
+		}
+		s, err := m.prepare(sc)
+		if err != nil {
+			refused[name] = err.Error() + key
+			versions[name] = ss.versions[name]
+			msg := "; it is not installed"
+			if cur[name] != nil {
+				msg = "; the running version stays"
+			}
+			m.logger.Error("fastlua: a shared script's version does not compile here: "+strings.TrimPrefix(err.Error(), "fastlua: ")+msg,
+				slog.String("script", name), slog.Uint64("version", sv.Version))
+			continue
+		}
+		versions[name] = sv.Version
+		add = append(add, s)
+	}
+	var remove []string
+	for name := range cur {
+		if !want[name] {
+			remove = append(remove, name)
+		}
+	}
+	m.update(add, remove)
+	ss.refused, ss.version = refused, set.Version
+	run := m.routes.Load().byName
+	for name := range versions {
+		if run[name] == nil {
+			delete(versions, name)
+		}
+	}
+	ss.versions = versions
+	if len(add) > 0 || len(remove) > 0 {
+		ss.syncs.Add(1)
+		m.logger.Info("fastlua: shared scripts installed", slog.Uint64("version", set.Version), slog.Int("changed", len(add)), slog.Int("removed", len(remove)))
+	}
+	if err := ss.writeLKG(); err != nil {
+		m.logger.Error("fastlua: writing the last-known-good script directory failed; it keeps the set it held: "+err.Error(), slog.String("dir", ss.dir))
+	}
+}
+
+// normal is sc as it runs and as the last-known-good directory holds it: its source is the
+// file's content (directives for its settings first), so line numbers are the file's and a
+// script read back from the directory is equal to the one installed from the source.
+func (ss *sourceSync) normal(sc Script) Script {
+	sc.File = ""
+	sc.Source = string(FormatScriptFile(sc))
+	return sc
+}
+
+// writeLKG makes the last-known-good directory hold the running set, all or nothing. ss.mu and
+// m.mu are held.
+func (ss *sourceSync) writeLKG() error {
+	if ss.dir == "" {
+		return nil
+	}
+	run := ss.m.routes.Load().byName
+	tx := fileTx{dir: ss.dir}
+	info := lkgInfo{Version: ss.version, Versions: ss.versions}
+	for name, s := range run {
+		file := filepath.Join(ss.dir, name+".lua")
+		if b, err := os.ReadFile(file); err == nil && string(b) == s.Source {
+			continue
+		}
+		tx.put(file, []byte(s.Source))
+	}
+	entries, err := os.ReadDir(ss.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name, isLua := strings.CutSuffix(e.Name(), ".lua")
+		if !isLua || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if pat, err := parsePattern(name); err == nil && run[pat.text] != nil && pat.text == name {
+			continue
+		}
+		tx.remove(filepath.Join(ss.dir, e.Name()))
+	}
+	meta, _ := json.Marshal(info)
+	tx.put(filepath.Join(ss.dir, lkgMeta), meta)
+	return tx.apply()
+}
+
+// sourceVersion returns the version of the set that wrote the running version of a script
+// (0 without a source).
+func (m *Middleware) sourceVersion(name string) uint64 {
+	ss := m.source
+	if ss == nil {
+		return 0
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.versions[name]
+}
+
+// applySource makes a change in the source, after checking that every script in it compiles
+// here, and installs the source's new set before it returns, so that this instance serves the
+// change when its answer arrives. It returns the new version.
+func (m *Middleware) applySource(ctx context.Context, change ScriptChange) (uint64, error) {
+	ss := m.source
+	var msgs []string
+	for i, sc := range change.Put {
+		sc.File = ""
+		sc = ss.normal(sc)
+		if _, err := m.prepare(sc); err != nil {
+			msgs = append(msgs, err.Error())
+		}
+		change.Put[i].Source = StripDirectives(change.Put[i].Source)
+		change.Put[i].File = ""
+	}
+	if len(msgs) > 0 {
+		return 0, &sourceRefusal{strings.Join(msgs, "; ")}
+	}
+	v, err := ss.src.Apply(ctx, change)
+	if err != nil {
+		return 0, err
+	}
+	ss.sync(ctx)
+	return v, nil
+}
+
+// sourceRefusal is the error of a change refused before it was written (a script that does
+// not compile).
+type sourceRefusal struct{ msg string }
+
+func (e *sourceRefusal) Error() string { return e.msg }
