@@ -137,13 +137,14 @@ type lkgInfo struct {
 }
 
 type sourceSync struct {
-	m      *Middleware
-	src    ScriptSource
-	dir    string // the last-known-good directory, cleaned; "" for none
-	resync time.Duration
-	kick   chan struct{}
-	stop   context.CancelFunc
-	done   sync.WaitGroup
+	m       *Middleware
+	src     ScriptSource
+	dir     string // the last-known-good directory, cleaned; "" for none
+	resync  time.Duration
+	kick    chan struct{}
+	lkgKick chan struct{} // lkgLoop has the directory to write
+	stop    context.CancelFunc
+	done    sync.WaitGroup
 
 	run sync.Mutex // one read-and-install at a time
 
@@ -157,12 +158,14 @@ type sourceSync struct {
 	lastErr    string
 	emptyLog   bool   // the empty-source warning was logged
 	patchBase  uint64 // the version a PATCH read (m.adminMu)
+	lkgWritten bool   // the directory was written, at version lkgAt
+	lkgAt      uint64
 
 	failures, syncs atomic.Uint64
 }
 
 func (m *Middleware) startSource(src ScriptSource) {
-	ss := &sourceSync{m: m, src: src, resync: m.cfg.ScriptResync, kick: make(chan struct{}, 1),
+	ss := &sourceSync{m: m, src: src, resync: m.cfg.ScriptResync, kick: make(chan struct{}, 1), lkgKick: make(chan struct{}, 1),
 		versions: map[string]uint64{}, refused: map[string]string{}}
 	if m.cfg.ScriptDir != "" {
 		ss.dir = filepath.Clean(m.cfg.ScriptDir)
@@ -182,7 +185,8 @@ func (m *Middleware) startSource(src ScriptSource) {
 	first, firstCancel := context.WithTimeout(ctx, 5*time.Second)
 	ss.sync(first)
 	firstCancel()
-	ss.done.Add(2)
+	ss.done.Add(3)
+	go ss.lkgLoop(ctx)
 	go func() {
 		defer ss.done.Done()
 		_ = src.Watch(ctx, ss.poke)
@@ -266,10 +270,7 @@ func (ss *sourceSync) sync(ctx context.Context) {
 		}
 	}
 	ss.emptyLog = false
-	if set.Version == ss.version && ss.version != 0 {
-		return
-	}
-	ss.install(set)
+	ss.install(set) // compared whole, not by version: a set changed by hand is installed too
 }
 
 // install installs set, by the rules in the file's header. ss.mu is held.
@@ -340,8 +341,31 @@ func (ss *sourceSync) install(set ScriptSet) {
 		ss.syncs.Add(1)
 		m.logger.Info("fastlua: shared scripts installed", slog.Uint64("version", set.Version), slog.Int("changed", len(add)), slog.Int("removed", len(remove)))
 	}
-	if err := ss.writeLKG(); err != nil {
-		m.logger.Error("fastlua: writing the last-known-good script directory failed; it keeps the set it held: "+err.Error(), slog.String("dir", ss.dir))
+	if ss.dir != "" && (len(add) > 0 || len(remove) > 0 || !ss.lkgWritten || set.Version != ss.lkgAt) {
+		select { // the directory is written by lkgLoop, so that no fsync delays the next change
+		case ss.lkgKick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// lkgLoop writes the last-known-good directory after the changes installed, the latest set
+// each time (several changes in a row are one write), and once more at the end for a change
+// not written yet.
+func (ss *sourceSync) lkgLoop(ctx context.Context) {
+	defer ss.done.Done()
+	for {
+		select {
+		case <-ss.lkgKick:
+			ss.writeLKG()
+		case <-ctx.Done():
+			select {
+			case <-ss.lkgKick:
+				ss.writeLKG()
+			default:
+			}
+			return
+		}
 	}
 }
 
@@ -354,15 +378,24 @@ func (ss *sourceSync) normal(sc Script) Script {
 	return sc
 }
 
-// writeLKG makes the last-known-good directory hold the running set, all or nothing. ss.mu and
-// m.mu are held.
-func (ss *sourceSync) writeLKG() error {
-	if ss.dir == "" {
-		return nil
-	}
+// writeLKG makes the last-known-good directory hold the running set, all or nothing; a
+// failure is logged (the directory keeps the set it held).
+func (ss *sourceSync) writeLKG() {
+	ss.mu.Lock() // install holds it while it swaps the set in: the set and its version agree
 	run := ss.m.routes.Load().byName
+	info := lkgInfo{Version: ss.version, Versions: ss.versions} // install replaces the map, never changes it
+	ss.mu.Unlock()
+	if err := ss.writeDir(run, info); err != nil {
+		ss.m.logger.Error("fastlua: writing the last-known-good script directory failed; it keeps the set it held: "+err.Error(), slog.String("dir", ss.dir))
+		return
+	}
+	ss.mu.Lock()
+	ss.lkgWritten, ss.lkgAt = true, info.Version
+	ss.mu.Unlock()
+}
+
+func (ss *sourceSync) writeDir(run map[string]*script, info lkgInfo) error {
 	tx := fileTx{dir: ss.dir}
-	info := lkgInfo{Version: ss.version, Versions: ss.versions}
 	for name, s := range run {
 		file := filepath.Join(ss.dir, name+".lua")
 		if b, err := os.ReadFile(file); err == nil && string(b) == s.Source {

@@ -197,11 +197,12 @@ func TestScriptSourceAdminAcrossInstances(t *testing.T) {
 		!status.Reachable || status.LastSync == nil || len(status.Refused) != 0 {
 		t.Fatalf("status: %d %s", st, body)
 	}
-	// The last-known-good directory holds what runs.
-	files, _ := filepath.Glob(filepath.Join(b.dir, "*.lua"))
-	if len(files) != 1 || filepath.Base(files[0]) != "api.y.get.pre_process.lua" {
-		t.Fatalf("b's last-known-good directory: %v", files)
-	}
+	// The last-known-good directory holds what runs (written after the change is installed).
+	waitFor(t, "b's last-known-good directory holding only api.y", 10*time.Second, func() bool {
+		files, _ := filepath.Glob(filepath.Join(b.dir, "*.lua"))
+		meta, _ := os.ReadFile(filepath.Join(b.dir, ".fastlua-source.json"))
+		return len(files) == 1 && filepath.Base(files[0]) == "api.y.get.pre_process.lua" && strings.Contains(string(meta), `"version":6`)
+	})
 }
 
 // A version written to the source that does not compile here (written by another program, or
@@ -366,4 +367,71 @@ func TestScriptSourceConcurrentWritersConverge(t *testing.T) {
 			}
 		}
 	}
+}
+
+// syncBuffer is a log destination several goroutines write.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A change whose announcement is lost (written to Redis without the message) is installed by
+// the periodic full read.
+func TestScriptSourceResyncCatchesALostAnnouncement(t *testing.T) {
+	srv := redistest.Start(t)
+	a := startInstance(t, srv, "", fastlua.Config{ScriptResync: 200 * time.Millisecond})
+	rdb := newClient(t, srv)
+	ctx := context.Background()
+	js, _ := json.Marshal(map[string]string{"name": xScript, "source": answer("quiet")})
+	if err := rdb.Set(ctx, "{fastlua}:scripts:version", 1, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.HSet(ctx, "{fastlua}:scripts:set", xScript, fmt.Sprintf("1 %d %s", time.Now().UnixMilli(), js)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitServes(t, a, "quiet")
+}
+
+// A source never written (a new or emptied Redis) does not remove the scripts an instance
+// runs from its last-known-good directory (every script gone, auth scripts too, would be a
+// bypass): they stay, with one warning, until the source is written; then its set runs.
+func TestScriptSourceEmptyRedisKeepsTheRunningSet(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, xScript+".lua"), []byte(answer("local")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	a := startInstance(t, srv, dir, fastlua.Config{ScriptResync: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	// Three full reads of the empty source, then: the script is still there.
+	var reads []time.Time
+	waitFor(t, "three reads", 10*time.Second, func() bool {
+		if last := a.mw.ScriptSourceStats().LastSync; len(reads) == 0 || !last.Equal(reads[len(reads)-1]) {
+			reads = append(reads, last)
+		}
+		return len(reads) > 3
+	})
+	if got := a.serves(t); got != "local" {
+		t.Fatalf("serves %q with an empty source, want the running local", got)
+	}
+	if n := strings.Count(logs.String(), "is empty (never written)"); n != 1 {
+		t.Fatalf("%d warnings about the empty source, want 1:\n%s", n, logs.String())
+	}
+	src := redisstore.NewScriptSource(newClient(t, srv), redisstore.ScriptSourceConfig{})
+	if _, err := src.Apply(context.Background(), fastlua.ScriptChange{Put: []fastlua.Script{{Name: "api.y.get.pre_process", Source: answer("y")}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitServes(t, a, "upstream")
 }
