@@ -240,6 +240,14 @@
 // fails, the files replaced are put back, the running scripts do not change, and the answer is
 // 500.
 //
+// With Config.ScriptSource (redisstore.NewScriptSource: Redis), the scripts are a set several
+// instances share: the admin API writes to the source, one change a version, and every instance
+// installs each change, a version that does not compile here excepted (the running one stays,
+// ScriptSourceStats.Refused names it); ScriptDir is then the last-known-good directory, served
+// when the source is down at start. The admin API adds a script's version and history, a
+// rollback (POST .../event_script/{name}/rollback) and a status (GET .../event_script/_status).
+// See source.go.
+//
 // # Metrics
 //
 // Stats returns per-script runs, errors, timeouts and run-time histograms (one run in
