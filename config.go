@@ -32,7 +32,8 @@ type Config struct {
 	// (redisstore.NewScriptSource keeps one on Redis), installed and followed as it changes, and
 	// what the admin API writes to (see "Shared scripts" in source.go). ScriptDir is then the
 	// last-known-good directory: read at start, written after each change, not watched.
-	// Scripts and ScriptFS cannot be combined with it. Default nil.
+	// Scripts and ScriptFS cannot be combined with it; Set and Remove change this instance only,
+	// until the next read of the source. Default nil.
 	ScriptSource ScriptSource
 
 	// ScriptResync is how often the whole ScriptSource is read, whatever it announced, so that

@@ -257,7 +257,9 @@ func TestScriptSourceRefusesWhatDoesNotCompile(t *testing.T) {
 // serves its last-known-good directory; Redis back: every instance converges.
 func TestScriptSourceRedisDown(t *testing.T) {
 	srv := redistest.Start(t)
-	a, b := startInstance(t, srv, "", fastlua.Config{}), startInstance(t, srv, "", fastlua.Config{})
+	logs := &syncBuffer{}
+	a := startInstance(t, srv, "", fastlua.Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	b := startInstance(t, srv, "", fastlua.Config{})
 	if st, body := a.do(t, "POST", "/_fastlua/event_script", post(xScript, answer("v1"))); st != 201 {
 		t.Fatalf("POST: %d %s", st, body)
 	}
@@ -284,6 +286,10 @@ func TestScriptSourceRedisDown(t *testing.T) {
 	if st, body := a.do(t, "POST", "/_fastlua/event_script", post(xScript, answer("v3"))); st != 503 {
 		t.Fatalf("POST with Redis down: %d %s", st, body)
 	}
+	waitFor(t, "three failed reads", 20*time.Second, func() bool { return a.mw.ScriptSourceStats().Failures >= 3 })
+	if n := strings.Count(logs.String(), "source cannot be read"); n != 1 {
+		t.Fatalf("Redis down logged %d times, want once:\n%s", n, logs.String())
+	}
 	if got := a.serves(t); got != "v2" {
 		t.Fatalf("serves %q after a POST that failed, want v2", got)
 	}
@@ -304,6 +310,9 @@ func TestScriptSourceRedisDown(t *testing.T) {
 	}
 	waitServes(t, a, "v3")
 	waitServes(t, b, "v3")
+	if n := strings.Count(logs.String(), "can be read again"); n != 1 {
+		t.Fatalf("Redis back logged %d times, want once:\n%s", n, logs.String())
+	}
 }
 
 func copyDir(t *testing.T, from, to string) {

@@ -101,7 +101,11 @@ func TestGatewaysShareScripts(t *testing.T) {
 	if st, body := admin(a, "POST", "/api.x.get.pre_process", fmt.Sprintf(`{"content": %q}`, answer("v2"))); st != 201 {
 		t.Fatalf("POST through A: %d %s", st, body)
 	}
-	t.Logf("B served the change made through A after %v", waitServes(b.addr, "v2"))
+	if d := waitServes(b.addr, "v2"); d > time.Second {
+		t.Errorf("B served the change made through A after %v; a change reaches every instance within 1 s", d)
+	} else {
+		t.Logf("B served the change made through A after %v", d)
+	}
 	if st, body := admin(b.addr, "POST", "/api.x.get.pre_process/rollback", `{"version": 1}`); st != 200 {
 		t.Fatalf("rollback through B: %d %s", st, body)
 	}
