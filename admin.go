@@ -115,7 +115,9 @@ func (r *adminRecord) apply(sc *Script) error {
 // nothing. With Config.ScriptDir, a change is written to the directory, so that it survives a
 // restart, all or nothing: every file is written under a temporary name, then renamed into
 // place; if any step fails, the files replaced are put back, the running scripts do not change,
-// and the answer is 500. Errors use DreamFactory's error body.
+// and the answer is 500. Errors use DreamFactory's error body. With Config.ScriptSource, changes
+// are written to the source instead, and there are versions, a rollback and a status route (see
+// adminsource.go).
 func (m *Middleware) AdminHandler() fasthttp.RequestHandler {
 	var want [sha256.Size]byte
 	if m.cfg.AdminToken != "" {
