@@ -84,6 +84,8 @@ var ErrSourceConflict = errors.New("fastlua: the shared script set changed meanw
 
 // ScriptSourceStats describe this instance's use of Config.ScriptSource.
 type ScriptSourceStats struct {
+	// Shared is true with a Config.ScriptSource (every other field is zero without one).
+	Shared bool
 	// Version is the version of the set this instance runs (0: none read yet; then it runs
 	// what Config.ScriptDir held at start, LastKnownGood).
 	Version uint64
@@ -113,7 +115,7 @@ func (m *Middleware) ScriptSourceStats() ScriptSourceStats {
 	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	st := ScriptSourceStats{Version: ss.version, LastSync: ss.lastSync, Reachable: !ss.down, LastError: ss.lastErr,
+	st := ScriptSourceStats{Shared: true, Version: ss.version, LastSync: ss.lastSync, Reachable: !ss.down, LastError: ss.lastErr,
 		Failures: ss.failures.Load(), Syncs: ss.syncs.Load(), Refused: map[string]string{}}
 	if ss.version == 0 {
 		st.LastKnownGood = ss.lkgVersion

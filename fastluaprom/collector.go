@@ -14,6 +14,10 @@
 //	fastlua_states{kind}                        Lua states: live, idle, max
 //	fastlua_states_waiting                      requests waiting for a state
 //	fastlua_states_created_total                states made
+//	fastlua_script_source_up                    with Config.ScriptSource: 1 while it can be read, else 0
+//	fastlua_script_source_version               the version of the shared set this instance runs
+//	fastlua_script_source_failures_total        reads of the source that failed
+//	fastlua_script_source_refused               scripts whose shared version this instance refused
 package fastluaprom
 
 import (
@@ -28,6 +32,8 @@ type Collector struct {
 	runs, errors, timeouts, duration  *prometheus.Desc
 	queueDepth, queueCap, queueEvents *prometheus.Desc
 	states, waiting, created          *prometheus.Desc
+	sourceUp, sourceVersion           *prometheus.Desc
+	sourceFailures, sourceRefused     *prometheus.Desc
 }
 
 // NewCollector returns a collector for m.
@@ -45,12 +51,18 @@ func NewCollector(m *fastlua.Middleware) *Collector {
 		states:      prometheus.NewDesc("fastlua_states", "Lua states: live, idle, and the maximum.", []string{"kind"}, nil),
 		waiting:     prometheus.NewDesc("fastlua_states_waiting", "Requests waiting for a free Lua state.", nil, nil),
 		created:     prometheus.NewDesc("fastlua_states_created_total", "Lua states made (a state that hit a limit is replaced).", nil, nil),
+
+		sourceUp:       prometheus.NewDesc("fastlua_script_source_up", "1 while the shared script source (Config.ScriptSource) can be read, else 0.", nil, nil),
+		sourceVersion:  prometheus.NewDesc("fastlua_script_source_version", "The version of the shared script set this instance runs (0: its last-known-good directory's).", nil, nil),
+		sourceFailures: prometheus.NewDesc("fastlua_script_source_failures_total", "Reads of the shared script source that failed.", nil, nil),
+		sourceRefused:  prometheus.NewDesc("fastlua_script_source_refused", "Scripts whose version in the shared source this instance did not install (it does not compile here).", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.runs, c.errors, c.timeouts, c.duration, c.queueDepth, c.queueCap, c.queueEvents, c.states, c.waiting, c.created} {
+	for _, d := range []*prometheus.Desc{c.runs, c.errors, c.timeouts, c.duration, c.queueDepth, c.queueCap, c.queueEvents, c.states, c.waiting, c.created,
+		c.sourceUp, c.sourceVersion, c.sourceFailures, c.sourceRefused} {
 		ch <- d
 	}
 }
@@ -85,6 +97,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(p.Waiting))
 	ch <- prometheus.MustNewConstMetric(c.created, prometheus.CounterValue, float64(p.Created))
+	if src := c.m.ScriptSourceStats(); src.Shared {
+		up := 0.0
+		if src.Reachable {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.sourceUp, prometheus.GaugeValue, up)
+		ch <- prometheus.MustNewConstMetric(c.sourceVersion, prometheus.GaugeValue, float64(src.Version))
+		ch <- prometheus.MustNewConstMetric(c.sourceFailures, prometheus.CounterValue, float64(src.Failures))
+		ch <- prometheus.MustNewConstMetric(c.sourceRefused, prometheus.GaugeValue, float64(len(src.Refused)))
+	}
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
