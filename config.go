@@ -33,7 +33,8 @@ type Config struct {
 	// what the admin API writes to (see "Shared scripts" in source.go). ScriptDir is then the
 	// last-known-good directory: read at start, written after each change, not watched.
 	// Scripts and ScriptFS cannot be combined with it; Set and Remove change this instance only,
-	// until the next read of the source. Default nil.
+	// until the next read of the source. New waits at most 5 seconds for its first read (then
+	// serves ScriptDir's set and keeps trying). Default nil.
 	ScriptSource ScriptSource
 
 	// ScriptResync is how often the whole ScriptSource is read, whatever it announced, so that
