@@ -203,6 +203,15 @@ func TestScriptSourceAdminAcrossInstances(t *testing.T) {
 		meta, _ := os.ReadFile(filepath.Join(b.dir, ".fastlua-source.json"))
 		return len(files) == 1 && filepath.Base(files[0]) == "api.y.get.pre_process.lua" && strings.Contains(string(meta), `"version":6`)
 	})
+
+	// A deleted script keeps its history: GET shows it, and a rollback brings it back.
+	if st, body := a.do(t, "GET", "/_fastlua/event_script/"+xScript, ""); st != 200 || !strings.Contains(body, `"deleted":true`) {
+		t.Fatalf("GET of a deleted script: %d %s", st, body)
+	}
+	if st, body := a.do(t, "POST", "/_fastlua/event_script/"+xScript+"/rollback", `{"version": 4}`); st != 200 || !strings.Contains(body, `"version":7`) {
+		t.Fatalf("rollback of a deleted script: %d %s", st, body)
+	}
+	waitServes(t, b, "v4")
 }
 
 // A version written to the source that does not compile here (written by another program, or
