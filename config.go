@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/fastlua/fastlua/bridge"
 	"github.com/valyala/fasthttp"
 )
 
@@ -84,6 +85,15 @@ type Config struct {
 	// reads it (event.request.payload and content, event.response.content, platform.api
 	// results). Default 64 MiB.
 	MaxJSONSize int
+
+	// MaxJSONExpansion bounds the memory of the Lua values decoded from one JSON text
+	// (event.request.payload, event.response.content, json.decode, platform.api results), as a
+	// multiple of the text's length (after decompression): each table, string and number is
+	// counted at its approximate cost before it is made, and past the budget (at least 64 KiB)
+	// the decode fails with an error naming this field. Typical API documents take 10 to 20
+	// times their length; texts of nothing but tiny tables ([{},{},...], [{"a":1},...]) take
+	// 37 to 93 times, and are what it refuses. Default 32.
+	MaxJSONExpansion int
 
 	// MaxScriptSize caps the source of one script. Default 1 MiB.
 	MaxScriptSize int
@@ -243,6 +253,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxJSONSize <= 0 {
 		c.MaxJSONSize = 64 << 20
+	}
+	if c.MaxJSONExpansion <= 0 {
+		c.MaxJSONExpansion = bridge.DefaultJSONExpansion
 	}
 	if c.MaxScriptSize <= 0 {
 		c.MaxScriptSize = 1 << 20

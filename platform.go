@@ -174,7 +174,7 @@ func (p *platform) call(L *lua.LState, method string) int {
 		// The nested run broke the state (a limit): the caller cannot go on with it.
 		L.RaiseError("%s: the called script broke a limit of the Lua state", call)
 	}
-	L.Push(responseTable(L, &n.ctx.Response, m.cfg.MaxJSONSize))
+	L.Push(responseTable(L, &n.ctx.Response, m.cfg.MaxJSONSize, m.cfg.MaxJSONExpansion))
 	return 1
 }
 
@@ -259,8 +259,9 @@ func (p *platform) fillRequest(L *lua.LState, req *fasthttp.Request, payload lua
 // responseTable converts a response to {status_code, headers, content, content_type}. The
 // content is the body decoded from its Content-Encoding, as event.response.content is (at most
 // maxBody bytes: Config.MaxJSONSize; past it, or when the body cannot be decoded, the script
-// fails), and then the headers describe it: without Content-Encoding and Content-Length.
-func responseTable(L *lua.LState, resp *fasthttp.Response, maxBody int) *lua.LTable {
+// fails), and then the headers describe it: without Content-Encoding and Content-Length. JSON
+// content is decoded within its memory budget (expansion: Config.MaxJSONExpansion).
+func responseTable(L *lua.LState, resp *fasthttp.Response, maxBody, expansion int) *lua.LTable {
 	body, decoded, err := bridge.ResponseText(resp, maxBody)
 	if err != nil {
 		L.RaiseError("platform.api: the response: %s", err.Error())
@@ -286,7 +287,11 @@ func responseTable(L *lua.LState, resp *fasthttp.Response, maxBody int) *lua.LTa
 	}
 	var content lua.LValue = lua.LString(body)
 	if bridge.LooksJSON(ct, body) {
-		if v, err := bridge.DecodeJSON(L, body); err == nil {
+		v, err := bridge.DecodeJSONWithin(L, body, expansion)
+		if me, ok := err.(*bridge.MemoryError); ok {
+			L.RaiseError("platform.api: the response's content: %s", me.Error())
+		}
+		if err == nil {
 			content = v
 		}
 	}

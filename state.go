@@ -114,6 +114,7 @@ func (st *state) newLevel() *level {
 	lv := &level{st: st}
 	lv.ev = bridge.NewEvent(L)
 	lv.ev.SetMaxJSON(st.m.cfg.MaxJSONSize)
+	lv.ev.SetJSONExpansion(st.m.cfg.MaxJSONExpansion)
 	lv.platform = st.newPlatform(lv)
 	lv.base = L.CreateTable(0, 4)
 	lv.base.RawSetString("event", lv.ev.Value())

@@ -92,23 +92,48 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("invalid JSON at byte %d: %s", e.Offset, e.Msg)
 }
 
-// DecodeJSON parses data into a Lua value. Tables are created with L's allocator, so the result
-// belongs to L's run.
+// MemoryError is returned when the Lua values decoded from a JSON text would take more memory
+// than its budget: Expansion times the text's length (at least MinJSONBudget bytes).
+type MemoryError struct {
+	Text      int // the length of the text
+	Budget    int // the bytes its values may take
+	Expansion int // Config.MaxJSONExpansion
+}
+
+func (e *MemoryError) Error() string {
+	return fmt.Sprintf("the JSON text of %d bytes would decode to more than %d bytes of Lua values (%d times its length: Config.MaxJSONExpansion)", e.Text, e.Budget, e.Expansion)
+}
+
+// DecodeJSON parses data into a Lua value, within the memory budget of DefaultJSONExpansion
+// (see MemoryError). Tables are created with L's allocator, so the result belongs to L's run.
 func DecodeJSON(L *lua.LState, data []byte) (lua.LValue, error) {
 	v, _, err := decodeJSON(L, data, nil)
 	return v, err
 }
 
-// DecodeJSONInterned is DecodeJSON with repeated keys and short strings shared through in.
+// DecodeJSONInterned is DecodeJSON with repeated keys and short strings shared through in, and
+// in's memory budget (Interner.Expansion).
 func DecodeJSONInterned(L *lua.LState, data []byte, in *Interner) (lua.LValue, error) {
 	v, _, err := decodeJSON(L, data, in)
+	return v, err
+}
+
+// DecodeJSONWithin is DecodeJSON with the memory budget expansion times the text's length
+// (Config.MaxJSONExpansion; 0: DefaultJSONExpansion).
+func DecodeJSONWithin(L *lua.LState, data []byte, expansion int) (lua.LValue, error) {
+	v, _, err := decodeWithin(L, data, nil, expansion)
 	return v, err
 }
 
 // decodeJSON is DecodeJSON that also reports whether an object had a key twice (so that the
 // value does not describe the text exactly).
 func decodeJSON(L *lua.LState, data []byte, in *Interner) (lua.LValue, bool, error) {
+	return decodeWithin(L, data, in, in.expansion())
+}
+
+func decodeWithin(L *lua.LState, data []byte, in *Interner, expansion int) (lua.LValue, bool, error) {
 	d := decoder{data: data, in: in}
+	d.budget, d.expansion = jsonBudget(len(data), expansion)
 	d.skipSpace()
 	v, err := d.value(L, 0)
 	if err != nil {
@@ -122,29 +147,111 @@ func decodeJSON(L *lua.LState, data []byte, in *Interner) (lua.LValue, bool, err
 }
 
 type decoder struct {
-	data    []byte
-	pos     int
-	scratch []byte
-	fixed   []byte // strings with invalid UTF-8, made valid
-	dup     bool   // an object had a key twice (the last one wins)
-	in      *Interner
+	data      []byte
+	pos       int
+	scratch   []byte
+	fixed     []byte // strings with invalid UTF-8, made valid
+	dup       bool   // an object had a key twice (the last one wins)
+	in        *Interner
+	budget    int // bytes the values still to be made may take (see charge)
+	expansion int // what the budget was computed with, for the error
+}
+
+// DefaultJSONExpansion is Config.MaxJSONExpansion's default: the values decoded from a JSON text
+// may take 32 times its length in memory. Typical API documents take 10 to 20 times; a text of
+// nothing but tiny containers ([{},{},...], [[],[],...]) more than 32.
+const DefaultJSONExpansion = 32
+
+// MinJSONBudget is the least memory budget of a decode, so that a short text of tiny containers
+// still decodes.
+const MinJSONBudget = 64 << 10
+
+// jsonBudget returns the memory budget of decoding n bytes with the given expansion (0 or less:
+// DefaultJSONExpansion), and the expansion used.
+func jsonBudget(n, expansion int) (budget, used int) {
+	if expansion <= 0 {
+		expansion = DefaultJSONExpansion
+	}
+	if n > math.MaxInt/expansion {
+		return math.MaxInt, expansion
+	}
+	return max(n*expansion, MinJSONBudget), expansion
+}
+
+// What decoded values cost in memory, charged against the budget before they are made (Go 1.2x
+// size classes on 64-bit, gopher-lua v1.1's LTable; measured by TestJSONDecodeCostModel). A
+// table's string keys live in three places (the map, gopher-lua's key list and its key index),
+// and its first key makes two maps of at least one group each: a small object costs far more
+// than its text.
+const (
+	costTable       = 96  // an LTable
+	costSlot        = 16  // an interface value: an array slot
+	costFirstKey    = 640 // a table's first string key: the key map (a hint of 4), the key index
+	costSmallKey    = 40  // keys 2 to 8, which fit the maps' first group: the key list, the boxed key
+	costNinthKey    = 700 // the 9th key: both maps grow from one group to a table of 16 slots
+	costKey         = 160 // each key after the 9th: the maps' slots as they grow, the key list
+	costHashElem    = 144 // an array element at MaxArrayIndex or beyond, which lives in the hash part
+	costBoxedString = 16  // a string stored in an interface: its header
+	costBoxedNumber = 8   // a number stored in an interface (0..1023 are preallocated)
+)
+
+// keyCost is what the nth key of an object costs.
+func keyCost(n int) int {
+	switch {
+	case n == 1:
+		return costFirstKey
+	case n <= 8:
+		return costSmallKey
+	case n == 9:
+		return costNinthKey
+	}
+	return costKey
+}
+
+// grownCap is the capacity append gives a full slice of capacity c (Go's growth rule, without
+// the rounding up to a size class).
+func grownCap(c int) int {
+	if c < 256 {
+		return 2 * c
+	}
+	return c + (c+3*256)/4
+}
+
+// charge takes n bytes from the budget, or fails when they are not there.
+func (d *decoder) charge(n int) error {
+	if d.budget -= n; d.budget < 0 {
+		b, _ := jsonBudget(len(d.data), d.expansion)
+		return &MemoryError{Text: len(d.data), Budget: b, Expansion: d.expansion}
+	}
+	return nil
 }
 
 // Interner keeps the object keys and short strings decoded recently, so that documents that
 // repeat them (records of one table, the same API answering again) share one copy instead of
 // allocating each. Keep one per goroutine (per state); it forgets everything when it is full.
 type Interner struct {
-	keys   map[string]string
-	values map[string]lua.LValue
+	// Expansion is the memory budget of a decode through this Interner, as a multiple of the
+	// text's length (Config.MaxJSONExpansion); 0 means DefaultJSONExpansion.
+	Expansion int
+	keys      map[string]string
+	values    map[string]lua.LValue
 }
 
 const (
 	internMax      = 4096 // entries per map before it is cleared
 	internValueLen = 32   // longer strings are not interned
+	internKeyLen   = 128  // longer keys are not interned: the maps hold 4096 entries of at most this
 )
 
-func (in *Interner) key(b []byte) string {
+func (in *Interner) expansion() int {
 	if in == nil {
+		return 0
+	}
+	return in.Expansion
+}
+
+func (in *Interner) key(b []byte) string {
+	if in == nil || len(b) > internKeyLen {
 		return string(b)
 	}
 	if s, ok := in.keys[string(b)]; ok {
@@ -217,6 +324,9 @@ func (d *decoder) value(L *lua.LState, depth int) (lua.LValue, error) {
 		if err != nil {
 			return lua.LNil, err
 		}
+		if err := d.charge(costBoxedString + len(b)); err != nil {
+			return lua.LNil, err
+		}
 		return d.in.value(b), nil
 	case c == '-' || (c >= '0' && c <= '9'):
 		f, err := d.number()
@@ -225,6 +335,9 @@ func (d *decoder) value(L *lua.LState, depth int) (lua.LValue, error) {
 		}
 		if f >= 0 && f < float64(len(smallInts)) && f == float64(int(f)) {
 			return smallInts[int(f)], nil
+		}
+		if err := d.charge(costBoxedNumber); err != nil {
+			return lua.LNil, err
 		}
 		return lua.LNumber(f), nil
 	case c == 't':
@@ -248,19 +361,29 @@ func (d *decoder) literal(word string) error {
 
 func (d *decoder) object(L *lua.LState, depth int) (lua.LValue, error) {
 	d.pos++ // {
-	tb := L.CreateTable(0, 4)
 	d.skipSpace()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
 		d.pos++
-		return tb, nil
+		// No key map: a script that adds keys makes it, as for any table of its own.
+		if err := d.charge(costTable); err != nil {
+			return lua.LNil, err
+		}
+		return L.CreateTable(0, 0), nil
 	}
-	for {
+	if err := d.charge(costTable); err != nil {
+		return lua.LNil, err
+	}
+	tb := L.CreateTable(0, 4)
+	for n := 1; ; n++ {
 		d.skipSpace()
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 			return lua.LNil, d.errorf("expected a string key")
 		}
 		kb, err := d.strBytes()
 		if err != nil {
+			return lua.LNil, err
+		}
+		if err := d.charge(keyCost(n) + len(kb)); err != nil {
 			return lua.LNil, err
 		}
 		key := d.in.key(kb)
@@ -299,16 +422,36 @@ func (d *decoder) array(L *lua.LState, depth int) (lua.LValue, error) {
 	d.skipSpace()
 	if d.pos < len(d.data) && d.data[d.pos] == ']' {
 		d.pos++
+		if err := d.charge(costTable); err != nil {
+			return lua.LNil, err
+		}
 		tb := L.CreateTable(0, 0)
 		tb.Metatable = ArrayMeta
 		return tb, nil
 	}
-	tb := L.CreateTable(4, 0)
+	const initialCap = 4
+	if err := d.charge(costTable + initialCap*costSlot); err != nil {
+		return lua.LNil, err
+	}
+	tb := L.CreateTable(initialCap, 0)
+	capacity := initialCap // of the array part, as append grows it
 	for i := 1; ; i++ {
 		d.skipSpace()
 		v, err := d.value(L, depth)
 		if err != nil {
 			return lua.LNil, err
+		}
+		if i > capacity {
+			if i < lua.MaxArrayIndex {
+				grown := grownCap(capacity)
+				err = d.charge((grown - capacity) * costSlot)
+				capacity = grown
+			} else {
+				err = d.charge(costHashElem)
+			}
+			if err != nil {
+				return lua.LNil, err
+			}
 		}
 		tb.RawSetInt(i, v)
 		d.skipSpace()

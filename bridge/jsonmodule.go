@@ -19,9 +19,12 @@ import (
 //
 // maxJSON bounds the text json.encode produces (0: no bound): its exact length is counted before
 // the text is made.
-func NewJSONModule(L *lua.LState, maxJSON int) *lua.LTable {
+//
+// expansion is json.decode's memory budget, as a multiple of the text's length (0:
+// DefaultJSONExpansion; see MemoryError).
+func NewJSONModule(L *lua.LState, maxJSON, expansion int) *lua.LTable {
 	enc := Encoder{Max: maxJSON}
-	var in Interner
+	in := Interner{Expansion: expansion}
 	mod := L.CreateTable(0, 5)
 	mod.RawSetString("encode", L.NewFunction(func(L *lua.LState) int {
 		v := L.CheckAny(1)

@@ -21,11 +21,15 @@ type body struct {
 
 func (b *body) reset() { *b = body{} }
 
-// load decodes text into b; a text that is not JSON leaves b nil.
-func (b *body) load(L *lua.LState, in *Interner, text []byte) {
+// load decodes text into b; a text that is not JSON leaves b nil, one whose values would take
+// more than their memory budget fails the script (field names what it read).
+func (b *body) load(L *lua.LState, in *Interner, text []byte, field string) {
 	*b = body{value: lua.LNil, loaded: true}
 	v, dup, err := decodeJSON(L, text, in)
 	if err != nil {
+		if _, ok := err.(*MemoryError); ok {
+			L.RaiseError("%s: %s", field, err.Error())
+		}
 		return
 	}
 	b.value = v
@@ -136,7 +140,7 @@ func (r *request) payloadValue(L *lua.LState) lua.LValue {
 	r.payload = body{value: lua.LNil, loaded: true}
 	if ct := r.ev.request.Header.ContentType(); mayBeJSON(ct) {
 		if text := r.text(L, "event.request.payload"); sniffJSON(ct, text) {
-			r.payload.load(L, &r.ev.intern, text)
+			r.payload.load(L, &r.ev.intern, text, "event.request.payload")
 		}
 	}
 	return r.payload.value

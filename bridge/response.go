@@ -86,7 +86,7 @@ func (r *response) contentValue(L *lua.LState) lua.LValue {
 		L.RaiseError("event.response.content: %s", err.Error())
 	}
 	if isJSON(resp.Header.ContentType(), text) {
-		if r.content.load(L, &r.ev.intern, text); r.content.value != lua.LNil {
+		if r.content.load(L, &r.ev.intern, text, "event.response.content"); r.content.value != lua.LNil {
 			return r.content.value
 		}
 		r.content.reset()

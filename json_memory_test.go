@@ -1,0 +1,65 @@
+package fastlua
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// The Lua values decoded from a JSON body have a memory budget proportional to its text
+// (Config.MaxJSONExpansion; issue 13, red-team F1 and F5): a body of tiny containers, sent as it
+// is or compressed, answered by the handler or by platform.api, or given to json.decode, fails
+// the script with the documented status and an error naming the limit, and the server goes on
+// serving; a typical document of the same size decodes.
+func TestJSONDecodeBudget(t *testing.T) {
+	const size = 2 << 20 // within fasthttp's default 4 MiB body limit
+	tiny := "[" + strings.Repeat("{},", size/3) + "{}]"
+	records := "[" + strings.Repeat(`{"id":12345,"name":"Alice Smith","email":"alice@example.com","active":true},`, size/77) + "{}]"
+	docs := map[string]string{"tiny": tiny, "records": records}
+	handler := func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		if doc, ok := docs[string(ctx.QueryArgs().Peek("doc"))]; ok {
+			ctx.SetBodyString(doc)
+			return
+		}
+		ctx.SetBodyString(`{"ok":true}`)
+	}
+	ts := serve(t, Config{Scripts: scriptsFrom(t, "jsonmem")}, handler)
+	budget := strconv.Itoa(32 * len(tiny))
+	wantBudget := func(what string, r response) {
+		t.Helper()
+		if r.status != 500 {
+			t.Errorf("%s: %d %.200s, want 500", what, r.status, r.body)
+			return
+		}
+		msg := r.errorMessage(t)
+		if r.status != 500 || !strings.Contains(msg, "Config.MaxJSONExpansion") || !strings.Contains(msg, budget) {
+			t.Errorf("%s: %d %q, want 500 and an error naming the budget (%s bytes) and Config.MaxJSONExpansion", what, r.status, msg, budget)
+		}
+	}
+	wantBudget("a request payload of empty objects", ts.do("POST", "/mem/payload", tiny))
+	wantBudget("a gzip request payload of empty objects", ts.do("POST", "/mem/payload", string(compressAs("gzip", []byte(tiny))), "Content-Encoding", "gzip", "Content-Type", "application/json"))
+	wantBudget("json.decode of empty objects", ts.do("POST", "/mem/decode", tiny))
+	wantBudget("response content of empty objects", ts.do("GET", "/mem/content?doc=tiny", ""))
+	wantBudget("a platform.api result of empty objects", ts.do("GET", "/mem/api?doc=tiny", ""))
+
+	n := strconv.Itoa(strings.Count(records, "{"))
+	for _, c := range []struct {
+		what string
+		r    response
+	}{
+		{"a request payload of records", ts.do("POST", "/mem/payload", records)},
+		{"a gzip request payload of records", ts.do("POST", "/mem/payload", string(compressAs("gzip", []byte(records))), "Content-Encoding", "gzip", "Content-Type", "application/json")},
+		{"response content of records", ts.do("GET", "/mem/content?doc=records", "")},
+		{"a platform.api result of records", ts.do("GET", "/mem/api?doc=records", "")},
+	} {
+		if c.r.status != 200 {
+			t.Errorf("%s: %d %.200s", c.what, c.r.status, c.r.body)
+		}
+		if got := c.r.headers["x-elements"]; c.what == "response content of records" && got != n {
+			t.Errorf("%s: %q elements, want %s", c.what, got, n)
+		}
+	}
+}
