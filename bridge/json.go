@@ -852,27 +852,44 @@ func tableLen(tb *lua.LTable) int {
 func entriesNeedForEach(tb *lua.LTable) bool { return tb.Len() >= lua.MaxArrayIndex }
 
 // Encoder turns Lua values into JSON. Its buffers are reused between calls, so keep one per
-// goroutine (per state) and copy what Bytes returns if it must outlive the next call.
+// goroutine (per state) and copy what Bytes returns if it must outlive the next call. Buffers
+// that one large document grew past maxPooledBuf (maxPooledKeys) are dropped, not kept.
 type Encoder struct {
 	// Max bounds the length of the output; 0 means no bound. A table can name the same long
-	// string many times, so its JSON can be far larger than the memory it holds.
-	Max  int
-	buf  []byte
-	keys [][]keyValue
+	// string many times, so its JSON can be far larger than the memory it holds. Each string is
+	// measured, escapes included, before it is written: the buffer never grows past Max by more
+	// than a number.
+	Max int
+	// MaxName is the setting Max comes from, for the error; "" means Config.MaxJSONSize.
+	MaxName string
+	buf     []byte
+	keys    [][]keyValue
 }
+
+const (
+	maxPooledBuf  = 1 << 20 // bytes of output an Encoder keeps for the next call
+	maxPooledKeys = 4096    // object entries an Encoder keeps for the next call, per depth
+)
 
 type keyValue struct {
 	key string
 	val lua.LValue
 }
 
-// EncodeError is returned for Lua values that have no JSON form.
-type EncodeError struct{ Msg string }
+// EncodeError is returned for Lua values that have no JSON form, and for output past
+// Encoder.Max (Limit is then Max).
+type EncodeError struct {
+	Msg   string
+	Limit int
+}
 
 func (e *EncodeError) Error() string { return "cannot encode to JSON: " + e.Msg }
 
 // Encode returns the JSON text of v. The slice is reused by the next call.
 func (e *Encoder) Encode(v lua.LValue) ([]byte, error) {
+	if cap(e.buf) > maxPooledBuf {
+		e.buf = nil // the last document's: let it go
+	}
 	e.buf = e.buf[:0]
 	var err error
 	e.buf, err = e.append(e.buf, v, 0)
@@ -894,7 +911,7 @@ func (e *Encoder) append(dst []byte, v lua.LValue, depth int) ([]byte, error) {
 	case lua.LNumber:
 		return AppendNumber(dst, float64(v))
 	case lua.LString:
-		if e.Max > 0 && len(dst)+len(v) > e.Max {
+		if e.over(dst, string(v)) {
 			return dst, e.tooLong()
 		}
 		return AppendString(dst, string(v)), nil
@@ -972,6 +989,10 @@ func (e *Encoder) table(dst []byte, tb *lua.LTable, depth int) ([]byte, error) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
+		if e.over(dst, kv.key) {
+			clear(kvs)
+			return dst, e.tooLong()
+		}
 		dst = AppendString(dst, kv.key)
 		dst = append(dst, ':')
 		if dst, err = e.append(dst, kv.val, depth); err != nil {
@@ -984,6 +1005,9 @@ func (e *Encoder) table(dst []byte, tb *lua.LTable, depth int) ([]byte, error) {
 		}
 	}
 	clear(kvs) // drop references to Lua values
+	if cap(kvs) > maxPooledKeys {
+		e.keys[depth] = nil
+	}
 	return append(dst, '}'), nil
 }
 
@@ -1003,8 +1027,18 @@ func appendKey(kvs []keyValue, k, v lua.LValue) ([]keyValue, error) {
 	}
 }
 
+// over reports whether appending s as a JSON string to dst passes Max. The exact length of its
+// escaped form is counted only when six bytes a byte (\u00XX) could pass it.
+func (e *Encoder) over(dst []byte, s string) bool {
+	return e.Max > 0 && len(dst)+2+6*len(s) > e.Max && len(dst)+jsonStringSize(s) > e.Max
+}
+
 func (e *Encoder) tooLong() error {
-	return &EncodeError{Msg: fmt.Sprintf("the JSON text would be more than %d bytes (Config.MaxJSONSize)", e.Max)}
+	name := e.MaxName
+	if name == "" {
+		name = "Config.MaxJSONSize"
+	}
+	return &EncodeError{Msg: fmt.Sprintf("the JSON text would be more than %d bytes (%s)", e.Max, name), Limit: e.Max}
 }
 
 // isArray reports whether the n entries of tb are exactly the keys 1..n.
