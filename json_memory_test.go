@@ -1,6 +1,7 @@
 package fastlua
 
 import (
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,5 +62,35 @@ func TestJSONDecodeBudget(t *testing.T) {
 		if got := c.r.headers["x-elements"]; c.what == "response content of records" && got != n {
 			t.Errorf("%s: %q elements, want %s", c.what, got, n)
 		}
+	}
+}
+
+// A table stored with platform.store or logged as a field is encoded up to its limit
+// (Config.MaxStoreValue, the log budget left of Config.MaxLogSize), not up to
+// Config.MaxJSONSize before the limit is checked (issue 13, red-team F15): a table whose JSON
+// is 60 MiB allocates about the limit.
+func TestTableEncodedUpToItsLimit(t *testing.T) {
+	ts := serve(t, Config{Scripts: scriptsFrom(t, "jsonmem")}, func(ctx *fasthttp.RequestCtx) {})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	r := ts.do("POST", "/mem/store", `{}`)
+	runtime.ReadMemStats(&after)
+	if r.status != 500 || !strings.Contains(r.body, "Config.MaxStoreValue") {
+		t.Errorf("storing 60 MiB of JSON: %d %.300s, want 500 naming Config.MaxStoreValue", r.status, r.body)
+	}
+	if grown := after.TotalAlloc - before.TotalAlloc; grown > 16<<20 {
+		t.Errorf("storing 60 MiB of JSON allocated %d MiB before it was refused", grown>>20)
+	}
+	runtime.ReadMemStats(&before)
+	r = ts.do("POST", "/mem/log", `{}`)
+	runtime.ReadMemStats(&after)
+	if r.status != 200 {
+		t.Errorf("logging 60 MiB of JSON: %d %.300s", r.status, r.body)
+	}
+	if grown := after.TotalAlloc - before.TotalAlloc; grown > 16<<20 {
+		t.Errorf("logging 60 MiB of JSON allocated %d MiB", grown>>20)
+	}
+	if logs := ts.logs.String(); !strings.Contains(logs, "a big field") || !strings.Contains(logs, "Config.MaxLogSize") {
+		t.Errorf("the log does not say the field was cut: %.500s", logs)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/fastlua/fastlua/bridge"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -48,9 +49,20 @@ func (st *state) newLogModule(L *lua.LState) *lua.LTable {
 					case lua.LBool:
 						val = bool(v)
 					case *lua.LTable:
-						if b, err := st.enc.Encode(v); err == nil {
+						// Encoded up to the log budget left, no further.
+						left := st.m.cfg.MaxLogSize - st.logged
+						max := st.enc.Max
+						if max <= 0 || left < max {
+							st.enc.Max = left
+						}
+						b, err := st.enc.Encode(v)
+						st.enc.Max = max
+						switch ee, _ := err.(*bridge.EncodeError); {
+						case err == nil:
 							val = string(b)
-						} else {
+						case ee != nil && ee.Limit == left:
+							val = fmt.Sprintf("[a table whose JSON is more than the %d bytes left of Config.MaxLogSize]", left)
+						default:
 							val = v.String()
 						}
 					default:

@@ -119,7 +119,16 @@ func toStore(enc *bridge.Encoder, v lua.LValue, maxValue int) (any, error) {
 	case lua.LBool:
 		return bool(v), nil
 	case *lua.LTable:
+		// The encoder stops at the value limit, before it has written more.
+		max, name := enc.Max, enc.MaxName
+		if max <= 0 || maxValue < max {
+			enc.Max, enc.MaxName = maxValue, "Config.MaxStoreValue"
+		}
 		b, err := enc.Encode(v)
+		enc.Max, enc.MaxName = max, name
+		if ee, ok := err.(*bridge.EncodeError); ok && ee.Limit == maxValue {
+			return nil, fmt.Errorf("%w: its JSON is larger than %s (Config.MaxStoreValue)", ErrValueTooLarge, sizeText(int64(maxValue)))
+		}
 		if err != nil {
 			return nil, err
 		}
