@@ -1,7 +1,7 @@
 package fastlua
 
 // The fuzz targets of the parts that read untrusted input: event patterns, Lua sources,
-// requests as the bridge sees them, JSON. Their corpora in testdata/fuzz are the inputs that
+// requests as the bridge sees them (JSON's are in bridge/fuzz_test.go). Their corpora in testdata/fuzz are the inputs that
 // widened coverage in 5-minute runs of each (go test -run '^$' -fuzz '^FuzzX$' -fuzztime 5m .);
 // plain go test runs them as regression cases, .ci/run fuzzes each for 15 seconds more.
 
@@ -134,51 +134,3 @@ event.response.headers["x-post"] = event.response.status_code`
 		}
 	})
 }
-
-// Any bytes decode to a value or fail with a *SyntaxError (or a *MemoryError); a decoded value encodes, and that
-// encoding decodes to a value that encodes the same way (the normal form is stable).
-func FuzzJSON(f *testing.F) {
-	for _, seed := range []string{
-		`{"a":1,"b":[true,false,null],"c":{"d":"e"}}`, `[]`, `{}`, `"\ud83d\ude00"`, `1e400`, `-0`, `[[[[]]]]`,
-		`{"a":1,"a":2}`, `"\u0000"`, `12345678901234567890`, `{"":""}`, `[1,2,3,]`, "\"\xff\"",
-	} {
-		f.Add([]byte(seed))
-	}
-	L := newTestState()
-	defer L.Close()
-	var enc bridge.Encoder
-	f.Fuzz(func(t *testing.T, data []byte) {
-		v, err := bridge.DecodeJSON(L, data)
-		if err != nil {
-			var se *bridge.SyntaxError
-			var me *bridge.MemoryError // a text of tiny containers past its memory budget
-			if !errors.As(err, &se) && !errors.As(err, &me) {
-				t.Fatalf("decode: %T %v", err, err)
-			}
-			return
-		}
-		first, err := enc.Encode(v)
-		if err != nil {
-			var ee *bridge.EncodeError
-			if errors.As(err, &ee) && strings.Contains(ee.Msg, "NaN or an infinite") {
-				return // 1e400 decodes to +Inf, which has no JSON form
-			}
-			t.Fatalf("encode of a decoded value: %v", err)
-		}
-		first = append([]byte(nil), first...)
-		v2, err := bridge.DecodeJSON(L, first)
-		if err != nil {
-			t.Fatalf("the encoding %s does not decode: %v", first, err)
-		}
-		second, err := enc.Encode(v2)
-		if err != nil || string(second) != string(first) {
-			t.Fatalf("not stable: %s then %s (%v)", first, second, err)
-		}
-		if !bridge.EqualJSON(v2, first) {
-			t.Fatalf("EqualJSON(decode(%s), itself) = false", first)
-		}
-	})
-}
-
-// newTestState is a bare Lua state for the codec.
-func newTestState() *lua.LState { return lua.NewState(lua.Options{SkipOpenLibs: true}) }

@@ -1,8 +1,6 @@
 package bridge
 
 import (
-	"unicode/utf8"
-
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -117,32 +115,4 @@ func jsonSize(v lua.LValue, limit, depth int) int {
 		return total
 	}
 	return 0
-}
-
-// jsonStringSize is the length of AppendString's output for s.
-func jsonStringSize(s string) int {
-	n := 2
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c >= 0x20 && c != '"' && c != '\\':
-				n++
-			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
-				n += 2
-			default:
-				n += 6
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			n += 3
-		} else {
-			n += size
-		}
-		i += size
-	}
-	return n
 }
