@@ -286,7 +286,8 @@
 // errors) by Config.MaxStringSize, json.encode (and JSON text made from a table) and the
 // text a compressed body decompresses to by Config.MaxJSONSize, the Lua values a JSON text
 // decodes to (payload, content, json.decode, platform.api results) by Config.MaxJSONExpansion
-// times the text's length, unpack and string.byte by
+// times the text's length (a long decode also stops when the run's time limit or memory guard
+// fires), unpack and string.byte by
 // Config.MaxStackSlots, os.date's format at 256 bytes, patterns by length and recursion,
 // coroutines at 64 per run, the call depth by Config.CallStackSize. string.format is Lua 5.1's:
 // Go's fmt syntax (%[1]s, %v, %*d) is an invalid option, and its output is C's printf's. New

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -92,5 +93,26 @@ func TestTableEncodedUpToItsLimit(t *testing.T) {
 	}
 	if logs := ts.logs.String(); !strings.Contains(logs, "a big field") || !strings.Contains(logs, "Config.MaxLogSize") {
 		t.Errorf("the log does not say the field was cut: %.500s", logs)
+	}
+}
+
+// A long decode heeds the memory guard (Config.MemoryLimit) and the time limit, even in a
+// straight-line script, which has no per-instruction check: it arms the run's deadline as a
+// platform call does and stops once the watchdog fired. Here the budget is raised so that only
+// the guard can stop a 4 MiB payload that decodes to about 150 MiB; the guard needs a GC and a
+// watchdog tick during the decode, so requests are sent until one is stopped.
+func TestJSONDecodeHeedsTheMemoryGuard(t *testing.T) {
+	body := "[" + strings.Repeat(`{"id":1,"ok":true},`, (4<<20)/20) + "{}]"
+	ts := serve(t, Config{TimeLimit: time.Minute, MemoryLimit: 64 << 20, MaxJSONExpansion: 1000,
+		Scripts: scriptsFrom(t, "jsonmem")}, func(ctx *fasthttp.RequestCtx) {})
+	deadline := time.Now().Add(time.Minute)
+	for i := 1; ; i++ {
+		r := ts.do("POST", "/mem/straight", body)
+		if r.status == 500 && strings.Contains(r.body, "the memory limit of 64 MiB") {
+			return
+		}
+		if r.status != 200 && r.status != 500 || time.Now().After(deadline) || i == 30 {
+			t.Fatalf("request %d: %d %.300s, want one stopped by the memory guard", i, r.status, r.body)
+		}
 	}
 }

@@ -174,7 +174,7 @@ func (p *platform) call(L *lua.LState, method string) int {
 		// The nested run broke the state (a limit): the caller cannot go on with it.
 		L.RaiseError("%s: the called script broke a limit of the Lua state", call)
 	}
-	L.Push(responseTable(L, &n.ctx.Response, m.cfg.MaxJSONSize, m.cfg.MaxJSONExpansion))
+	L.Push(responseTable(L, &n.ctx.Response, m.cfg.MaxJSONSize, &st.json))
 	return 1
 }
 
@@ -260,8 +260,8 @@ func (p *platform) fillRequest(L *lua.LState, req *fasthttp.Request, payload lua
 // content is the body decoded from its Content-Encoding, as event.response.content is (at most
 // maxBody bytes: Config.MaxJSONSize; past it, or when the body cannot be decoded, the script
 // fails), and then the headers describe it: without Content-Encoding and Content-Length. JSON
-// content is decoded within its memory budget (expansion: Config.MaxJSONExpansion).
-func responseTable(L *lua.LState, resp *fasthttp.Response, maxBody, expansion int) *lua.LTable {
+// content is decoded through in (the state's: its memory budget, Config.MaxJSONExpansion).
+func responseTable(L *lua.LState, resp *fasthttp.Response, maxBody int, in *bridge.Interner) *lua.LTable {
 	body, decoded, err := bridge.ResponseText(resp, maxBody)
 	if err != nil {
 		L.RaiseError("platform.api: the response: %s", err.Error())
@@ -287,9 +287,9 @@ func responseTable(L *lua.LState, resp *fasthttp.Response, maxBody, expansion in
 	}
 	var content lua.LValue = lua.LString(body)
 	if bridge.LooksJSON(ct, body) {
-		v, err := bridge.DecodeJSONWithin(L, body, expansion)
-		if me, ok := err.(*bridge.MemoryError); ok {
-			L.RaiseError("platform.api: the response's content: %s", me.Error())
+		v, err := bridge.DecodeJSONInterned(L, body, in)
+		if _, ok := err.(*bridge.SyntaxError); err != nil && !ok { // its memory budget, the time limit
+			L.RaiseError("platform.api: the response's content: %s", err.Error())
 		}
 		if err == nil {
 			content = v

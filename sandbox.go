@@ -182,7 +182,8 @@ func (st *state) openSandbox() {
 	G.RawSetString("math", st.readOnly(L, "math", global.RawGetString("math").(*lua.LTable)))
 	G.RawSetString("os", st.readOnly(L, "os", osLib))
 	G.RawSetString("coroutine", st.readOnly(L, "coroutine", co))
-	G.RawSetString("json", st.readOnly(L, "json", bridge.NewJSONModule(L, st.m.cfg.MaxJSONSize, st.m.cfg.MaxJSONExpansion)))
+	st.json = bridge.Interner{Expansion: st.m.cfg.MaxJSONExpansion, Check: st.decodeCheck}
+	G.RawSetString("json", st.readOnly(L, "json", bridge.NewJSONModule(L, st.m.cfg.MaxJSONSize, &st.json)))
 	G.RawSetString("log", st.newLogModule(L))
 
 	// platform pieces shared by the levels. luar exposes data only: no methods.

@@ -29,11 +29,12 @@ type state struct {
 	// script that can loop. 0 when none.
 	pending int64
 
-	enc         bridge.Encoder // for platform.api payloads, the store and log fields
-	config      lua.LValue     // platform.config
-	storeModule lua.LValue     // platform.store
-	roMeta      *lua.LTable    // metatable of read-only Go values
-	onError     *lua.LFunction // the error handler of a run's PCall
+	enc         bridge.Encoder  // for platform.api payloads, the store and log fields
+	json        bridge.Interner // for json.decode and platform.api results
+	config      lua.LValue      // platform.config
+	storeModule lua.LValue      // platform.store
+	roMeta      *lua.LTable     // metatable of read-only Go values
+	onError     *lua.LFunction  // the error handler of a run's PCall
 	// per run
 	coroutines int
 	logged     int    // bytes logged by the top-level run (Config.MaxLogSize)
@@ -114,7 +115,7 @@ func (st *state) newLevel() *level {
 	lv := &level{st: st}
 	lv.ev = bridge.NewEvent(L)
 	lv.ev.SetMaxJSON(st.m.cfg.MaxJSONSize)
-	lv.ev.SetJSONExpansion(st.m.cfg.MaxJSONExpansion)
+	lv.ev.SetJSONDecoding(st.m.cfg.MaxJSONExpansion, st.decodeCheck)
 	lv.platform = st.newPlatform(lv)
 	lv.base = L.CreateTable(0, 4)
 	lv.base.RawSetString("event", lv.ev.Value())
@@ -203,4 +204,15 @@ func (lv *level) unbind() {
 	lv.ev.Unbind()
 	lv.platform.unbind()
 	lv.x, lv.script = nil, nil
+}
+
+// decodeCheck is called as a JSON decode grows (every MiB of values): a decode is as slow as a
+// platform call, so it arms a pending deadline, and it stops once the watchdog has fired (the
+// time limit, or Config.MemoryLimit), as the VM would at its next instruction.
+func (st *state) decodeCheck() error {
+	st.arm()
+	if st.ctx.fired.Load() {
+		return errTimeLimit
+	}
+	return nil
 }

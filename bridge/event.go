@@ -166,9 +166,12 @@ func fieldPairs(L *lua.LState, fields []string) *lua.LFunction {
 // text; DefaultMaxDecoded for decompression).
 func (e *Event) SetMaxJSON(n int) { e.enc.Max = n }
 
-// SetJSONExpansion sets the memory budget of decoding a payload or content, as a multiple of its
-// text's length (0: DefaultJSONExpansion; see MemoryError).
-func (e *Event) SetJSONExpansion(x int) { e.intern.Expansion = x }
+// SetJSONDecoding sets the memory budget of decoding a payload or content, as a multiple of its
+// text's length (0: DefaultJSONExpansion; see MemoryError), and the check that stops a long
+// decode (see Interner.Check).
+func (e *Event) SetJSONDecoding(expansion int, check func() error) {
+	e.intern.Expansion, e.intern.Check = expansion, check
+}
 
 // Objects returns the event and its fixed sub-objects by their Lua path ("event",
 // "event.request", "event.request.headers", ...). They never change for the life of the Event,

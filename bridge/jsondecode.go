@@ -1,8 +1,9 @@
 package bridge
 
 // The JSON decoder: one pass over the text that builds Lua values as it goes, each charged
-// against a memory budget proportional to the text before it is made; object keys and short
-// strings are shared through an Interner kept per state.
+// against a memory budget proportional to the text before it is made (and, every MiB, the run's
+// context checked, so the time limit and the memory guard stop a long decode); object keys and
+// short strings are shared through an Interner kept per state.
 
 import (
 	"errors"
@@ -46,28 +47,23 @@ func DecodeJSON(L *lua.LState, data []byte) (lua.LValue, error) {
 }
 
 // DecodeJSONInterned is DecodeJSON with repeated keys and short strings shared through in, and
-// in's memory budget (Interner.Expansion).
+// in's memory budget and stop check (Interner.Expansion, Interner.Check).
 func DecodeJSONInterned(L *lua.LState, data []byte, in *Interner) (lua.LValue, error) {
 	v, _, err := decodeJSON(L, data, in)
-	return v, err
-}
-
-// DecodeJSONWithin is DecodeJSON with the memory budget expansion times the text's length
-// (Config.MaxJSONExpansion; 0: DefaultJSONExpansion).
-func DecodeJSONWithin(L *lua.LState, data []byte, expansion int) (lua.LValue, error) {
-	v, _, err := decodeWithin(L, data, nil, expansion)
 	return v, err
 }
 
 // decodeJSON is DecodeJSON that also reports whether an object had a key twice (so that the
 // value does not describe the text exactly).
 func decodeJSON(L *lua.LState, data []byte, in *Interner) (lua.LValue, bool, error) {
-	return decodeWithin(L, data, in, in.expansion())
-}
-
-func decodeWithin(L *lua.LState, data []byte, in *Interner, expansion int) (lua.LValue, bool, error) {
 	d := decoder{data: data, in: in}
-	d.budget, d.expansion = jsonBudget(len(data), expansion)
+	if in != nil && in.Check != nil {
+		d.stop = in.Check
+	} else if ctx := L.Context(); ctx != nil {
+		d.stop = ctx.Err
+	}
+	d.budget, d.expansion = jsonBudget(len(data), in.expansion())
+	d.checkAt = max(d.budget-checkEvery, 0)
 	d.skipSpace()
 	v, err := d.value(L, 0)
 	if err != nil {
@@ -88,8 +84,14 @@ type decoder struct {
 	dup       bool   // an object had a key twice (the last one wins)
 	in        *Interner
 	budget    int // bytes the values still to be made may take (see charge)
+	checkAt   int // the budget left at which charge next calls stop (or fails, at 0)
 	expansion int // what the budget was computed with, for the error
+	stop      func() error
 }
+
+// checkEvery is how much memory a decode charges between two calls of Interner.Check (or of
+// its state's context's Err).
+const checkEvery = 1 << 20
 
 // DefaultJSONExpansion is Config.MaxJSONExpansion's default: the values decoded from a JSON text
 // may take 32 times its length in memory. Typical API documents take 10 to 20 times; a text of
@@ -151,11 +153,25 @@ func grownCap(c int) int {
 	return c + (c+3*256)/4
 }
 
-// charge takes n bytes from the budget, or fails when they are not there.
+// charge takes n bytes from the budget, or fails when they are not there, or when the run was
+// stopped (Interner.Check, or L's context: its time limit, the memory guard).
 func (d *decoder) charge(n int) error {
-	if d.budget -= n; d.budget < 0 {
+	if d.budget -= n; d.budget < d.checkAt {
+		return d.checkpoint()
+	}
+	return nil
+}
+
+func (d *decoder) checkpoint() error {
+	if d.budget < 0 {
 		b, _ := jsonBudget(len(d.data), d.expansion)
 		return &MemoryError{Text: len(d.data), Budget: b, Expansion: d.expansion}
+	}
+	d.checkAt = max(d.budget-checkEvery, 0)
+	if d.stop != nil {
+		if err := d.stop(); err != nil {
+			return fmt.Errorf("decoding JSON was stopped: %w", err)
+		}
 	}
 	return nil
 }
@@ -167,8 +183,11 @@ type Interner struct {
 	// Expansion is the memory budget of a decode through this Interner, as a multiple of the
 	// text's length (Config.MaxJSONExpansion); 0 means DefaultJSONExpansion.
 	Expansion int
-	keys      map[string]string
-	values    map[string]lua.LValue
+	// Check, when set, is called each time a decode has charged another MiB; an error stops
+	// the decode (the run's time limit or memory guard). Unset, L's context is checked.
+	Check  func() error
+	keys   map[string]string
+	values map[string]lua.LValue
 }
 
 const (

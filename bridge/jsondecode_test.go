@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -101,15 +102,12 @@ func TestJSONDecodeMemoryBudget(t *testing.T) {
 			t.Errorf("decoding %d bytes of %.20s: %v", len(doc), doc, err)
 		}
 	}
-	// The budget follows Interner.Expansion (Config.MaxJSONExpansion), and DecodeJSONWithin's.
+	// The budget follows Interner.Expansion (Config.MaxJSONExpansion).
 	doc := repeatArray(`{}`, size/3)
 	if _, err := DecodeJSONInterned(L, doc, &Interner{Expansion: 64}); err != nil {
 		t.Errorf("with an expansion of 64: %v", err)
 	}
-	if _, err := DecodeJSONWithin(L, doc, 64); err != nil {
-		t.Errorf("DecodeJSONWithin 64: %v", err)
-	}
-	if _, err := DecodeJSONWithin(L, repeatArray(records, size/len(records)), 4); !errors.As(err, new(*MemoryError)) || !strings.Contains(err.Error(), "4 times") {
+	if _, err := DecodeJSONInterned(L, repeatArray(records, size/len(records)), &Interner{Expansion: 4}); !errors.As(err, new(*MemoryError)) || !strings.Contains(err.Error(), "4 times") {
 		t.Errorf("records with an expansion of 4: %v, want a *MemoryError", err)
 	}
 }
@@ -150,5 +148,35 @@ func TestJSONDecodeCostModel(t *testing.T) {
 			t.Errorf("%.30s: charged %.0f bytes a copy, the heap grew by %.0f (%.2f times)", elem, charged/float64(n), live/float64(n), r)
 		}
 		runtime.KeepAlive(v)
+	}
+}
+
+// A decode calls Interner.Check each time it has charged another MiB, and stops with its error
+// (the run's time limit or memory guard); without a Check, L's context is looked at instead.
+func TestJSONDecodeCheck(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	doc := repeatArray(`{"id":12345,"name":"Alice Smith"}`, (8<<20)/35) // about 100 MiB of values
+	stop := errors.New("stopped")
+	calls := 0
+	in := &Interner{Expansion: 1000, Check: func() error {
+		if calls++; calls == 3 {
+			return stop
+		}
+		return nil
+	}}
+	if _, err := DecodeJSONInterned(L, doc, in); !errors.Is(err, stop) || calls != 3 {
+		t.Errorf("err = %v after %d checks, want the check's error at the third", err, calls)
+	}
+	calls = 0
+	if _, err := DecodeJSONInterned(L, []byte(sampleDoc), in); err != nil || calls != 0 {
+		t.Errorf("a small document: %v, %d checks, want none", err, calls)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	L.SetContext(ctx)
+	defer L.RemoveContext()
+	if _, err := DecodeJSONInterned(L, doc, &Interner{Expansion: 1000}); !errors.Is(err, context.Canceled) {
+		t.Errorf("with a cancelled context: %v", err)
 	}
 }

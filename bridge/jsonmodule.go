@@ -18,11 +18,12 @@ import (
 // maxJSON bounds the text json.encode produces (0: no bound): its exact length is counted before
 // the text is made.
 //
-// expansion is json.decode's memory budget, as a multiple of the text's length (0:
-// DefaultJSONExpansion; see MemoryError).
-func NewJSONModule(L *lua.LState, maxJSON, expansion int) *lua.LTable {
+// json.decode decodes through in (nil: a new Interner), whose Expansion and Check bound it.
+func NewJSONModule(L *lua.LState, maxJSON int, in *Interner) *lua.LTable {
 	enc := Encoder{Max: maxJSON}
-	in := Interner{Expansion: expansion}
+	if in == nil {
+		in = &Interner{}
+	}
 	mod := L.CreateTable(0, 5)
 	mod.RawSetString("encode", L.NewFunction(func(L *lua.LState) int {
 		v := L.CheckAny(1)
@@ -40,7 +41,7 @@ func NewJSONModule(L *lua.LState, maxJSON, expansion int) *lua.LTable {
 	}))
 	mod.RawSetString("decode", L.NewFunction(func(L *lua.LState) int {
 		s := L.CheckString(1)
-		v, err := DecodeJSONInterned(L, []byte(s), &in)
+		v, err := DecodeJSONInterned(L, []byte(s), in)
 		if err != nil {
 			L.RaiseError("json.decode: %s", err.Error())
 		}

@@ -21,13 +21,14 @@ type body struct {
 
 func (b *body) reset() { *b = body{} }
 
-// load decodes text into b; a text that is not JSON leaves b nil, one whose values would take
-// more than their memory budget fails the script (field names what it read).
+// load decodes text into b; a text that is not JSON leaves b nil, a decode that fails for
+// another reason (its memory budget, the run's time limit) fails the script (field names what
+// it read).
 func (b *body) load(L *lua.LState, in *Interner, text []byte, field string) {
 	*b = body{value: lua.LNil, loaded: true}
 	v, dup, err := decodeJSON(L, text, in)
 	if err != nil {
-		if _, ok := err.(*MemoryError); ok {
+		if _, ok := err.(*SyntaxError); !ok {
 			L.RaiseError("%s: %s", field, err.Error())
 		}
 		return
