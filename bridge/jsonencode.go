@@ -75,7 +75,7 @@ func (e *Encoder) append(dst []byte, v lua.LValue, depth int) ([]byte, error) {
 	case lua.LNumber:
 		return AppendNumber(dst, float64(v))
 	case lua.LString:
-		if e.over(dst, string(v)) {
+		if e.Max > 0 && e.over(dst, string(v)) {
 			return dst, e.tooLong()
 		}
 		return AppendString(dst, string(v)), nil
@@ -153,7 +153,7 @@ func (e *Encoder) table(dst []byte, tb *lua.LTable, depth int) ([]byte, error) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		if e.over(dst, kv.key) {
+		if e.Max > 0 && e.over(dst, kv.key) {
 			clear(kvs)
 			return dst, e.tooLong()
 		}
@@ -191,10 +191,10 @@ func appendKey(kvs []keyValue, k, v lua.LValue) ([]keyValue, error) {
 	}
 }
 
-// over reports whether appending s as a JSON string to dst passes Max. The exact length of its
-// escaped form is counted only when six bytes a byte (\u00XX) could pass it.
+// over reports whether appending s as a JSON string to dst passes Max (> 0). The exact length
+// of its escaped form is counted only when six bytes a byte (\u00XX) could pass it.
 func (e *Encoder) over(dst []byte, s string) bool {
-	return e.Max > 0 && len(dst)+2+6*len(s) > e.Max && len(dst)+jsonStringSize(s) > e.Max
+	return len(dst)+2+6*len(s) > e.Max && len(dst)+jsonStringSize(s) > e.Max
 }
 
 func (e *Encoder) tooLong() error {
