@@ -26,7 +26,11 @@ type CompileError struct {
 	Line    int    // 1-based; 0 when unknown
 	Column  int    // 1-based; 0 when unknown
 	Message string
+	Err     error // the underlying error (a *PatternError for a file's name), if any
 }
+
+// Unwrap returns the underlying error.
+func (e *CompileError) Unwrap() error { return e.Err }
 
 func (e *CompileError) Error() string {
 	var b strings.Builder

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -37,6 +38,170 @@ import (
 // with it). The admin API changes files with fileTx: all of a change, or nothing.
 
 const directivePrefix = "-- fastlua:"
+
+// isScriptName reports whether a name at the top of a script directory is a script file:
+// <pattern>.lua, not starting with "." and not a script test (*_test.lua).
+func isScriptName(name string) bool {
+	return !strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".lua") && !strings.HasSuffix(name, "_test.lua")
+}
+
+// SkippedFile is a file at the top of a script directory that looks like a script but is not
+// loaded, and why.
+type SkippedFile struct {
+	Name   string // the name in the directory
+	Reason string
+}
+
+// SkippedFiles lists the files at the top of dir in fsys that look like scripts but are not
+// loaded: a name ending in another case of ".lua" (".LUA"), one without an extension that
+// reads like an event pattern, and a directory of .lua files (the scripts of an fs.FS must be
+// at its top: use fs.Sub). New logs them, and fastlua check reports them. Names starting with
+// "." and script tests (*_test.lua) are not listed: they are skipped on purpose.
+func SkippedFiles(fsys fs.FS, dir string) ([]SkippedFile, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("fastlua: reading scripts: %w", err)
+	}
+	var out []SkippedFile
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") || isScriptName(name) || strings.HasSuffix(name, "_test.lua") {
+			continue
+		}
+		ext := path.Ext(name)
+		switch {
+		case e.IsDir():
+			if n := countLua(fsys, path.Join(dir, name)); n > 0 {
+				out = append(out, SkippedFile{name, fmt.Sprintf("a directory holding %d .lua files: only the files at the top are read (use fs.Sub(fsys, %q))", n, name)})
+			}
+		case strings.EqualFold(ext, ".lua"):
+			out = append(out, SkippedFile{name, fmt.Sprintf("the extension is %q: a script file's name ends in \".lua\", in lower case", ext)})
+		case phaseSuffix(name):
+			out = append(out, SkippedFile{name, "it has no .lua extension: a script file is named <pattern>.lua"})
+		case phaseSuffix(strings.TrimSuffix(name, ext)):
+			out = append(out, SkippedFile{name, fmt.Sprintf("the extension is %q: a script file is named <pattern>.lua", ext)})
+		}
+	}
+	return out, nil
+}
+
+// phaseSuffix reports whether a name ends like an event pattern (".pre_process" and so on).
+func phaseSuffix(name string) bool {
+	for _, p := range []string{".pre_process", ".post_process", ".queued"} {
+		if strings.HasSuffix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// countLua counts the script files at the top of dir.
+func countLua(fsys fs.FS, dir string) int {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		if !e.IsDir() && isScriptName(e.Name()) {
+			n++
+		}
+	}
+	return n
+}
+
+// ScriptsError is the error of New and Set when scripts cannot be installed: every problem
+// found, one for each script or file. Each is a *CompileError (a script that does not compile,
+// a bad directive or file name), a *PatternError, or another error naming its file (one that
+// cannot be read, a script given twice). Take them apart with errors.As:
+//
+//	var se *fastlua.ScriptsError
+//	if errors.As(err, &se) {
+//		for _, e := range se.Errors { ... errors.As(e, &compileErr) ... }
+//	}
+type ScriptsError struct {
+	Errors []error
+}
+
+func (e *ScriptsError) Error() string {
+	return errors.Join(e.Errors...).Error()
+}
+
+// Unwrap returns the problems, for errors.Is and errors.As.
+func (e *ScriptsError) Unwrap() []error { return e.Errors }
+
+// joinScriptErrors makes one ScriptsError of errs (nils dropped, ScriptsErrors and joined errors
+// flattened), or nil.
+func joinScriptErrors(errs []error) error {
+	var flat []error
+	var add func(err error)
+	add = func(err error) {
+		switch e := err.(type) {
+		case nil:
+		case *ScriptsError:
+			for _, x := range e.Errors {
+				add(x)
+			}
+		case interface{ Unwrap() []error }:
+			for _, x := range e.Unwrap() {
+				add(x)
+			}
+		default:
+			flat = append(flat, err)
+		}
+	}
+	for _, err := range errs {
+		add(err)
+	}
+	if len(flat) == 0 {
+		return nil
+	}
+	return &ScriptsError{Errors: flat}
+}
+
+// loadFS reads the scripts at the top of fsys for New (where names fsys in errors). Files that
+// look like scripts but are skipped are logged with the reason; a file system whose scripts are
+// all in one subdirectory is an error saying to use fs.Sub.
+func (m *Middleware) loadFS(fsys fs.FS, where string) ([]Script, error) {
+	if _, err := fs.Stat(fsys, "."); err != nil {
+		return nil, fmt.Errorf("fastlua: the script directory %s cannot be read: %w", where, err)
+	}
+	list, err := LoadScripts(fsys, ".")
+	skipped, _ := SkippedFiles(fsys, ".")
+	var dirs []string
+	for _, sk := range skipped {
+		if fi, serr := fs.Stat(fsys, sk.Name); serr == nil && fi.IsDir() {
+			dirs = append(dirs, sk.Name)
+			continue
+		}
+		m.logger.Warn("fastlua: a file that looks like a script is skipped", slog.String("dir", where),
+			slog.String("file", sk.Name), slog.String("reason", sk.Reason))
+	}
+	if len(list) == 0 && err == nil && len(dirs) == 1 {
+		return nil, fmt.Errorf("fastlua: %s holds no script files at its top, but its directory %q does: use fs.Sub(fsys, %q)", where, dirs[0], dirs[0])
+	}
+	for _, d := range dirs {
+		m.logger.Warn("fastlua: a directory of scripts is skipped: only the files at the top are read", slog.String("dir", where),
+			slog.String("subdirectory", d))
+	}
+	return list, err
+}
+
+// directiveLine returns the line of the directive key in a source's header, or 0.
+func directiveLine(src, key string) int {
+	for n, line := range strings.Split(src, "\n") {
+		t := strings.TrimSpace(line)
+		if t != "" && (!strings.HasPrefix(t, "--") || strings.HasPrefix(t, "--[")) {
+			break
+		}
+		if rest, ok := strings.CutPrefix(t, directivePrefix); ok {
+			if k, _, _ := strings.Cut(rest, "="); strings.TrimSpace(k) == key {
+				return n + 1
+			}
+		}
+	}
+	return 0
+}
 
 // ParseScriptFile makes a Script from a file's name and content.
 func ParseScriptFile(name string, src []byte) (Script, error) {
@@ -184,7 +349,7 @@ func readScriptFiles(fsys fs.FS, dir string, maxSize int) ([]scriptFile, error) 
 	var files []scriptFile
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".lua") {
+		if !isScriptName(name) {
 			continue
 		}
 		sc, err := readScriptFile(fsys, path.Join(dir, name), maxSize)

@@ -22,6 +22,7 @@ import (
 type Middleware struct {
 	cfg        Config
 	prefix     []byte
+	debugToken []byte // Config.DebugToken
 	logger     *slog.Logger
 	fhLogger   fasthttpLogger
 	compiler   *compiler
@@ -66,6 +67,7 @@ func New(cfg Config) (*Middleware, error) {
 	m := &Middleware{
 		cfg:        cfg,
 		prefix:     normalizePrefix(cfg.Prefix),
+		debugToken: []byte(cfg.DebugToken),
 		logger:     cfg.Logger,
 		fhLogger:   fasthttpLogger{cfg.Logger},
 		compiler:   newCompiler(cfg.CompileCacheSize, cfg.MaxScriptSize),
@@ -78,27 +80,25 @@ func New(cfg Config) (*Middleware, error) {
 	scripts := slices.Clone(cfg.Scripts)
 	var errs []error
 	if cfg.ScriptFS != nil {
-		list, err := LoadScripts(cfg.ScriptFS, ".")
+		list, err := m.loadFS(cfg.ScriptFS, "Config.ScriptFS")
 		errs = append(errs, err)
 		scripts = append(scripts, list...)
 	}
 	if cfg.ScriptDir != "" {
-		list, err := LoadScripts(os.DirFS(cfg.ScriptDir), ".")
+		list, err := m.loadFS(os.DirFS(cfg.ScriptDir), cfg.ScriptDir)
 		errs = append(errs, err)
 		for i := range list {
 			list[i].File = filepath.Join(cfg.ScriptDir, list[i].File)
 		}
 		scripts = append(scripts, list...)
 	}
-	if err := errors.Join(errs...); err != nil {
+	if len(scripts) > 0 {
+		// Compiled even when some files could not be read, so that every problem is reported at once.
+		errs = append(errs, m.Set(scripts...))
+	}
+	if err := joinScriptErrors(errs); err != nil {
 		m.watchdog.close()
 		return nil, err
-	}
-	if len(scripts) > 0 {
-		if err := m.Set(scripts...); err != nil {
-			m.watchdog.close()
-			return nil, err
-		}
 	}
 	if cfg.ScriptSource != nil {
 		m.startSource(cfg.ScriptSource) // ScriptDir is its last-known-good directory, not watched
@@ -159,7 +159,13 @@ func (m *Middleware) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler 
 			return
 		}
 		x, _ := m.getExchange(rt, ctx, next)
-		x.serve()
+		if len(m.debugToken) > 0 && m.debugRequested(&ctx.Request) {
+			x.trace = &trace{}
+			x.serve()
+			x.setTraceHeader()
+		} else {
+			x.serve()
+		}
 		putExchange(x)
 	}
 }

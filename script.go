@@ -50,6 +50,10 @@ type script struct {
 func (m *Middleware) prepare(sc Script) (*script, error) {
 	pat, err := parsePattern(sc.Name)
 	if err != nil {
+		var pe *PatternError
+		if sc.File != "" && errors.As(err, &pe) { // the file's name is the mistake
+			return nil, &CompileError{Script: sc.Name, File: sc.File, Message: "the file name is not an event pattern: " + pe.Msg, Err: pe}
+		}
 		return nil, err
 	}
 	sc.Name = pat.text
@@ -58,7 +62,8 @@ func (m *Middleware) prepare(sc Script) (*script, error) {
 		if sc.TimeLimit > 0 {
 			asked = sc.TimeLimit.String()
 		}
-		return nil, fmt.Errorf("fastlua: script %s: time_limit %s is not allowed: scripts may set at most %v (Config.MaxTimeLimit)", sc.Name, asked, max)
+		return nil, &CompileError{Script: sc.Name, File: sc.File, Line: directiveLine(sc.Source, "time_limit"),
+			Message: fmt.Sprintf("time_limit %s is not allowed: scripts may set at most %v (Config.MaxTimeLimit)", asked, max)}
 	}
 	proto, err := m.compiler.compile(sc.Name, sc.Source)
 	if err != nil {
@@ -80,11 +85,11 @@ func (m *Middleware) prepare(sc Script) (*script, error) {
 
 // Set installs scripts, replacing those of the same names. It is all or nothing: if any script
 // has an invalid pattern or does not compile, none is installed and the error (a
-// *PatternError or *CompileError, several joined) says which. Set is safe while requests run;
+// *ScriptsError holding a *PatternError or *CompileError for each) says which. Set is safe while requests run;
 // a request uses the scripts that were installed when it arrived.
 func (m *Middleware) Set(scripts ...Script) error {
 	prepared := make([]*script, 0, len(scripts))
-	seen := map[string]bool{}
+	seen := map[string]string{} // name → the file that gave it
 	var errs []error
 	for _, sc := range scripts {
 		s, err := m.prepare(sc)
@@ -92,15 +97,19 @@ func (m *Middleware) Set(scripts ...Script) error {
 			errs = append(errs, err)
 			continue
 		}
-		if seen[s.Name] {
-			errs = append(errs, fmt.Errorf("fastlua: script %s is given twice", s.Name))
+		if first, dup := seen[s.Name]; dup {
+			msg := fmt.Sprintf("script %s is given twice", s.Name)
+			if first != "" {
+				msg = fmt.Sprintf("script %s is defined by %s already", s.Name, first)
+			}
+			errs = append(errs, &CompileError{Script: s.Name, File: s.File, Message: msg})
 			continue
 		}
-		seen[s.Name] = true
+		seen[s.Name] = s.File
 		prepared = append(prepared, s)
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	if err := joinScriptErrors(errs); err != nil {
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
