@@ -280,6 +280,8 @@ func (e *Event) index(L *lua.LState) int {
 		v = tb
 		e.inner.RawSetString("params", v)
 		e.cached |= cachedParams
+	default:
+		unknownField(L, "event", eventFieldSet, L.Get(2))
 	}
 	L.Push(v)
 	return 1

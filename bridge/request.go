@@ -129,6 +129,8 @@ func (r *request) index(L *lua.LState) int {
 			L.RaiseError("%s", err.Error())
 		}
 		v = lua.LString(r.text(L, "event.request.content"))
+	default:
+		unknownField(L, "event.request", requestFieldSet, L.Get(2))
 	}
 	L.Push(v)
 	return 1
@@ -221,7 +223,7 @@ func (r *request) newindex(L *lua.LState) int {
 		L.RaiseError("event.request.%s is read-only", key)
 	default:
 		e.mustBeBound(L)
-		L.RaiseError("event.request has no field %q", key)
+		L.RaiseError("%s", unknownFieldMessage("event.request", requestFieldSet, key))
 	}
 	return 0
 }

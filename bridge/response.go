@@ -71,6 +71,8 @@ func (r *response) index(L *lua.LState) int {
 		if r.produced() || r.contentSet {
 			v = r.contentValue(L)
 		}
+	default:
+		unknownField(L, "event.response", responseFieldSet, L.Get(2))
 	}
 	L.Push(v)
 	return 1
@@ -128,7 +130,7 @@ func (r *response) newindex(L *lua.LState) int {
 	case "headers":
 		err = r.headers.replace(val)
 	default:
-		err = fmt.Errorf("event.response has no field %q", key)
+		err = errors.New(unknownFieldMessage("event.response", responseFieldSet, key))
 	}
 	if err != nil {
 		L.RaiseError("%s", err.Error())
