@@ -46,6 +46,12 @@ type Config struct {
 	// refuses every request.
 	AdminToken string
 
+	// DebugToken, when set, lets a request carrying it in an X-Fastlua-Debug header (compared in
+	// constant time) be traced: each script run is logged at debug level, and the response gets
+	// an X-Fastlua-Trace header, compact JSON of each run's script, phase, outcome and duration
+	// in microseconds. Treat it as a secret. Default "": the header is ignored.
+	DebugToken string
+
 	// TimeLimit is the time limit of each script run, unless the script sets its own.
 	// Default one second; negative means no limit.
 	TimeLimit time.Duration

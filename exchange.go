@@ -34,6 +34,7 @@ type exchange struct {
 	sessionDone bool   // session has been built
 	queueID     string // the queued event's id, for its queued scripts
 	noState     bool   // begin got no state: the phase's scripts did not all run
+	trace       *trace // the runs of a traced request (trace.go), on the root; nil when not traced
 }
 
 var exchangePool = sync.Pool{New: func() any {
@@ -55,7 +56,7 @@ func putExchange(x *exchange) {
 	x.route.reset()
 	x.m, x.ctx, x.next, x.cur, x.st, x.running, x.root = nil, nil, nil, nil, nil, nil, nil
 	x.answered, x.depth, x.phase, x.apiCalls = false, 0, bridge.PreProcess, 0
-	x.session, x.sessionDone, x.queueID, x.noState = nil, false, "", false
+	x.session, x.sessionDone, x.queueID, x.noState, x.trace = nil, false, "", false, nil
 	exchangePool.Put(x)
 }
 
@@ -124,8 +125,17 @@ func (x *exchange) runPhase(phase bridge.Phase, scripts []*script) bool {
 	if !ok {
 		return false
 	}
+	tr := x.rootExchange().trace
 	for i, s := range scripts {
-		if err := x.runScript(lv, s); err != nil {
+		var start time.Time
+		if tr != nil {
+			start = time.Now()
+		}
+		err := x.runScript(lv, s)
+		if tr != nil {
+			x.traceRun(s, start, err, phase == bridge.PreProcess && lv.ev.Answered())
+		}
+		if err != nil {
 			se := x.scriptError(s, err)
 			s.stats.errors.Add(1)
 			if se.Kind == KindTimeout {

@@ -139,6 +139,9 @@ func (q *queue) run(ev *queuedEvent) {
 	// installed now.
 	x.session, x.sessionDone = ev.session, ev.hasSess
 	x.queueID = nextLocalQueueID()
+	if len(m.debugToken) > 0 && m.debugRequested(&ev.ctx.Request) {
+		x.trace = &trace{} // logged at debug level only: the response is gone
+	}
 	if !x.runPhase(bridge.Queued, ev.scripts) {
 		q.failed.Add(1)
 	}
