@@ -142,13 +142,30 @@ func (st *state) openSandbox() {
 		osLib.RawSetString(name, osAll.RawGetString(name))
 	}
 	origDate := osAll.RawGetString("date").(*lua.LFunction)
+	clock := st.m.cfg.Clock
 	osLib.RawSetString("date", L.NewFunction(func(L *lua.LState) int {
 		// Each conversion can write ~25 bytes: a long format would be a large string at once.
 		if f, ok := L.Get(1).(lua.LString); ok && len(f) > 256 {
 			st.raiseLimit(L, "os.date: the format is %d bytes, more than the limit of 256", len(f))
 		}
+		if clock != nil && L.GetTop() < 2 {
+			if L.GetTop() == 0 {
+				L.Push(lua.LString("%c"))
+			}
+			L.Push(lua.LNumber(clock().Unix()))
+		}
 		return callOriginal(L, origDate)
 	}))
+	if clock != nil {
+		origTime := osAll.RawGetString("time").(*lua.LFunction)
+		osLib.RawSetString("time", L.NewFunction(func(L *lua.LState) int {
+			if L.GetTop() == 0 || L.Get(1) == lua.LNil {
+				L.Push(lua.LNumber(clock().Unix()))
+				return 1
+			}
+			return callOriginal(L, origTime)
+		}))
+	}
 
 	co := copyTable(L, global.RawGetString("coroutine").(*lua.LTable))
 	// yield only where gopher-lua can resume: from the coroutine's own VM loop. When Go sits
