@@ -161,8 +161,8 @@ func (h *harness) middlewareConfig() fastlua.Config {
 		TimeLimit:      10 * time.Second,
 		HTTPTimeout:    30 * time.Second,
 		HTTPClient: &fasthttp.Client{
-			Dial:      func(string) (net.Conn, error) { return net.Dial("tcp", h.stubAddr) },
-			TLSConfig: &tls.Config{InsecureSkipVerify: true}, // the stub server's own certificate
+			Dial:                     func(string) (net.Conn, error) { return net.Dial("tcp", h.stubAddr) },
+			TLSConfig:                &tls.Config{InsecureSkipVerify: true}, // the stub server's own certificate
 			NoDefaultUserAgentHeader: true, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 		},
 	}
