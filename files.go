@@ -361,9 +361,30 @@ func readScriptFiles(fsys fs.FS, dir string, maxSize int) ([]scriptFile, error) 
 	return files, nil
 }
 
+// FileError reports a script file that cannot be used: it cannot be read, is not a regular
+// file, is too large, is empty, or changed while it was read.
+type FileError struct {
+	File   string // the file's name in its directory or file system
+	Reason string // why, without the file's name
+	Err    error  // the underlying error, if any
+}
+
+func (e *FileError) Error() string {
+	if e.Err == errEmpty {
+		return "fastlua: " + e.File + " " + e.Reason
+	}
+	return "fastlua: reading " + e.File + ": " + e.Reason
+}
+
+// Unwrap returns the underlying error.
+func (e *FileError) Unwrap() error { return e.Err }
+
+var errEmpty = errors.New("empty")
+
 func readScriptFile(fsys fs.FS, file string, maxSize int) (Script, error) {
 	bad := func(format string, args ...any) (Script, error) {
-		return Script{}, fmt.Errorf("fastlua: reading %s: "+format, append([]any{file}, args...)...)
+		err := fmt.Errorf(format, args...)
+		return Script{}, &FileError{File: file, Reason: err.Error(), Err: errors.Unwrap(err)}
 	}
 	before, err := fs.Stat(fsys, file) // through symlinks
 	switch {
@@ -384,7 +405,8 @@ func readScriptFile(fsys fs.FS, file string, maxSize int) (Script, error) {
 		return bad("%w", errChanging)
 	}
 	if len(src) == 0 {
-		return Script{}, fmt.Errorf("fastlua: %s is empty (a file being written?): an empty file is never installed; remove the file to remove its script", file)
+		return Script{}, &FileError{File: file, Err: errEmpty,
+			Reason: "is empty (a file being written?): an empty file is never installed; remove the file to remove its script"}
 	}
 	return ParseScriptFile(file, src)
 }

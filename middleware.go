@@ -160,6 +160,7 @@ func (m *Middleware) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler 
 		}
 		x, _ := m.getExchange(rt, ctx, next)
 		if len(m.debugToken) > 0 && m.debugRequested(&ctx.Request) {
+			ctx.Request.Header.Del(DebugHeader) // the token goes no further than the middleware
 			x.trace = &trace{}
 			x.serve()
 			x.setTraceHeader()

@@ -31,6 +31,7 @@ type queuedEvent struct {
 	session   any
 	hasSess   bool
 	name      string // for logs when it cannot run
+	traced    bool   // the request was traced (trace.go): its runs are logged at debug level
 }
 
 var queuedPool = sync.Pool{New: func() any { return &queuedEvent{} }}
@@ -76,6 +77,7 @@ func (m *Middleware) enqueue(x *exchange, scripts []*script) {
 	ev.next = x.next
 	ev.scripts = append(ev.scripts[:0], scripts...)
 	ev.session, ev.hasSess = x.sessionValue()
+	ev.traced = x.rootExchange().trace != nil
 	if !q.push(ev) {
 		q.dropped.Add(1)
 		m.logger.Warn("fastlua: queued event dropped: the queue is full or closed",
@@ -139,7 +141,7 @@ func (q *queue) run(ev *queuedEvent) {
 	// installed now.
 	x.session, x.sessionDone = ev.session, ev.hasSess
 	x.queueID = nextLocalQueueID()
-	if len(m.debugToken) > 0 && m.debugRequested(&ev.ctx.Request) {
+	if ev.traced {
 		x.trace = &trace{} // logged at debug level only: the response is gone
 	}
 	if !x.runPhase(bridge.Queued, ev.scripts) {
@@ -199,6 +201,6 @@ func (ev *queuedEvent) release() {
 	ev.reset()
 	clear(ev.scripts)
 	ev.scripts = ev.scripts[:0]
-	ev.next, ev.session, ev.hasSess = nil, nil, false
+	ev.next, ev.session, ev.hasSess, ev.traced = nil, nil, false, false
 	queuedPool.Put(ev)
 }

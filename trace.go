@@ -16,7 +16,8 @@ import (
 // in constant time) is traced: each script run (its name, phase, outcome and duration) is
 // logged at debug level, and the response gets an X-Fastlua-Trace header, compact JSON listing
 // the runs of pre_process, post_process and the platform.api calls they made. Queued scripts
-// run after the response: their runs are logged only. Without the token (or without a
+// run after the response: their runs are logged only. The header is removed from the request
+// before the scripts see it, so the token reaches no handler or upstream. Without the token (or without a
 // DebugToken) the header is ignored, and a request pays one length check.
 
 // DebugHeader is the request header that asks for a trace; TraceHeader is the response header
