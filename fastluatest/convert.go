@@ -92,15 +92,21 @@ func tableKeys(t *lua.LTable) []lua.LValue {
 	return append(nums, others...)
 }
 
-// same reports whether a and b are equal, tables compared deeply; path is where they differ.
-func same(a, b lua.LValue, path string) (string, bool) {
+// difference is where two values differ, and what each holds there.
+type difference struct {
+	path     string
+	exp, act lua.LValue
+}
+
+// same reports whether a and b are equal, tables compared deeply, and where they differ.
+func same(a, b lua.LValue, path string) (difference, bool) {
 	ta, okA := a.(*lua.LTable)
 	tb, okB := b.(*lua.LTable)
 	if !okA || !okB {
-		return path, a == b || a.Type() == b.Type() && a.String() == b.String() && a.Type() != lua.LTTable && a.Type() != lua.LTUserData && a.Type() != lua.LTFunction
+		return difference{path, a, b}, a == b
 	}
 	if ta == tb {
-		return "", true
+		return difference{}, true
 	}
 	keys := tableKeys(ta)
 	for _, k := range tableKeys(tb) {
@@ -117,7 +123,7 @@ func same(a, b lua.LValue, path string) (string, bool) {
 			return where, false
 		}
 	}
-	return "", true
+	return difference{}, true
 }
 
 // toGo converts a Lua value to Go: tables with keys 1..n to []any, other tables to

@@ -111,6 +111,9 @@ func newHarness(scripts []fastlua.Script, opt Options) (*harness, error) {
 }
 
 func (h *harness) close() {
+	// The listeners first: Shutdown closes only those Serve has taken, and it may not have yet.
+	h.listener.Close()
+	h.stubList.Close()
 	_ = h.srv.Shutdown()
 	_ = h.stubSrv.Shutdown()
 	h.done.Wait()

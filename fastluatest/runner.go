@@ -1,8 +1,10 @@
 package fastluatest
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,6 +51,13 @@ func runFile(dir, file string, opt Options, each func(name string, run func() Re
 		each(name, func() Result { return Result{File: file, Name: name, Message: err.Error()} })
 	}
 	scripts, err := loadScripts(dir)
+	if err == nil && len(scripts) > 0 {
+		// Compiled once up front: a script that does not compile fails the directory, not each request.
+		var m *fastlua.Middleware
+		if m, err = fastlua.New(fastlua.Config{Scripts: scripts, Logger: slog.New(slog.DiscardHandler)}); err == nil {
+			_ = m.Close(context.Background())
+		}
+	}
 	if err != nil {
 		fail("loading the scripts", err)
 		return
@@ -73,7 +82,11 @@ func runFile(dir, file string, opt Options, each func(name string, run func() Re
 	h.openAPI(L, c, chunk)
 	fn, err := L.Load(strings.NewReader(string(src)), chunk)
 	if err != nil {
-		r := resultOf(file, chunk, "", err)
+		r := Result{File: file, Name: chunk, Message: err.Error()}
+		if m := syntaxError.FindStringSubmatch(strings.TrimSpace(err.Error())); m != nil {
+			r.Line, _ = strconv.Atoi(m[1])
+			r.Message = strings.TrimSpace(m[3]) + " near " + m[2]
+		}
 		each(r.Name, func() Result { return r })
 		return
 	}
@@ -272,10 +285,10 @@ func newAssert(L *lua.LState, chunk string) *lua.LTable {
 	}, "equals", "equal", "are_equal")
 	set(func(L *lua.LState) int {
 		exp, act := L.Get(1), L.Get(2)
-		if path, ok := same(exp, act, ""); !ok {
+		if d, ok := same(exp, act, ""); !ok {
 			msg := fmt.Sprintf("expected %s, got %s", show(exp), show(act))
-			if path != "" {
-				msg = fmt.Sprintf("at %s: %s", path, msg)
+			if d.path != "" {
+				msg = fmt.Sprintf("at %s: expected %s, got %s", d.path, show(d.exp), show(d.act))
 			}
 			failAssert(L, chunk, with(L, 3, msg))
 		}
@@ -357,6 +370,9 @@ func newAssert(L *lua.LState, chunk string) *lua.LTable {
 	}, "has_error", "error")
 	return a
 }
+
+// syntaxError takes gopher-lua's syntax error apart: "x_test.lua line:3(column:3) near 'end':   syntax error".
+var syntaxError = regexp.MustCompile(`line:(\d+)\(column:\d+\) near (.*?):\s+(.*)$`)
 
 var positionPrefix = regexp.MustCompile(`^[^:\n]*:\d+: `)
 

@@ -1,0 +1,1 @@
+local b = event.request.body
