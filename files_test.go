@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -259,5 +260,63 @@ func TestLoadScriptsRefusesUnusableFiles(t *testing.T) {
 	newDirWatcher(m, dir).sync()
 	if !strings.Contains(logs.String(), "more than the limit of 100 (Config.MaxScriptSize)") {
 		t.Fatalf("%s", logs)
+	}
+}
+
+// New reports every script that fails, at once, each a *CompileError naming its file; a
+// *_test.lua file is not a script; files that look like scripts but are skipped are logged
+// with the reason.
+func TestNewReportsEverything(t *testing.T) {
+	fsys := fstest.MapFS{
+		"a.get.pre_process.lua":   {Data: []byte("if then\n")},
+		"b.get.pre_process.lua":   {Data: []byte("-- fastlua: colour = red\nreturn 1\n")},
+		"c.get.pre_process.lua":   {Data: []byte("local x = (\n")},
+		"bad-name.lua":            {Data: []byte("return 1\n")},
+		"ok.get.pre_process.lua":  {Data: []byte("return 1\n")},
+		"ok_test.lua":             {Data: []byte("this is not a script at all (\n")},
+		"d.get.pre_process.LUA":   {Data: []byte("return 1\n")},
+		"e.get.post_process":      {Data: []byte("return 1\n")},
+		"e.get.post_process.txt~": {Data: []byte("return 1\n")},
+	}
+	logs := &syncBuffer{}
+	_, err := New(Config{ScriptFS: fsys, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	var se *ScriptsError
+	if !errors.As(err, &se) {
+		t.Fatalf("New: %v, want a *ScriptsError", err)
+	}
+	files := map[string]int{}
+	for _, e := range se.Errors {
+		var ce *CompileError
+		if !errors.As(e, &ce) {
+			t.Errorf("%v is not a *CompileError", e)
+			continue
+		}
+		files[ce.File] = ce.Line
+	}
+	want := map[string]int{"a.get.pre_process.lua": 1, "b.get.pre_process.lua": 1, "c.get.pre_process.lua": 2, "bad-name.lua": 0}
+	if !maps.Equal(files, want) {
+		t.Errorf("errors for %v, want %v\n%v", files, want, err)
+	}
+	for _, s := range []string{`file=d.get.pre_process.LUA reason="the extension is \".LUA\"`, `file=e.get.post_process reason="it has no .lua extension`} {
+		if !strings.Contains(logs.String(), s) {
+			t.Errorf("the log lacks %s:\n%s", s, logs)
+		}
+	}
+	if strings.Contains(logs.String(), "ok_test.lua") || strings.Contains(err.Error(), "ok_test.lua") {
+		t.Errorf("a test file was read as a script")
+	}
+}
+
+// An FS whose scripts are all in one subdirectory is an error saying to use fs.Sub; a missing
+// ScriptDir is an error naming it.
+func TestScriptLocationMistakes(t *testing.T) {
+	_, err := New(Config{ScriptFS: fstest.MapFS{"scripts/a.get.pre_process.lua": {Data: []byte("return 1")}}})
+	if err == nil || !strings.Contains(err.Error(), `use fs.Sub(fsys, "scripts")`) {
+		t.Errorf("scripts in a subdirectory: %v", err)
+	}
+	dir := filepath.Join(t.TempDir(), "nowhere")
+	_, err = New(Config{ScriptDir: dir})
+	if err == nil || !strings.Contains(err.Error(), dir) {
+		t.Errorf("a missing ScriptDir: %v", err)
 	}
 }
