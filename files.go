@@ -72,7 +72,7 @@ func SkippedFiles(fsys fs.FS, dir string) ([]SkippedFile, error) {
 		switch {
 		case e.IsDir():
 			if n := countLua(fsys, path.Join(dir, name)); n > 0 {
-				out = append(out, SkippedFile{name, fmt.Sprintf("a directory holding %d .lua files: only the files at the top are read (use fs.Sub(fsys, %q))", n, name)})
+				out = append(out, SkippedFile{name, fmt.Sprintf("a directory of scripts (%d): only the files at the top are read (for an fs.FS, use fs.Sub(fsys, %q))", n, name)})
 			}
 		case strings.EqualFold(ext, ".lua"):
 			out = append(out, SkippedFile{name, fmt.Sprintf("the extension is %q: a script file's name ends in \".lua\", in lower case", ext)})

@@ -1,0 +1,2 @@
+-- fastlua: is_active = maybe
+return 1

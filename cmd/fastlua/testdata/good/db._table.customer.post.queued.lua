@@ -1,0 +1,1 @@
+log.info("queued ran", { status = event.response.status_code })
