@@ -27,7 +27,7 @@ func (h *headerFlags) String() string     { return strings.Join(*h, ", ") }
 func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
 
 func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newFlags("run", "run DIR [-X METHOD] [-H 'Name: value']... [-d BODY | -d @file] [-prefix P] [-upstream URL] PATH",
+	fs := newFlags("run", "run DIR [-X METHOD] [-H 'Name: value']... [-d BODY | -d @file] [-prefix P] [-config JSON] [-session JSON] [-upstream URL] PATH",
 		`Run sends one request for PATH through the scripts of DIR (pre_process, the handler,
 post_process, then the queued scripts) and prints which scripts ran, in order, with each one's
 outcome, duration and log lines; the request as the handler saw it; and the final response.
@@ -39,6 +39,8 @@ the -upstream server.`, stderr)
 	data := fs.String("d", "", "the request body, or @file to read it from a file")
 	prefix := fs.String("prefix", "/", "the middleware's Config.Prefix")
 	upstream := fs.String("upstream", "", "send the request on to this server (http://host:port) instead of the built-in handler")
+	config := fs.String("config", "", "platform.config as JSON, or @file to read it from a file")
+	session := fs.String("session", "", "platform.session as JSON, or @file to read it from a file")
 	var allow headerFlags
 	fs.Var(&allow, "allow-host", "a host platform.api may call with an absolute URL (repeatable; Config.AllowedHosts)")
 	pos, err := parse(fs, args, stdout)
@@ -66,6 +68,24 @@ the -upstream server.`, stderr)
 		}
 	}
 
+	var platformConfig, sessionValue any
+	for _, v := range []struct {
+		name, text string
+		dst        *any
+	}{{"-config", *config, &platformConfig}, {"-session", *session, &sessionValue}} {
+		if v.text == "" {
+			continue
+		}
+		text := []byte(v.text)
+		if f, ok := strings.CutPrefix(v.text, "@"); ok {
+			if text, err = os.ReadFile(f); err != nil {
+				return 0, err
+			}
+		}
+		if err := json.Unmarshal(text, v.dst); err != nil {
+			return 0, fmt.Errorf("%s: not JSON: %w", v.name, err)
+		}
+	}
 	scripts, err := fastlua.LoadScripts(os.DirFS(dir), ".")
 	for i := range scripts {
 		scripts[i].File = filepath.Join(dir, scripts[i].File)
@@ -81,8 +101,12 @@ the -upstream server.`, stderr)
 			return 0, err
 		}
 	}
-	m, err := fastlua.New(fastlua.Config{Prefix: *prefix, Scripts: scripts, DebugToken: token,
-		Logger: slog.New(rec), TimeLimit: 10 * time.Second, AllowedHosts: allow})
+	cfg := fastlua.Config{Prefix: *prefix, Scripts: scripts, DebugToken: token, PlatformConfig: platformConfig,
+		Logger: slog.New(rec), TimeLimit: 10 * time.Second, AllowedHosts: allow}
+	if *session != "" {
+		cfg.Session = func(*fasthttp.RequestCtx) any { return sessionValue }
+	}
+	m, err := fastlua.New(cfg)
 	if err != nil {
 		return 0, err
 	}

@@ -54,6 +54,7 @@ func main() {
 // options are the command line.
 type options struct {
 	listen, upstream, scripts, prefix, adminToken string
+	debugToken                                    string
 	timeout, timeLimit, maxTimeLimit, poolTimeout time.Duration
 	maxStates                                     int
 	memoryLimit                                   int64
@@ -73,6 +74,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.scripts, "scripts", "", "directory of <pattern>.lua scripts, watched for changes")
 	fs.StringVar(&o.prefix, "prefix", "/", "path prefix below which requests are events")
 	fs.StringVar(&o.adminToken, "admin-token", "", "token for the admin API at /_fastlua/event_script (off when empty)")
+	fs.StringVar(&o.debugToken, "debug-token", "", "a request with this X-Fastlua-Debug header gets an X-Fastlua-Trace of its script runs (off when empty)")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout of an upstream request")
 	fs.DurationVar(&o.timeLimit, "time-limit", time.Second, "time limit of a script run")
 	fs.DurationVar(&o.maxTimeLimit, "max-time-limit", 30*time.Second, "the longest time limit a script may set for itself (time_limit); longer ones, and none, are refused")
@@ -110,6 +112,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		Prefix:       o.prefix,
 		ScriptDir:    o.scripts,
 		AdminToken:   o.adminToken,
+		DebugToken:   o.debugToken,
 		TimeLimit:    o.timeLimit,
 		MaxTimeLimit: o.maxTimeLimit,
 		MaxStates:    o.maxStates,
