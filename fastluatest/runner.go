@@ -228,7 +228,7 @@ func failAssert(L *lua.LState, chunk, msg string) {
 
 // openAPI sets the test API's globals in L.
 func (h *harness) openAPI(L *lua.LState, c *collector, chunk string) {
-	L.SetGlobal("json", bridge.NewJSONModule(L, 64<<20))
+	L.SetGlobal("json", bridge.NewJSONModule(L, 64<<20, nil))
 	L.SetGlobal("describe", L.NewFunction(func(L *lua.LState) int {
 		name, fn := L.CheckString(1), L.CheckFunction(2)
 		parent := c.top()
