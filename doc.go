@@ -54,6 +54,11 @@
 //	event.request.content       the body, a string (decompressed: see below)
 //	event.response.status_code, .headers, .content, .content_type
 //
+// These objects have a fixed set of fields (with .api_version, .remote_addr, .scheme, .host and
+// .id of the request, nil where the middleware does not know them): reading or writing any other
+// name raises an error that suggests the nearest, as `event.request has no field "body" (did you
+// mean "content" or "payload"?)`.
+//
 // headers and parameters read and write fasthttp's own storage; assigning a list of strings sets
 // a repeated header, nil deletes one; pairs() works on them (as on every event object). A
 // parameter a script writes (or the whole table it assigns) is written through to the query
@@ -218,7 +223,18 @@
 // read the files at the top of a directory, through symlinks, ignoring names that start with
 // "." (so a Kubernetes ConfigMap volume works as it is: its update, a swap of the ..data link,
 // is a reload); LoadScripts and ParseScriptFile read them for programs that manage scripts
-// themselves. A file that does not compile is reported with its file, line and message.
+// themselves. Script tests, *_test.lua, are not scripts (see package fastluatest). New reports
+// every file that fails at once, in a *ScriptsError (each a *CompileError with its file, line and
+// message, or a *FileError); files that look like scripts but are skipped (a .LUA extension,
+// none, a subdirectory) are logged with the reason (SkippedFiles lists them), and an fs.FS whose
+// scripts are all in one subdirectory is an error saying to use fs.Sub.
+//
+// # Debugging
+//
+// With Config.DebugToken set, a request carrying the token in an X-Fastlua-Debug header gets an
+// X-Fastlua-Trace response header listing each script run (script, phase, outcome, µs), and each
+// run is logged at debug level; the header is removed before the handler. Without the token it
+// is ignored.
 //
 // A reload of ScriptDir never drops a script on weak evidence. A file that does not compile,
 // cannot be read (a dangling or looping symlink, a directory), is empty (a file being written)
