@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 const usage = `fastlua checks, runs and tests fastlua event scripts without a server.
@@ -64,7 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errUsage):
 		return 2
 	case err != nil:
-		fmt.Fprintln(stderr, "fastlua:", err)
+		// The library's errors start with "fastlua: " already.
+		fmt.Fprintln(stderr, "fastlua: "+strings.TrimPrefix(err.Error(), "fastlua: "))
 		return 1
 	}
 	return code
