@@ -71,7 +71,7 @@ func (p *platform) external(L *lua.LState, method, target string, payload lua.LV
 		L.Push(t)
 		return 1
 	}
-	L.Push(responseTable(L, resp, m.cfg.MaxJSONSize, &st.json))
+	L.Push(st.responseTable(L, resp, m.cfg.MaxJSONSize))
 	return 1
 }
 

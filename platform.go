@@ -174,7 +174,7 @@ func (p *platform) call(L *lua.LState, method string) int {
 		// The nested run broke the state (a limit): the caller cannot go on with it.
 		L.RaiseError("%s: the called script broke a limit of the Lua state", call)
 	}
-	L.Push(responseTable(L, &n.ctx.Response, m.cfg.MaxJSONSize, &st.json))
+	L.Push(st.responseTable(L, &n.ctx.Response, m.cfg.MaxJSONSize))
 	return 1
 }
 
@@ -254,47 +254,4 @@ func (p *platform) fillRequest(L *lua.LState, req *fasthttp.Request, payload lua
 		}
 	}
 	return nil
-}
-
-// responseTable converts a response to {status_code, headers, content, content_type}. The
-// content is the body decoded from its Content-Encoding, as event.response.content is (at most
-// maxBody bytes: Config.MaxJSONSize; past it, or when the body cannot be decoded, the script
-// fails), and then the headers describe it: without Content-Encoding and Content-Length. JSON
-// content is decoded through in (the state's: its memory budget, Config.MaxJSONExpansion).
-func responseTable(L *lua.LState, resp *fasthttp.Response, maxBody int, in *bridge.Interner) *lua.LTable {
-	body, decoded, err := bridge.ResponseText(resp, maxBody)
-	if err != nil {
-		L.RaiseError("platform.api: the response: %s", err.Error())
-	}
-	t := L.CreateTable(0, 4)
-	t.RawSetString("status_code", lua.LNumber(resp.StatusCode()))
-	h := L.CreateTable(0, 8)
-	for k, v := range resp.Header.All() {
-		name := strings.ToLower(string(k))
-		if decoded && (name == "content-encoding" || name == "content-length") {
-			continue
-		}
-		if prev, ok := h.RawGetString(name).(lua.LString); ok {
-			h.RawSetString(name, lua.LString(string(prev)+","+string(v)))
-		} else {
-			h.RawSetString(name, lua.LString(v))
-		}
-	}
-	t.RawSetString("headers", h)
-	ct := resp.Header.ContentType()
-	if len(ct) > 0 {
-		t.RawSetString("content_type", lua.LString(ct))
-	}
-	var content lua.LValue = lua.LString(body)
-	if bridge.LooksJSON(ct, body) {
-		v, err := bridge.DecodeJSONInterned(L, body, in)
-		if _, ok := err.(*bridge.SyntaxError); err != nil && !ok { // its memory budget, the time limit
-			L.RaiseError("platform.api: the response's content: %s", err.Error())
-		}
-		if err == nil {
-			content = v
-		}
-	}
-	t.RawSetString("content", content)
-	return t
 }

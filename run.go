@@ -26,6 +26,7 @@ func (st *state) run(s *script, lv *level) (lua.LValue, error) {
 		st.logged = 0
 		st.limitHit = false
 		st.catch.goPanic, st.catch.raised = "", nil
+		st.results.reset() // nothing of the last top-level run holds them (see apiResults)
 	}
 	outer, checked := false, false
 	limit := s.limit

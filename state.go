@@ -31,6 +31,7 @@ type state struct {
 
 	enc         bridge.Encoder  // for platform.api payloads, the store and log fields
 	json        bridge.Interner // for json.decode and platform.api results
+	results     apiResults      // platform.api result tables, reused from one top-level run to the next
 	config      lua.LValue      // platform.config
 	storeModule lua.LValue      // platform.store
 	roMeta      *lua.LTable     // metatable of read-only Go values

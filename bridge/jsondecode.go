@@ -203,6 +203,21 @@ func (in *Interner) expansion() int {
 	return in.Expansion
 }
 
+// Key returns b as a string, shared with the keys decoded before (a nil Interner copies it).
+func (in *Interner) Key(b []byte) string { return in.key(b) }
+
+// Value returns b as a Lua string, boxed once for the short strings decoded before (a nil
+// Interner boxes it anew).
+func (in *Interner) Value(b []byte) lua.LValue { return in.value(b) }
+
+// Number returns n as a Lua number, boxed once for 0..1023 as the decoder's integers are.
+func Number(n int) lua.LValue {
+	if n >= 0 && n < len(smallInts) {
+		return smallInts[n]
+	}
+	return lua.LNumber(n)
+}
+
 func (in *Interner) key(b []byte) string {
 	if in == nil || len(b) > internKeyLen {
 		return string(b)
