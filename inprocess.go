@@ -44,6 +44,7 @@ func (ip *inProcess) reset() {
 type nested struct {
 	inProcess
 	deadline time.Time // Deadline(&ctx)
+	uri      []byte    // the request URI and path Middleware.apiTarget made, kept for the next call
 }
 
 var nestedPool = sync.Pool{New: func() any { return &nested{} }}
@@ -53,6 +54,9 @@ func acquireNested() *nested { return nestedPool.Get().(*nested) }
 func releaseNested(n *nested) {
 	n.reset()
 	n.deadline = time.Time{}
+	if cap(n.uri) > 4096 {
+		n.uri = nil // one long path does not stay with the pool
+	}
 	nestedPool.Put(n)
 }
 

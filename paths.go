@@ -92,26 +92,31 @@ func isHex(c byte) bool {
 // "//") as the server would, relative to the prefix; it must stay below the prefix and hold no
 // control character once decoded. The rest is the query, taken as written (a "#" is text, not
 // a fragment). It returns the request URI to send (the path encoded with AppendPath, the query
-// with appendQuery) and the decoded path the scripts will match.
-func (m *Middleware) apiTarget(target string) (uri []byte, path string, err error) {
+// with appendQuery) and the decoded path the scripts will match, both appended to dst[:0] (the
+// path after the URI, in the same buffer).
+func (m *Middleware) apiTarget(dst []byte, target string) (uri, path []byte, err error) {
 	rawPath, rawQuery, hasQuery := strings.Cut(target, "?")
-	base := append(append([]byte(nil), m.prefix...), '/') // the prefix, decoded, with a slash
+	var baseBuf [128]byte
+	base := append(append(baseBuf[:0], m.prefix...), '/') // the prefix, decoded, with a slash
 	u := fasthttp.AcquireURI()
 	defer fasthttp.ReleaseURI(u)
-	b := AppendPath(make([]byte, 0, len(base)+len(target)+16), base)
+	b := AppendPath(dst[:0], base)
 	b = append(b, strings.TrimPrefix(rawPath, "/")...)
 	u.SetPathBytes(b) // decodes once and resolves, as fasthttp does for a request
 	resolved := u.Path()
 	if !bytes.HasPrefix(resolved, base) {
-		return nil, "", fmt.Errorf("the path resolves to %q, outside the prefix %q", resolved, base)
+		return nil, nil, fmt.Errorf("the path resolves to %q, outside the prefix %q", resolved, string(base))
 	}
 	if i := controlByte(string(resolved)); i >= 0 {
-		return nil, "", fmt.Errorf("the path holds a control character once decoded (%q)", resolved[i])
+		return nil, nil, fmt.Errorf("the path holds a control character once decoded (%q)", resolved[i])
 	}
 	uri = AppendPath(b[:0], resolved)
 	if hasQuery {
 		uri = append(uri, '?')
 		uri = appendQuery(uri, rawQuery)
 	}
-	return uri, string(resolved), nil
+	// The path follows the URI in the same buffer: u goes back to its pool.
+	end := len(uri)
+	uri = append(uri, resolved...)
+	return uri[:end], uri[end:], nil
 }

@@ -1,8 +1,10 @@
 package fastlua
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -131,18 +133,18 @@ func (p *platform) call(L *lua.LState, method string) int {
 		L.RaiseError("platform.api: calls nest deeper than %d (does a script call itself?)", MaxAPIDepth)
 	}
 	m := x.m
-	reqURI, path, err := m.apiTarget(target)
+	n := acquireNested()
+	defer releaseNested(n)
+	reqURI, path, err := m.apiTarget(n.uri[:0], target)
 	if err != nil {
 		L.ArgError(1, err.Error())
 	}
-	call := "platform.api." + strings.ToLower(method) + "(" + fmt.Sprintf("%q", target) + ")"
 	st := p.lv.st
 	deadline, limited := st.runDeadline()
 	if limited && !time.Now().Before(deadline) {
-		st.outOfTime(L, call)
+		st.outOfTime(L, apiCallName(method, target))
 	}
-	n := acquireNested()
-	defer releaseNested(n)
+	n.uri = reqURI[:0] // its buffer, kept for the next call
 	n.init(m, x.ctx.RemoteAddr(), x.ctx.LocalAddr())
 	req := &n.ctx.Request
 	// The caller's headers carry its credentials: the nested request shares its session.
@@ -153,13 +155,13 @@ func (p *platform) call(L *lua.LState, method string) int {
 	}
 	req.Header.SetMethod(method)
 	req.SetRequestURIBytes(reqURI)
-	if string(req.URI().Path()) != path {
+	if !bytes.Equal(req.URI().Path(), path) {
 		// AppendPath and fasthttp's decoding disagree: fail closed rather than call a path
 		// the checks above did not see.
 		L.ArgError(1, fmt.Sprintf("the path %q cannot be sent as it is", path))
 	}
 	if err := p.fillRequest(L, req, payload, opts); err != nil {
-		L.RaiseError("%s: %s", call, err.Error())
+		L.RaiseError("%s: %s", apiCallName(method, target), err.Error())
 	}
 	if limited {
 		// The handler below cannot be interrupted: it reads the deadline (Deadline).
@@ -168,14 +170,19 @@ func (p *platform) call(L *lua.LState, method string) int {
 	}
 	m.serveNested(&n.ctx, x)
 	if limited && st.pastDeadline(deadline) {
-		st.outOfTime(L, call)
+		st.outOfTime(L, apiCallName(method, target))
 	}
 	if st.broken {
 		// The nested run broke the state (a limit): the caller cannot go on with it.
-		L.RaiseError("%s: the called script broke a limit of the Lua state", call)
+		L.RaiseError("%s: the called script broke a limit of the Lua state", apiCallName(method, target))
 	}
 	L.Push(st.responseTable(L, &n.ctx.Response, m.cfg.MaxJSONSize))
 	return 1
+}
+
+// apiCallName is how errors name a platform.api call: platform.api.get("path").
+func apiCallName(method, target string) string {
+	return "platform.api." + strings.ToLower(method) + "(" + strconv.Quote(target) + ")"
 }
 
 // Deadline returns when the time of the script behind ctx runs out, for a request that is an
