@@ -26,36 +26,39 @@ type apiResults struct {
 	used int
 }
 
-type apiResult struct{ t, h *lua.LTable }
+type apiResult struct{ t, h, c *lua.LTable } // the result, its headers, its content when an object
 
 const (
 	maxPooledResults = 8  // result tables a state keeps (a run making more allocates the rest)
 	maxResultHeaders = 32 // header keys a kept headers table may have had, live or deleted
+	maxResultContent = 32 // keys a kept content table may have had
 )
 
 // reset makes every table free again; called when a top-level run starts, when nothing holds
 // the tables of the last one.
 func (r *apiResults) reset() { r.used = 0 }
 
-// take returns an empty result table and an empty headers table.
-func (r *apiResults) take(L *lua.LState) (t, h *lua.LTable) {
+// take returns an empty result table, headers table and content table (which the caller
+// fills only when the content is an object).
+func (r *apiResults) take(L *lua.LState) (t, h, c *lua.LTable) {
 	for r.used < len(r.tabs) {
 		e := r.tabs[r.used]
-		if reusable(e.t, 4) && reusable(e.h, maxResultHeaders) {
+		if reusable(e.t, 4) && reusable(e.h, maxResultHeaders) && reusable(e.c, maxResultContent) {
 			clearStrings(e.h) // the result table's four keys are all set again by the caller
+			clearStrings(e.c)
 			r.used++
-			return e.t, e.h
+			return e.t, e.h, e.c
 		}
 		last := len(r.tabs) - 1
 		r.tabs[r.used] = r.tabs[last]
 		r.tabs = r.tabs[:last]
 	}
-	t, h = L.CreateTable(0, 4), L.CreateTable(0, 8)
+	t, h, c = L.CreateTable(0, 4), L.CreateTable(0, 8), L.CreateTable(0, 4)
 	if len(r.tabs) < maxPooledResults && tableShapeKnown {
-		r.tabs = append(r.tabs, apiResult{t, h})
+		r.tabs = append(r.tabs, apiResult{t, h, c})
 		r.used++
 	}
-	return t, h
+	return t, h, c
 }
 
 // gopher-lua's LTable keeps its parts in unexported fields; their lengths say whether a script
@@ -101,7 +104,7 @@ func (st *state) responseTable(L *lua.LState, resp *fasthttp.Response, maxBody i
 	if err != nil {
 		L.RaiseError("platform.api: the response: %s", err.Error())
 	}
-	t, h := st.results.take(L)
+	t, h, c := st.results.take(L)
 	t.RawSetString("status_code", bridge.Number(resp.StatusCode()))
 	var lower [64]byte
 	for k, v := range resp.Header.All() {
@@ -129,7 +132,7 @@ func (st *state) responseTable(L *lua.LState, resp *fasthttp.Response, maxBody i
 	t.RawSetString("content_type", ctv)
 	var content lua.LValue = lua.LString(body)
 	if bridge.LooksJSON(ct, body) {
-		v, err := bridge.DecodeJSONInterned(L, body, in)
+		v, err := bridge.DecodeJSONInto(L, body, in, c)
 		if _, ok := err.(*bridge.SyntaxError); err != nil && !ok { // its memory budget, the time limit
 			L.RaiseError("platform.api: the response's content: %s", err.Error())
 		}

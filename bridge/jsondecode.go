@@ -53,9 +53,21 @@ func DecodeJSONInterned(L *lua.LState, data []byte, in *Interner) (lua.LValue, e
 	return v, err
 }
 
+// DecodeJSONInto is DecodeJSONInterned that fills into, an empty table with no metatable, when
+// the text is an object (and returns into); for any other text into is left alone. On an error
+// into may hold some of the keys.
+func DecodeJSONInto(L *lua.LState, data []byte, in *Interner, into *lua.LTable) (lua.LValue, error) {
+	v, _, err := decodeJSONInto(L, data, in, into)
+	return v, err
+}
+
 // decodeJSON is DecodeJSON that also reports whether an object had a key twice (so that the
 // value does not describe the text exactly).
 func decodeJSON(L *lua.LState, data []byte, in *Interner) (lua.LValue, bool, error) {
+	return decodeJSONInto(L, data, in, nil)
+}
+
+func decodeJSONInto(L *lua.LState, data []byte, in *Interner, into *lua.LTable) (lua.LValue, bool, error) {
 	d := decoder{data: data, in: in}
 	if in != nil && in.Check != nil {
 		d.stop = in.Check
@@ -65,6 +77,9 @@ func decodeJSON(L *lua.LState, data []byte, in *Interner) (lua.LValue, bool, err
 	d.budget, d.expansion = jsonBudget(len(data), in.expansion())
 	d.checkAt = max(d.budget-checkEvery, 0)
 	d.skipSpace()
+	if d.pos < len(d.data) && d.data[d.pos] == '{' {
+		d.into = into // the first object made is the top-level one
+	}
 	v, err := d.value(L, 0)
 	if err != nil {
 		return lua.LNil, false, err
@@ -83,9 +98,10 @@ type decoder struct {
 	fixed     []byte // strings with invalid UTF-8, made valid
 	dup       bool   // an object had a key twice (the last one wins)
 	in        *Interner
-	budget    int // bytes the values still to be made may take (see charge)
-	checkAt   int // the budget left at which charge next calls stop (or fails, at 0)
-	expansion int // what the budget was computed with, for the error
+	into      *lua.LTable // the table the next object fills instead of a new one
+	budget    int         // bytes the values still to be made may take (see charge)
+	checkAt   int         // the budget left at which charge next calls stop (or fails, at 0)
+	expansion int         // what the budget was computed with, for the error
 	stop      func() error
 }
 
@@ -328,6 +344,8 @@ func (d *decoder) literal(word string) error {
 }
 
 func (d *decoder) object(L *lua.LState, depth int) (lua.LValue, error) {
+	into := d.into
+	d.into = nil
 	d.pos++ // {
 	d.skipSpace()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
@@ -336,12 +354,18 @@ func (d *decoder) object(L *lua.LState, depth int) (lua.LValue, error) {
 		if err := d.charge(costTable); err != nil {
 			return lua.LNil, err
 		}
+		if into != nil {
+			return into, nil
+		}
 		return L.CreateTable(0, 0), nil
 	}
 	if err := d.charge(costTable); err != nil {
 		return lua.LNil, err
 	}
-	tb := L.CreateTable(0, 4)
+	tb := into
+	if tb == nil {
+		tb = L.CreateTable(0, 4)
+	}
 	for n := 1; ; n++ {
 		d.skipSpace()
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
