@@ -60,7 +60,10 @@
 // mean "content" or "payload"?)`.
 //
 // headers and parameters read and write fasthttp's own storage; assigning a list of strings sets
-// a repeated header, nil deletes one; pairs() works on them (as on every event object). A
+// a repeated header, nil deletes one; pairs() works on them (as on every event object). After a
+// write the name holds exactly what the script wrote: every copy the request (or response) had
+// under it goes first, repeated ones and, for headers, names in another case too, by every way
+// of writing (one name, the whole table, nil, options.headers and options.parameters). A
 // parameter a script writes (or the whole table it assigns) is written through to the query
 // string and the request line, so every accessor of the request agrees on the query
 // (QueryArgs, URI().QueryString, RequestURI, String, FullURI); a script that writes none costs

@@ -2,7 +2,6 @@ package fastlua
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -216,33 +215,16 @@ func bodyHeader(k []byte) bool {
 // fillRequest applies the payload and options to a request.
 func (p *platform) fillRequest(L *lua.LState, req *fasthttp.Request, payload lua.LValue, opts *lua.LTable) error {
 	if opts != nil {
+		// Written as event.request.headers and .parameters write them: a name given holds
+		// exactly its value (no copy the caller sent is left), and every accessor of the
+		// request agrees. The event's own objects are accepted as tables.
 		if h := opts.RawGetString("headers"); h != lua.LNil {
-			tb, ok := h.(*lua.LTable)
-			if !ok {
-				return errors.New("options.headers must be a table")
-			}
-			var err error
-			tb.ForEach(func(k, v lua.LValue) {
-				ks, vs := lua.LVAsString(k), lua.LVAsString(v)
-				if err == nil && (ks == "" || strings.ContainsAny(ks+vs, "\r\n\x00") || strings.ContainsAny(ks, " :")) {
-					err = fmt.Errorf("options.headers[%q] is not a valid header", ks)
-				}
-				if err == nil {
-					req.Header.Set(ks, vs)
-				}
-			})
-			if err != nil {
+			if err := bridge.SetHeaders(&req.Header, "options.headers", h); err != nil {
 				return err
 			}
 		}
 		if q := opts.RawGetString("parameters"); q != lua.LNil {
-			tb, ok := q.(*lua.LTable)
-			if !ok {
-				return errors.New("options.parameters must be a table")
-			}
-			// Merged into the query as event.request.parameters writes them: every accessor
-			// of the request (its query string, its request line) agrees.
-			if err := bridge.SetParameters(req, "options.parameters", tb); err != nil {
+			if err := bridge.SetParameters(req, "options.parameters", q); err != nil {
 				return err
 			}
 		}

@@ -163,7 +163,7 @@ func (e *Event) FieldFunc(obj, key string, set bool) lua.LGFunction {
 			if err := o.checkValue(key, string(v)); err != nil {
 				L.RaiseError("%s", err.Error())
 			}
-			o.setOne(o.store(), key, canon, string(v))
+			o.writeOne(key, canon, string(v))
 			return 0
 		}
 	}
@@ -175,7 +175,9 @@ func (e *Event) FieldFunc(obj, key string, set bool) lua.LGFunction {
 }
 
 // set stores one key: a string or number sets it, a table of them sets repeated values, nil
-// deletes it. A parameter written is written through to the request's query string (syncQuery).
+// deletes it. Whatever the request or response held under the name before (repeated copies,
+// for headers in any case) is gone: it carries exactly what the script wrote. A parameter
+// written is written through to the request's query string (syncQuery).
 func (o *kvObject) set(key string, val lua.LValue) error {
 	if o.kind == kvQuery {
 		if err := setParam(o.ev.request.URI().QueryArgs(), o.name, key, val); err != nil {
@@ -187,16 +189,15 @@ func (o *kvObject) set(key string, val lua.LValue) error {
 	if !isToken(key) {
 		return fmt.Errorf("%s: %q is not a valid header name", o.name, key)
 	}
-	s := o.store()
 	switch v := val.(type) {
 	case *lua.LNilType:
-		s.Del(key)
+		o.ev.scratch = removeHeader(o.header(), key, o.ev.scratch)
 	case lua.LString, lua.LNumber:
 		str := v.String()
 		if err := o.checkValue(key, str); err != nil {
 			return err
 		}
-		o.setOne(s, key, nil, str)
+		o.writeOne(key, nil, str)
 	case *lua.LTable:
 		n := v.Len()
 		for i := 1; i <= n; i++ {
@@ -208,9 +209,10 @@ func (o *kvObject) set(key string, val lua.LValue) error {
 				return err
 			}
 		}
-		s.Del(key)
+		h := o.header()
+		o.ev.scratch = removeHeader(h, key, o.ev.scratch)
 		for i := 1; i <= n; i++ {
-			s.Add(key, v.RawGetInt(i).String())
+			h.Add(key, v.RawGetInt(i).String())
 		}
 	default:
 		return fmt.Errorf("%s[%q] must be a string, a number, a list of strings or nil, not %s", o.name, key, describe(val))
@@ -228,8 +230,8 @@ func listItem(name, key string, item lua.LValue) error {
 }
 
 // setParam stores one query parameter in args, by the rules of event.request.parameters: a
-// string or number sets it, a list of them sets repeated values, nil deletes it. It is the one
-// way parameters are written (event.request.parameters, platform.api's options.parameters);
+// string or number sets it, a list of them sets repeated values, nil deletes it; every value
+// the name held before goes (repeated ones too). It is the one way parameters are written (event.request.parameters, platform.api's options.parameters);
 // the caller then calls syncQuery.
 func setParam(args *fasthttp.Args, name, key string, val lua.LValue) error {
 	if key == "" {
@@ -239,7 +241,9 @@ func setParam(args *fasthttp.Args, name, key string, val lua.LValue) error {
 	case *lua.LNilType:
 		args.Del(key)
 	case lua.LString, lua.LNumber:
-		args.Set(key, v.String())
+		// Not Set: it replaces the first of repeated values only.
+		args.Del(key)
+		args.Add(key, v.String())
 	case *lua.LTable:
 		n := v.Len()
 		for i := 1; i <= n; i++ {
@@ -257,11 +261,17 @@ func setParam(args *fasthttp.Args, name, key string, val lua.LValue) error {
 	return nil
 }
 
-// SetParameters merges a table of parameters into req's query, as assigning each of them to
-// event.request.parameters would (platform.api's options.parameters): keys are strings or
-// numbers, values strings, numbers or lists of them. Every accessor of req agrees on the
-// result (see syncQuery). A bad entry is an error naming name ("options.parameters").
-func SetParameters(req *fasthttp.Request, name string, tb *lua.LTable) error {
+// SetParameters merges parameters into req's query, as assigning each of them to
+// event.request.parameters would (platform.api's options.parameters): v is a table (or one of
+// the event's key/value objects) whose keys are strings or numbers and values strings,
+// numbers or lists of them; a name given holds exactly its value afterwards. Every accessor of
+// req agrees on the result (see syncQuery). A bad entry is an error naming name
+// ("options.parameters").
+func SetParameters(req *fasthttp.Request, name string, v lua.LValue) error {
+	tb, ok := AsTable(v, true)
+	if !ok {
+		return fmt.Errorf("%s must be a table, not %s", name, describe(v))
+	}
 	args := req.URI().QueryArgs()
 	var err error
 	for k, v := tb.Next(lua.LNil); k != lua.LNil && err == nil; k, v = tb.Next(k) {
@@ -274,6 +284,40 @@ func SetParameters(req *fasthttp.Request, name string, tb *lua.LTable) error {
 	}
 	syncQuery(req, nil) // what was set before an error stays, in every accessor
 	return err
+}
+
+// SetHeaders merges headers into h, as assigning each of them to event.request.headers would
+// (platform.api's options.headers): v is a table (or one of the event's key/value objects) of
+// header names and values (strings, numbers or lists of them); every copy a name had before
+// goes, in any case (see removeHeader). Content-Length and Transfer-Encoding are left out: they
+// describe the body, which the request's own payload sets. A bad entry is an error naming name
+// ("options.headers"), and then nothing is written.
+func SetHeaders(h *fasthttp.RequestHeader, name string, v lua.LValue) error {
+	tb, ok := AsTable(v, true)
+	if !ok {
+		return fmt.Errorf("%s must be a table, not %s", name, describe(v))
+	}
+	if err := checkEntries(name, true, tb); err != nil {
+		return err
+	}
+	var buf []byte
+	for k, v := tb.Next(lua.LNil); k != lua.LNil; k, v = tb.Next(k) {
+		key := string(k.(lua.LString))
+		switch strings.ToLower(key) {
+		case "content-length", "transfer-encoding":
+			continue
+		}
+		buf = removeHeader(h, key, buf)
+		switch v := v.(type) {
+		case *lua.LTable:
+			for i := 1; i <= v.Len(); i++ {
+				h.Add(key, v.RawGetInt(i).String())
+			}
+		default:
+			h.Add(key, v.String())
+		}
+	}
+	return nil
 }
 
 // syncQuery makes req's query string and request line say what its QueryArgs hold, after they
@@ -298,27 +342,73 @@ func syncQuery(req *fasthttp.Request, buf []byte) []byte {
 	return buf
 }
 
-// setOne sets a single value. For headers it skips fasthttp's normalization of the name when
-// it can: canon is the name's normal form when the caller has it, and otherwise the normal
-// forms of the names a script uses are kept in a small cache.
-func (o *kvObject) setOne(s kvStore, key string, canon []byte, value string) {
-	// DisableNormalizing reports the previous setting: when names were normalized, undo the
-	// call and set the name in its normal form directly.
-	switch o.kind {
-	case kvRequestHeaders:
-		if h := &o.ev.request.Header; !h.DisableNormalizing() {
-			h.EnableNormalizing()
-			h.SetCanonical(o.normal(key, canon), s2b(value))
-			return
-		}
-	case kvResponseHeaders:
-		if h := &o.ev.response.Header; !h.DisableNormalizing() {
-			h.EnableNormalizing()
-			h.SetCanonical(o.normal(key, canon), s2b(value))
-			return
+// httpHeader is what fasthttp's RequestHeader and ResponseHeader have in common.
+type httpHeader interface {
+	Add(key, value string)
+	Del(key string)
+	SetCanonical(key, value []byte)
+	All() iter.Seq2[[]byte, []byte]
+	DisableNormalizing() bool
+	EnableNormalizing() bool
+}
+
+func (o *kvObject) header() httpHeader {
+	if o.kind == kvResponseHeaders {
+		return &o.ev.response.Header
+	}
+	return &o.ev.request.Header
+}
+
+// removeHeader removes every copy of the header key from h, whatever the case of its name.
+// It is the first step of every header write: fasthttp's Set replaces only the first of
+// repeated headers (and merges Cookie, appends Set-Cookie), so a write that left the others
+// would forward what the script meant to replace. Del removes every name equal to key's normal
+// form, which is every name of a header whose names are normalized (fasthttp's parser and Add
+// put them in that form). A header that keeps names as they came (a server with
+// DisableHeaderNamesNormalizing) can hold "x-role" beside "X-Role": it is searched for names
+// equal to key in any case, each removed as stored. buf is scratch space, returned for the next
+// call.
+func removeHeader(h httpHeader, key string, buf []byte) []byte {
+	normalizing := !h.DisableNormalizing()
+	if normalizing {
+		h.EnableNormalizing()
+		h.Del(key)
+		return buf
+	}
+	h.Del(key)
+	return removeOtherCases(h, key, buf)
+}
+
+// removeOtherCases is removeHeader for a header whose names are not normalized (out of line:
+// the iteration allocates).
+func removeOtherCases(h httpHeader, key string, buf []byte) []byte {
+	buf = buf[:0]
+	for k := range h.All() {
+		if len(k) == len(key) && bytes.EqualFold(k, s2b(key)) {
+			buf = append(buf, k...) // every match is len(key) bytes long
 		}
 	}
-	s.Set(key, value)
+	for i := 0; i+len(key) <= len(buf); i += len(key) {
+		h.Del(b2s(buf[i : i+len(key)]))
+	}
+	return buf
+}
+
+// writeOne makes the header key hold exactly value (see removeHeader). For headers it skips
+// fasthttp's normalization of the name when it can: canon is the name's normal form when the
+// caller has it, and otherwise the normal forms of the names a script uses are kept in a small
+// cache.
+func (o *kvObject) writeOne(key string, canon []byte, value string) {
+	h := o.header()
+	o.ev.scratch = removeHeader(h, key, o.ev.scratch)
+	// DisableNormalizing reports the previous setting: when names were normalized, undo the
+	// call and set the name in its normal form directly. SetCanonical appends: no copy is left.
+	if !h.DisableNormalizing() {
+		h.EnableNormalizing()
+		h.SetCanonical(o.normal(key, canon), s2b(value))
+		return
+	}
+	h.Add(key, value)
 }
 
 // normal returns canon, or when it is nil, the normal form of key.
@@ -366,9 +456,17 @@ func (e *Event) canonical(key string) []byte {
 // s2b views a string as bytes for an API that copies them.
 func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
+// b2s views bytes as a string for an API that copies them.
+func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
 func (o *kvObject) checkValue(key, v string) error {
-	if o.kind != kvQuery && !validHeaderValue(v) {
-		return fmt.Errorf("%s[%q]: the value holds a control character (CR, LF or NUL are not allowed)", o.name, key)
+	return checkValue(o.name, o.kind != kvQuery, key, v)
+}
+
+// checkValue checks one value of a header (headers true) or parameter of the set name.
+func checkValue(name string, headers bool, key, v string) error {
+	if headers && !validHeaderValue(v) {
+		return fmt.Errorf("%s[%q]: the value holds a control character (CR, LF or NUL are not allowed)", name, key)
 	}
 	return nil
 }
@@ -388,77 +486,99 @@ var managedHeaders = map[string]bool{
 	"host": true, "content-length": true, "transfer-encoding": true, "connection": true,
 }
 
-// replace sets the whole set from a table (event.request.headers = {...}): keys not in the
-// table are deleted, except the ones fasthttp manages (Host, Content-Length, ...).
+// replace sets the whole set from a table (event.request.headers = {...}) or another of the
+// event's key/value objects: names not in it are deleted, except the headers fasthttp manages
+// (Host, Content-Length, ...), and every name in it holds exactly its value (see set).
 func (o *kvObject) replace(val lua.LValue) error {
-	tb, ok := val.(*lua.LTable)
+	tb, ok := AsTable(val, true)
 	if !ok {
 		return fmt.Errorf("%s must be assigned a table, not %s", o.name, describe(val))
 	}
-	// Validate everything first, so a bad entry changes nothing.
+	if err := checkEntries(o.name, o.kind != kvQuery, tb); err != nil {
+		return err // a bad entry changes nothing
+	}
+	if o.kind == kvQuery {
+		args := o.ev.request.URI().QueryArgs()
+		var del []string
+		for k := range args.All() {
+			if tb.RawGetString(string(k)) == lua.LNil {
+				del = append(del, string(k))
+			}
+		}
+		for _, k := range del {
+			args.Del(k)
+		}
+		for k, v := tb.Next(lua.LNil); k != lua.LNil; k, v = tb.Next(k) {
+			if err := setParam(args, o.name, string(k.(lua.LString)), v); err != nil {
+				return err
+			}
+		}
+		o.ev.scratch = syncQuery(o.ev.request, o.ev.scratch)
+		return nil
+	}
+	// Every header goes but the managed ones, then the table's are written.
+	var del []string
+	for k := range o.header().All() {
+		if !managedHeaders[strings.ToLower(string(k))] {
+			del = append(del, string(k))
+		}
+	}
+	for _, k := range del {
+		o.ev.scratch = removeHeader(o.header(), k, o.ev.scratch)
+	}
+	for k, v := tb.Next(lua.LNil); k != lua.LNil; k, v = tb.Next(k) {
+		if name := string(k.(lua.LString)); !managedHeaders[strings.ToLower(name)] {
+			if err := o.set(name, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkEntries checks every entry of a table of headers (headers true) or parameters before
+// any is written; name is the table's name for the errors ("options.headers").
+func checkEntries(name string, headers bool, tb *lua.LTable) error {
+	var seen map[string]string // header names in lower case, for names given twice
 	for k, v := tb.Next(lua.LNil); k != lua.LNil; k, v = tb.Next(k) {
 		ks, ok := k.(lua.LString)
 		if !ok {
-			return fmt.Errorf("%s: keys must be strings, not %s", o.name, describe(k))
+			return fmt.Errorf("%s: keys must be strings, not %s", name, describe(k))
 		}
-		if o.kind == kvQuery && ks == "" {
-			return fmt.Errorf("%s: a parameter name cannot be empty", o.name)
+		if !headers && ks == "" {
+			return fmt.Errorf("%s: a parameter name cannot be empty", name)
 		}
-		if o.kind != kvQuery && !isToken(string(ks)) {
-			return fmt.Errorf("%s: %q is not a valid header name", o.name, string(ks))
+		if headers {
+			if !isToken(string(ks)) {
+				return fmt.Errorf("%s: %q is not a valid header name", name, string(ks))
+			}
+			if seen == nil {
+				seen = map[string]string{}
+			}
+			lower := strings.ToLower(string(ks))
+			if prev, dup := seen[lower]; dup {
+				return fmt.Errorf("%s: %q and %q name the same header (names are case-insensitive)", name, prev, string(ks))
+			}
+			seen[lower] = string(ks)
 		}
 		switch v := v.(type) {
 		case lua.LString, lua.LNumber:
-			if err := o.checkValue(string(ks), v.String()); err != nil {
+			if err := checkValue(name, headers, string(ks), v.String()); err != nil {
 				return err
 			}
 		case *lua.LTable:
 			for i := 1; i <= v.Len(); i++ {
 				item := v.RawGetInt(i)
-				if err := listItem(o.name, string(ks), item); err != nil {
+				if err := listItem(name, string(ks), item); err != nil {
 					return err
 				}
-				if err := o.checkValue(string(ks), item.String()); err != nil {
+				if err := checkValue(name, headers, string(ks), item.String()); err != nil {
 					return err
 				}
 			}
 		default:
-			return fmt.Errorf("%s[%q] must be a string, a number or a list of strings, not %s", o.name, string(ks), describe(v))
+			return fmt.Errorf("%s[%q] must be a string, a number or a list of strings, not %s", name, string(ks), describe(v))
 		}
-	}
-	var del []string
-	for k := range o.store().All() {
-		name := string(k)
-		if o.kind != kvQuery {
-			name = strings.ToLower(name)
-			if managedHeaders[name] {
-				continue
-			}
-		}
-		if tb.RawGetString(name) == lua.LNil {
-			del = append(del, name)
-		}
-	}
-	s := o.store()
-	for _, k := range del {
-		s.Del(k)
-	}
-	for k, v := tb.Next(lua.LNil); k != lua.LNil; k, v = tb.Next(k) {
-		name := string(k.(lua.LString))
-		var err error
-		switch {
-		case o.kind == kvQuery:
-			err = setParam(s.(*fasthttp.Args), o.name, name, v) // synced once, below
-		case managedHeaders[strings.ToLower(name)]:
-		default:
-			err = o.set(name, v)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if o.kind == kvQuery {
-		o.ev.scratch = syncQuery(o.ev.request, o.ev.scratch)
 	}
 	return nil
 }
@@ -466,20 +586,8 @@ func (o *kvObject) replace(val lua.LValue) error {
 // pairs: __pairs returns an iterator over a snapshot (a plain table) of the current values.
 func (o *kvObject) pairs(L *lua.LState) int {
 	o.ev.mustBeBound(L)
-	snap := L.CreateTable(0, 8)
-	for k, v := range o.store().All() {
-		name := string(k)
-		if o.kind != kvQuery {
-			name = strings.ToLower(name)
-		}
-		if prev, ok := snap.RawGetString(name).(lua.LString); ok {
-			snap.RawSetString(name, lua.LString(string(prev)+","+string(v)))
-		} else {
-			snap.RawSetString(name, lua.LString(v))
-		}
-	}
 	L.Push(tableNextFn)
-	L.Push(snap)
+	L.Push(o.snapshot(false))
 	L.Push(lua.LNil)
 	return 3
 }
