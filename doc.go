@@ -63,7 +63,16 @@
 // a repeated header, nil deletes one; pairs() works on them (as on every event object). After a
 // write the name holds exactly what the script wrote: every copy the request (or response) had
 // under it goes first, repeated ones and, for headers, names in another case too, by every way
-// of writing (one name, the whole table, nil, options.headers and options.parameters). A
+// of writing (one name, the whole table, nil, options.headers and options.parameters). The
+// event objects go wherever tables go: headers and parameters (the request's and the
+// response's) are accepted as options.headers, options.parameters and payload of platform.api,
+// as a returned response's headers, by json.encode (anywhere inside a value) and by assignment
+// to another set; pairs, next and # work on them as on a table (# is 0: names are no list). As
+// options or headers a repeated value keeps its copies; json.encode and pairs show it joined
+// with ",", as reading it does. json.encode(event.request) (and event.response, event) gives
+// their fields, a body only as far as it is decoded already (payload) or, not compressed, as
+// content; print and tostring show any event object's content in a compact form, at most
+// 1 KiB. A
 // parameter a script writes (or the whole table it assigns) is written through to the query
 // string and the request line, so every accessor of the request agrees on the query
 // (QueryArgs, URI().QueryString, RequestURI, String, FullURI); a script that writes none costs

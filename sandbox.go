@@ -66,6 +66,7 @@ func (st *state) openSandbox() {
 	baseNext := global.RawGetString("next").(*lua.LFunction)
 	baseSetMetatable := global.RawGetString("setmetatable").(*lua.LFunction)
 	G.RawSetString("pairs", L.NewFunction(func(L *lua.LState) int { return st.pairs(L, baseNext) }))
+	G.RawSetString("next", bridge.NextFunction(L, baseNext)) // the event objects too
 	G.RawSetString("rawset", L.NewFunction(st.rawset))
 	G.RawSetString("setmetatable", L.NewFunction(func(L *lua.LState) int {
 		tb, ok := L.Get(1).(*lua.LTable)

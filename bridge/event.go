@@ -124,7 +124,11 @@ func ObjectMeta(L *lua.LState, name string, inner *lua.LTable, newindex *lua.LFu
 	mt.RawSetString("__newindex", newindex)
 	mt.RawSetString("__metatable", lua.LString(name))
 	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString(name))
+		var v any
+		if ud, ok := L.Get(1).(*lua.LUserData); ok {
+			v = ud.Value
+		}
+		L.Push(lua.LString(render(name, v))) // the name and the content of the event's objects
 		return 1
 	}))
 	mt.RawSetString("__pairs", fieldPairs(L, fields))

@@ -50,13 +50,19 @@ func newKV(L *lua.LState, e *Event, kind kvKind) *kvObject {
 	case kvQuery:
 		o.name = "event.request.parameters"
 	}
-	mt := L.CreateTable(0, 5)
+	mt := L.CreateTable(0, 7)
 	mt.RawSetString("__index", L.NewFunction(o.index))
 	mt.RawSetString("__newindex", L.NewFunction(o.newindex))
 	mt.RawSetString("__pairs", L.NewFunction(o.pairs))
 	mt.RawSetString("__metatable", lua.LString(o.name))
 	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString(o.name))
+		L.Push(lua.LString(render(o.name, o)))
+		return 1
+	}))
+	// # is what it is for a table of names: 0 (there are no list entries).
+	mt.RawSetString("__len", L.NewFunction(func(L *lua.LState) int {
+		o.ev.mustBeBound(L)
+		L.Push(lua.LNumber(0))
 		return 1
 	}))
 	o.ud = L.NewUserData()

@@ -86,6 +86,9 @@ func (e *Encoder) append(dst []byte, v lua.LValue, depth int) ([]byte, error) {
 		case EmptyArray:
 			return append(dst, "[]"...), nil
 		}
+		if out, ok, err := e.encodeObject(dst, v, depth); ok { // the event objects (tables.go)
+			return out, err
+		}
 		return dst, &EncodeError{Msg: "a userdata value"}
 	case *lua.LTable:
 		if depth >= MaxJSONDepth {
