@@ -174,6 +174,14 @@ type Config struct {
 	// "api.example.com" (any port), "api.example.com:8443", or "*.example.com". Default none.
 	AllowedHosts []string
 
+	// TrustedProxies lists the proxies (IP addresses, "10.0.0.1", or CIDR ranges,
+	// "10.0.0.0/8") whose forwarding headers are believed: X-Forwarded-For or Forwarded (RFC
+	// 7239) for event.request.remote_addr, X-Forwarded-Proto and X-Forwarded-Host (or
+	// Forwarded's proto= and host=) for .scheme and .host. The forwarded-for list is read from
+	// the right, skipping trusted hops; the first untrusted one is the client. Default empty:
+	// no one is believed, and remote_addr is the connection's peer whatever a client sends.
+	TrustedProxies []string
+
 	// HTTPTimeout bounds an outgoing platform.api request (and a call to a remote Store);
 	// the running script's time limit bounds it too (a call that runs out of the script's time
 	// fails the script with its time-limit error). Default 10 seconds.

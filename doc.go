@@ -52,6 +52,7 @@
 //	event.request.parameters    query arguments
 //	event.request.payload       the body decoded as JSON when it is JSON, else nil
 //	event.request.content       the body, a string (decompressed: see below)
+//	event.request.remote_addr   the client's IP address; .scheme "http" or "https"; .host (read-only)
 //	event.response.status_code, .headers, .content, .content_type
 //
 // These objects have a fixed set of fields (with .api_version, .remote_addr, .scheme, .host and
@@ -72,7 +73,15 @@
 // with ",", as reading it does. json.encode(event.request) (and event.response, event) gives
 // their fields, a body only as far as it is decoded already (payload) or, not compressed, as
 // content; print and tostring show any event object's content in a compact form, at most
-// 1 KiB. A
+// 1 KiB.
+//
+// remote_addr is the connection's peer, scheme its TLS state and host the Host header, unless the
+// peer is one of Config.TrustedProxies: then the forwarded-for list (Forwarded, RFC 7239, else
+// X-Forwarded-For, every line in order) is read from the right, trusted hops skipped, and the
+// first untrusted hop is the client (a hop that is not an address stops the walk at the last
+// trusted one); scheme and host are the ones forwarded for that hop (Forwarded's proto= and
+// host=, or X-Forwarded-Proto and X-Forwarded-Host), when valid. With no TrustedProxies (the
+// default) no forwarding header is believed. A
 // parameter a script writes (or the whole table it assigns) is written through to the query
 // string and the request line, so every accessor of the request agrees on the query
 // (QueryArgs, URI().QueryString, RequestURI, String, FullURI); a script that writes none costs

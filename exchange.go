@@ -320,6 +320,11 @@ func (x *exchange) join(from, to int) string {
 	return b.String()
 }
 
+// Client is who sent the request (bridge.Info), by Config.TrustedProxies.
+func (x *exchange) Client() bridge.Client {
+	return x.m.proxies.ClientOf(x.ctx.RemoteAddr(), x.ctx.IsTLS(), &x.ctx.Request)
+}
+
 // QueueID is the queued event's id (bridge.Info): the backend's delivery id, or a local one.
 func (x *exchange) QueueID() string { return x.queueID }
 

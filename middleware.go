@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fastlua/fastlua/bridge"
 	"github.com/valyala/fasthttp"
 	lua "github.com/yuin/gopher-lua"
 )
@@ -31,6 +32,7 @@ type Middleware struct {
 	queue      *queue
 	store      Store
 	httpClient *fasthttp.Client
+	proxies    *bridge.Proxies // Config.TrustedProxies
 	routes     atomic.Pointer[routes]
 	stats      counters
 
@@ -64,7 +66,12 @@ func New(cfg Config) (*Middleware, error) {
 	if err := durationBuckets(cfg.DurationBuckets); err != nil {
 		return nil, err
 	}
+	proxies, err := bridge.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	m := &Middleware{
+		proxies:    proxies,
 		cfg:        cfg,
 		prefix:     normalizePrefix(cfg.Prefix),
 		debugToken: []byte(cfg.DebugToken),

@@ -52,6 +52,8 @@ type Info interface {
 	// QueueID is the id of the queued event a queued script runs for ("" in other phases):
 	// with a queue backend the delivery's id, the same for every delivery of one event.
 	QueueID() string
+	// Client is who sent the request (see Proxies.ClientOf).
+	Client() Client
 }
 
 // ModificationError reports a change a script was not allowed to make, found after it ran
@@ -81,6 +83,9 @@ type Event struct {
 	// Per script.
 	readOnly bool
 	cached   uint8 // lazy fields rawset into inner during this script
+
+	client    Client // event.request.remote_addr, .scheme, .host, once read
+	hasClient bool
 
 	enc     Encoder
 	intern  Interner
@@ -199,6 +204,7 @@ func (e *Event) Value() lua.LValue { return e.ud }
 // queued scripts.
 func (e *Event) Bind(info Info, phase Phase, request *fasthttp.Request, response *fasthttp.Response) {
 	e.info, e.phase, e.request, e.response = info, phase, request, response
+	e.client, e.hasClient = Client{}, false
 	e.req.bind()
 	e.resp.bind()
 }
@@ -210,6 +216,7 @@ func (e *Event) Unbind() {
 	e.req.unbind()
 	e.resp.unbind()
 	e.info, e.request, e.response = nil, nil, nil
+	e.client, e.hasClient = Client{}, false
 	e.readOnly = false
 }
 
@@ -289,6 +296,17 @@ func (e *Event) index(L *lua.LState) int {
 	}
 	L.Push(v)
 	return 1
+}
+
+// clientInfo returns who sent the request, worked out on first use in a phase.
+func (e *Event) clientInfo() Client {
+	if !e.hasClient {
+		if e.info != nil {
+			e.client = e.info.Client()
+		}
+		e.hasClient = true
+	}
+	return e.client
 }
 
 func (e *Event) mustBeBound(L *lua.LState) {

@@ -66,7 +66,7 @@ type request struct {
 	plain   plainBody // the body decoded from its Content-Encoding, once read
 }
 
-var requestFields = []string{"method", "uri", "path", "service", "content_type", "headers", "parameters", "payload", "content"}
+var requestFields = []string{"method", "uri", "path", "service", "content_type", "remote_addr", "scheme", "host", "headers", "parameters", "payload", "content"}
 
 func newRequest(L *lua.LState, e *Event) *request {
 	r := &request{ev: e}
@@ -121,6 +121,8 @@ func (r *request) index(L *lua.LState) int {
 		if ct := req.Header.ContentType(); len(ct) > 0 {
 			v = lua.LString(ct)
 		}
+	case "remote_addr", "scheme", "host":
+		v = clientField(e.clientInfo(), string(key))
 	case "payload":
 		v = r.payloadValue(L)
 	case "content":
@@ -218,7 +220,7 @@ func (r *request) newindex(L *lua.LState) int {
 		if err := r.params.replace(val); err != nil {
 			L.RaiseError("%s", err.Error())
 		}
-	case "uri", "path", "service", "content_type":
+	case "uri", "path", "service", "content_type", "remote_addr", "scheme", "host":
 		e.mustBeBound(L)
 		L.RaiseError("event.request.%s is read-only", key)
 	default:
@@ -226,6 +228,24 @@ func (r *request) newindex(L *lua.LState) int {
 		L.RaiseError("%s", unknownFieldMessage("event.request", requestFieldSet, key))
 	}
 	return 0
+}
+
+// clientField is one field of event.request's client (remote_addr, scheme, host); nil when
+// unknown.
+func clientField(c Client, key string) lua.LValue {
+	var s string
+	switch key {
+	case "remote_addr":
+		s = c.Addr
+	case "scheme":
+		s = c.Scheme
+	case "host":
+		s = c.Host
+	}
+	if s == "" {
+		return lua.LNil
+	}
+	return lua.LString(s)
 }
 
 // flush writes a changed payload back to the request body.

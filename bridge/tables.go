@@ -96,6 +96,9 @@ func objectTable(v any) (*lua.LTable, bool) {
 		if ct := req.Header.ContentType(); len(ct) > 0 {
 			tb.RawSetString("content_type", lua.LString(ct))
 		}
+		for _, k := range []string{"remote_addr", "scheme", "host"} {
+			tb.RawSetString(k, clientField(e.clientInfo(), k))
+		}
 		tb.RawSetString("headers", o.headers.snapshot(false))
 		tb.RawSetString("parameters", o.params.snapshot(false))
 		if o.payload.loaded || o.payload.assigned {

@@ -29,7 +29,7 @@ local ok, v = pcall(function() return event.request.headers["x-in"] end)
 check("pcall", ok and v == "1")
 local co = coroutine.wrap(function() coroutine.yield(event.request.headers["x-in"]) end)
 check("coroutine", co() == "1")
-check("tostring", tostring(event.request.headers) == "event.request.headers")
+check("tostring", tostring(event.request.headers):sub(1, 22) == "event.request.headers ")
 
 -- The nested level has its own objects.
 local nested = platform.api.get("spec/inner", nil, { headers = { ["x-in"] = "inner" } })
@@ -42,7 +42,7 @@ do
   check("assign to a local", a == 1 and b == "1" and c == 3)
   local hh = event.request.headers
   local v = hh["x-in"]
-  check("the chain's local stays", v == "1" and hh == h and tostring(hh) == "event.request.headers")
+  check("the chain's local stays", v == "1" and hh == h and tostring(hh):sub(1, 22) == "event.request.headers ")
   hh["x-kept"] = "k"
   check("written through a kept local", hh == h and h["x-kept"] == "k")
   local t = { event.request.headers["x-in"], event.request.headers["x-none"], 5 }
