@@ -27,6 +27,8 @@ type hit struct {
 	Guarded string              `json:"guarded"` // "ran" when a guarded.* script ran (x-guarded)
 	// Override holds the method-override headers that reached the upstream.
 	Override string `json:"override"`
+	// Forwarded holds every X-Forwarded-For and X-Forwarded-Host line that reached it.
+	Forwarded []string `json:"forwarded"`
 }
 
 // recorder is a real upstream on loopback that records what it received, by X-Probe.
@@ -58,6 +60,11 @@ func (r *recorder) handle(ctx *fasthttp.RequestCtx) {
 	h := hit{RawURI: string(ctx.Request.Header.RequestURI()), Path: string(ctx.Path()), Query: map[string][]string{},
 		RawQS: string(ctx.URI().QueryString()), Guarded: string(ctx.Request.Header.Peek("X-Guarded")),
 		Override: string(ctx.Request.Header.Peek("X-HTTP-Method-Override")) + string(ctx.Request.Header.Peek("X-HTTP-Method"))}
+	for _, name := range []string{"X-Forwarded-For", "X-Forwarded-Host"} {
+		for _, v := range ctx.Request.Header.PeekAll(name) {
+			h.Forwarded = append(h.Forwarded, name+": "+string(v))
+		}
+	}
 	if m := ctx.Request.Header.Peek("X-Matched"); len(m) > 0 {
 		dec, err := url.PathUnescape(string(m))
 		if err != nil {
@@ -396,5 +403,28 @@ func TestGatewayPlatformAPIDeadline(t *testing.T) {
 		if r.elapsed > 4*time.Second {
 			t.Errorf("the slow script answered after %v: its 1 s limit did not bound the upstream call", r.elapsed)
 		}
+	}
+}
+
+// A client's own X-Forwarded-For and X-Forwarded-Host lines, however many, do not reach the
+// upstream as lines of their own: it gets one X-Forwarded-For with the client's hops first and
+// the real client last, and one X-Forwarded-Host (Set replaced only the first copy, so a client's
+// second X-Forwarded-For line came last, where an upstream looks for the client).
+func TestGatewayForwardedHeadersAreOneLine(t *testing.T) {
+	up := startRecorder(t)
+	addr := startGateway(t, buildGateway(t), "-upstream", "http://"+up.addr, "-scripts", scriptDir(t, pathScripts), "-prefix", "/api/v2")
+	status, body := rawGet(t, addr, "/api/v2/open/x", "X-Probe", "fwd",
+		"X-Forwarded-For", "10.0.0.1", "X-Forwarded-For", "6.6.6.6",
+		"X-Forwarded-Host", "a.example", "X-Forwarded-Host", "evil.example")
+	if status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	h, ok := up.hit("fwd")
+	if !ok {
+		t.Fatal("the request did not reach the upstream")
+	}
+	want := []string{"X-Forwarded-For: 10.0.0.1, 6.6.6.6, 127.0.0.1", "X-Forwarded-Host: gateway.test"}
+	if strings.Join(h.Forwarded, "|") != strings.Join(want, "|") {
+		t.Fatalf("the upstream got %q, want %q", h.Forwarded, want)
 	}
 }

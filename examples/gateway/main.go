@@ -310,12 +310,18 @@ func (p *proxy) handle(ctx *fasthttp.RequestCtx) {
 	u.SetScheme(map[bool]string{true: "https", false: "http"}[p.tls])
 	u.SetHost(p.host)
 	req.Header.SetHost(p.host)
+	// One X-Forwarded-For line with every hop a client sent, in order, then this client: Set
+	// alone would replace only the first of several lines, and an upstream reading the last hop
+	// would read one the client wrote.
 	if ip, _, err := net.SplitHostPort(ctx.RemoteAddr().String()); err == nil {
-		if prior := req.Header.Peek("X-Forwarded-For"); len(prior) > 0 {
-			ip = string(prior) + ", " + ip
+		hops := make([]string, 0, 2)
+		for _, v := range req.Header.PeekAll("X-Forwarded-For") {
+			hops = append(hops, string(v))
 		}
-		req.Header.Set("X-Forwarded-For", ip)
+		req.Header.Del("X-Forwarded-For")
+		req.Header.Set("X-Forwarded-For", strings.Join(append(hops, ip), ", "))
 	}
+	req.Header.Del("X-Forwarded-Host")
 	req.Header.Set("X-Forwarded-Host", string(ctx.Host()))
 	// An in-process platform.api call has its script's deadline: the script fails once it has
 	// passed, so the upstream call stops by then and frees the script's Lua state.
