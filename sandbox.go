@@ -4,11 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
-	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
-	"unsafe"
 
 	"github.com/fastlua/fastlua/bridge"
 	lua "github.com/yuin/gopher-lua"
@@ -98,32 +94,8 @@ func (st *state) openSandbox() {
 	})
 	G.RawSetString("require", L.NewFunction(st.require))
 
-	// string: capped allocators, no dump.
-	str := copyTable(L, global.RawGetString("string").(*lua.LTable), "dump", "gfind")
-	str.RawSetString("rep", L.NewFunction(st.strRep))
-	scratch := make([]byte, 0, fmtScratch)
-	str.RawSetString("format", L.NewFunction(func(L *lua.LState) int { return st.strFormat(L, scratch) }))
-	str.RawSetString("upper", L.NewFunction(func(L *lua.LState) int { return st.strCase(L, "string.upper", unicode.ToUpper, strings.ToUpper) }))
-	str.RawSetString("lower", L.NewFunction(func(L *lua.LState) int { return st.strCase(L, "string.lower", unicode.ToLower, strings.ToLower) }))
-	str.RawSetString("reverse", L.NewFunction(st.strReverse))
-	origByte := str.RawGetString("byte").(*lua.LFunction)
-	str.RawSetString("byte", L.NewFunction(func(L *lua.LState) int {
-		if L.GetTop() > 2 {
-			s := L.CheckString(1)
-			st.checkResults(L, "string.byte", position(L.OptInt(2, 1), len(s)), min(position(L.OptInt(3, -1), len(s)), len(s)))
-		}
-		return callOriginal(L, origByte)
-	}))
-	// Lua patterns: a matcher that checks the time limit as it goes (luapattern.go).
-	str.RawSetString("find", L.NewFunction(func(L *lua.LState) int { return st.strFind(L, true) }))
-	str.RawSetString("match", L.NewFunction(func(L *lua.LState) int { return st.strFind(L, false) }))
-	str.RawSetString("gmatch", L.NewFunction(st.strGmatch))
-	str.RawSetString("gsub", L.NewFunction(st.strGsub))
-	// The string metatable: methods come from the capped table, and it cannot be read or changed.
-	strMeta := L.CreateTable(0, 2)
-	strMeta.RawSetString("__index", str)
-	strMeta.RawSetString("__metatable", lua.LFalse)
-	L.SetMetatable(lua.LString(""), strMeta)
+	// string: capped allocators and fastlua's Lua patterns (strlib.go); no dump.
+	str := st.openString(L, global.RawGetString("string").(*lua.LTable))
 
 	// table: writers refuse read-only tables, concat is capped.
 	tbl := copyTable(L, global.RawGetString("table").(*lua.LTable))
@@ -355,37 +327,10 @@ func (st *state) require(L *lua.LState) int {
 	return 0
 }
 
-func (st *state) raiseStringLimit(L *lua.LState, what string, size int) {
-	st.raiseLimit(L, "%s: the result would be %d bytes, more than the string limit of %d bytes (Config.MaxStringSize)", what, size, st.m.cfg.MaxStringSize)
-}
-
 // raiseLimit raises the error of a broken sandbox limit, marking the run for KindLimit.
 func (st *state) raiseLimit(L *lua.LState, format string, args ...any) {
 	st.limitHit = true
 	L.RaiseError(format, args...)
-}
-
-func (st *state) strRep(L *lua.LState) int {
-	s := L.CheckString(1)
-	n := L.CheckInt(2)
-	if n <= 0 || s == "" {
-		L.Push(lua.LString(""))
-		return 1
-	}
-	if max := st.m.cfg.MaxStringSize; n > max/len(s) {
-		st.raiseStringLimit(L, "string.rep", len(s)*min(n, max+1))
-	}
-	L.Push(lua.LString(strings.Repeat(s, n)))
-	return 1
-}
-
-// maxPattern bounds the length of a Lua pattern.
-const maxPattern = 4096
-
-func (st *state) checkPatternLength(L *lua.LState, pat, what string) {
-	if len(pat) > maxPattern {
-		st.raiseLimit(L, "string.%s: the pattern is %d bytes, more than the limit of %d", what, len(pat), maxPattern)
-	}
 }
 
 // yieldable reports whether a yield from here returns to the coroutine's own VM loop: the Go
@@ -416,116 +361,4 @@ func (st *state) checkResults(L *lua.LState, what string, i, j int) {
 	if n := j - max(i, 1) + 1; n > st.m.cfg.MaxStackSlots {
 		st.raiseLimit(L, "%s: %d results, more than the value stack holds (Config.MaxStackSlots, %d)", what, n, st.m.cfg.MaxStackSlots)
 	}
-}
-
-// strCase is string.upper and string.lower (gopher-lua's: Unicode-aware, through Go's
-// strings.ToUpper and ToLower). Their output's size is counted before it is made: a byte that
-// is not UTF-8 becomes U+FFFD, three bytes.
-func (st *state) strCase(L *lua.LState, what string, mapRune func(rune) rune, mapString func(string) string) int {
-	s := L.CheckString(1)
-	if n := caseMappedLen(s, mapRune); n > st.m.cfg.MaxStringSize {
-		st.raiseStringLimit(L, what, n)
-	}
-	L.Push(lua.LString(mapString(s)))
-	return 1
-}
-
-// caseMappedLen is the length of strings.Map(mapRune, s) for ToUpper and ToLower.
-func caseMappedLen(s string, mapRune func(rune) rune) int {
-	n := 0
-	for i := 0; i < len(s); {
-		if s[i] < utf8.RuneSelf {
-			n++
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		n += utf8.RuneLen(mapRune(r))
-		i += size
-	}
-	return n
-}
-
-func (st *state) strReverse(L *lua.LState) int {
-	s := L.CheckString(1)
-	if len(s) > st.m.cfg.MaxStringSize {
-		st.raiseStringLimit(L, "string.reverse", len(s))
-	}
-	if len(s) == 0 {
-		L.Push(lua.LString(""))
-		return 1
-	}
-	b := make([]byte, len(s))
-	for i := range b {
-		b[i] = s[len(s)-1-i]
-	}
-	L.Push(lua.LString(unsafe.String(&b[0], len(b))))
-	return 1
-}
-
-// tableConcat is table.concat, with gopher-lua's range rules and messages. The result's size
-// is summed first, exactly, and refused past the string limit before anything is built; then
-// it is built in one allocation (gopher-lua's pushes every element on the value stack).
-func (st *state) tableConcat(L *lua.LState) int {
-	tb := L.CheckTable(1)
-	sep := L.OptString(2, "")
-	n := tb.Len()
-	i := L.OptInt(3, 1)
-	j := L.OptInt(4, n)
-	if L.GetTop() == 3 && (i > n || i < 1) {
-		L.Push(lua.LString(""))
-		return 1
-	}
-	i = max(min(i, n), 1)
-	j = min(j, n)
-	if i > j {
-		L.Push(lua.LString(""))
-		return 1
-	}
-	var num [32]byte
-	total := 0
-	for k := i; k <= j; k++ {
-		switch v := tb.RawGetInt(k).(type) {
-		case lua.LString:
-			total += len(v)
-		case lua.LNumber:
-			total += len(appendNumber(num[:0], v))
-		default:
-			L.RaiseError("invalid value (%s) at index %d in table for concat", v.Type().String(), k)
-		}
-		if k > i {
-			total += len(sep)
-		}
-		if total > st.m.cfg.MaxStringSize {
-			st.raiseStringLimit(L, "table.concat", total)
-		}
-	}
-	b := make([]byte, 0, total)
-	for k := i; k <= j; k++ {
-		if k > i {
-			b = append(b, sep...)
-		}
-		switch v := tb.RawGetInt(k).(type) {
-		case lua.LString:
-			b = append(b, v...)
-		case lua.LNumber:
-			b = appendNumber(b, v)
-		}
-	}
-	if len(b) == 0 {
-		L.Push(lua.LString(""))
-		return 1
-	}
-	L.Push(lua.LString(unsafe.String(&b[0], len(b))))
-	return 1
-}
-
-// appendNumber appends v as gopher-lua's tostring writes it (LNumber.String: an integer's
-// digits, else Go's shortest %v).
-func appendNumber(dst []byte, v lua.LNumber) []byte {
-	f := float64(v)
-	if f == float64(int64(f)) {
-		return strconv.AppendInt(dst, int64(f), 10)
-	}
-	return strconv.AppendFloat(dst, f, 'g', -1, 64)
 }

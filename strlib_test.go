@@ -1,0 +1,89 @@
+package fastlua
+
+import (
+	"math"
+	"math/rand"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// The string functions' cost, Lua patterns first: each op is 100 calls from a Lua loop.
+func BenchmarkStringPatterns(b *testing.B) {
+	for _, c := range []struct{ name, src string }{
+		{"find_plain", `local s = "GET /api/v2/db/_table/contacts?limit=10" for i = 1, 100 do s:find("_table", 1, true) end`},
+		{"find_class", `local s = "GET /api/v2/db/_table/contacts?limit=10" for i = 1, 100 do s:find("%d+") end`},
+		{"match_captures", `local s = "/api/v2/db/_table/contacts" for i = 1, 100 do s:match("^/api/v(%d+)/(%w+)/_table/([%w_]+)$") end`},
+		{"match_backtrack", `local s = ("x"):rep(64) .. "=y" for i = 1, 100 do s:match("(.-)=(.*)") end`},
+		{"gmatch", `local s = "a=1&b=2&c=3&d=4" for i = 1, 100 do for k, v in s:gmatch("(%w+)=(%w+)") do end end`},
+		{"gsub_string", `local s = "hello world from lua" for i = 1, 100 do s:gsub("o", "0") end`},
+		{"gsub_captures", `local s = "2026-12-02" for i = 1, 100 do s:gsub("(%d+)-(%d+)-(%d+)", "%3/%2/%1") end`},
+		{"gsub_function", `local s = "a b c d e f" local f = function(c) return c end for i = 1, 100 do s:gsub("%a", f) end`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			m, err := New(Config{TimeLimit: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close(b.Context())
+			st, err := m.pool.get(time.Second)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.pool.put(st)
+			fn, err := st.L.LoadString(c.src)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fn.Env = st.G
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				st.L.Push(fn)
+				if err := st.L.PCall(0, 0, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// The sizes the caps count before building are the sizes then built.
+func TestCountedSizes(t *testing.T) {
+	rnd := rand.New(rand.NewSource(2))
+	for i := 0; i < 20000; i++ {
+		b := make([]byte, rnd.Intn(16))
+		for j := range b {
+			b[j] = byte(rnd.Intn(256))
+		}
+		if rnd.Intn(2) == 0 {
+			b = []byte(string([]rune{rune(rnd.Intn(0x3000)), 'ı', 'ſ', 'ɐ', 'ẞ', 'ǅ'}[rnd.Intn(6)]) + string(b))
+		}
+		s := string(b)
+		if n := caseMappedLen(s, unicode.ToUpper); n != len(strings.ToUpper(s)) {
+			t.Fatalf("upper %q: counted %d, made %d", s, n, len(strings.ToUpper(s)))
+		}
+		if n := caseMappedLen(s, unicode.ToLower); n != len(strings.ToLower(s)) {
+			t.Fatalf("lower %q: counted %d, made %d", s, n, len(strings.ToLower(s)))
+		}
+	}
+	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1, 0.1, 1e15, 1e16, 1e20, 1e21, 2e22, 1.5e300, 5e-324, 123456789.125,
+		math.MaxInt64, math.MinInt64, 1 << 53, math.Inf(1), math.Inf(-1), math.NaN(), 1 / 3.0, -2.5e-7} {
+		v := lua.LNumber(f)
+		if got := string(appendNumber(nil, v)); got != v.String() {
+			t.Errorf("appendNumber(%v) = %q, tostring gives %q", f, got, v.String())
+		}
+	}
+	for i := 0; i < 20000; i++ {
+		v := lua.LNumber(math.Float64frombits(rnd.Uint64()))
+		if i%2 == 0 {
+			v = lua.LNumber(rnd.Int63() >> rnd.Intn(63))
+		}
+		if got := string(appendNumber(nil, v)); got != v.String() {
+			t.Fatalf("appendNumber(%v) = %q, tostring gives %q", float64(v), got, v.String())
+		}
+	}
+}
