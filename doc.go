@@ -326,7 +326,10 @@
 // times the text's length (a long decode also stops when the run's time limit or memory guard
 // fires), unpack and string.byte by
 // Config.MaxStackSlots, os.date's format at 256 bytes, patterns by length and recursion,
-// coroutines at 64 per run, the call depth by Config.CallStackSize. string.format is Lua 5.1's:
+// coroutines at 64 per run, the call depth by Config.CallStackSize. Lua patterns are Lua 5.1's
+// (internal/luapattern), except that a match nests at most 200 levels deep ("pattern too
+// complex"), a zero byte in a pattern is an ordinary character and a gsub replacement string
+// that ends with '%' is an error (all three as in Lua 5.2). string.format is Lua 5.1's:
 // Go's fmt syntax (%[1]s, %v, %*d) is an invalid option, and its output is C's printf's. New
 // also lowers gopher-lua's MaxArrayIndex (a process-wide setting) to 2^20, so that
 // t[60000000] = 1 no longer fills 60 million array slots in one instruction; arrays longer than

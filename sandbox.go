@@ -356,9 +356,10 @@ func yieldable() bool {
 }
 
 // checkResults refuses, before any is pushed, a call that would return the values i..j: more
-// than the value stack can hold (Config.MaxStackSlots).
+// than the value stack can hold (Config.MaxStackSlots). i and j are the range the builtin walks,
+// as it walks it (unpack({}, -100000, 0) is 100001 values).
 func (st *state) checkResults(L *lua.LState, what string, i, j int) {
-	if n := j - max(i, 1) + 1; n > st.m.cfg.MaxStackSlots {
-		st.raiseLimit(L, "%s: %d results, more than the value stack holds (Config.MaxStackSlots, %d)", what, n, st.m.cfg.MaxStackSlots)
+	if max := st.m.cfg.MaxStackSlots; j >= i && uint(j-i) >= uint(max) { // j-i as uint: no overflow
+		st.raiseLimit(L, "%s: %.0f results, more than the value stack holds (Config.MaxStackSlots, %d)", what, float64(j)-float64(i)+1, max)
 	}
 }

@@ -218,15 +218,13 @@ func raisePattern(L *lua.LState, err error) {
 	L.RaiseError("%s", err.Error())
 }
 
-// strFind is string.find (find = true) and string.match.
+// strFind is string.find (find = true) and string.match. The start, init, is Lua 5.1's: a
+// position before the string is its start and one past its end is its end, so
+// ("abc"):find("", 10) is 4, 3 (Lua 5.2 returns nil).
 func (st *state) strFind(L *lua.LState, step func() error, find bool) int {
 	src := L.CheckString(1)
 	pat := L.CheckString(2)
-	init := max(position(L.OptInt(3, 1), len(src)), 1) - 1 // 0-based
-	if init > len(src) {
-		L.Push(lua.LNil)
-		return 1
-	}
+	init := min(max(position(L.OptInt(3, 1), len(src)), 1), len(src)+1) - 1 // 0-based
 	if find && (lua.LVAsBool(L.Get(4)) || !luapattern.HasSpecials(pat)) {
 		if i := strings.Index(src[init:], pat); i >= 0 {
 			L.Push(lua.LNumber(init + i + 1))
@@ -391,7 +389,9 @@ func (b *gsubBuffer) write(s string) {
 }
 
 // addReplacement appends the replacement of the match src[s:e]. In a replacement string, %0 is
-// the match, %1-%9 a capture and % before any other character that character.
+// the match, %1-%9 a capture and % before any other character that character, as in Lua 5.1; a
+// '%' that ends the string is an error, as in Lua 5.2 (Lua 5.1 appends a zero byte, reading the
+// string's terminator).
 func (st *state) addReplacement(L *lua.LState, m *luapattern.Matcher, b *gsubBuffer, repl lua.LValue, s, e int) {
 	var v lua.LValue
 	switch r := repl.(type) {
@@ -409,7 +409,7 @@ func (st *state) addReplacement(L *lua.LState, m *luapattern.Matcher, b *gsubBuf
 			}
 			i++
 			if i == len(news) {
-				break
+				L.RaiseError("%s", "invalid use of '%' in replacement string (it ends with '%'; write '%%' for a '%')")
 			}
 			switch d := news[i]; {
 			case d == '0':

@@ -87,3 +87,66 @@ func TestCountedSizes(t *testing.T) {
 		}
 	}
 }
+
+// showResults is a Lua function that writes a call's results as one string, for comparing them
+// with Lua 5.1's ("true,4,3": pcall's status, then the values; strings quoted with %q).
+const showResults = `local function show(...)
+	local t = {}
+	for i = 1, select('#', ...) do
+		local v = select(i, ...)
+		t[#t + 1] = type(v) == "string" and string.format("%q", v) or tostring(v)
+	end
+	return table.concat(t, ",")
+end
+`
+
+// Edges of the string functions where fastlua once differed from Lua 5.1 (the results are Lua
+// 5.1.5's): a back-reference to a position capture (a Go slice-bounds panic), an init past the
+// end (Lua 5.2's nil), and unpack's range.
+func TestStringEdgesFollowLua51(t *testing.T) {
+	for _, c := range []struct{ call, want string }{
+		{`("abc"):find("()%1")`, `true,nil`},
+		{`("abc"):match("()(%1)")`, `true,nil`},
+		{`("abc"):gsub("()%1", "x")`, `true,"abc",0`},
+		{`("aXa"):find("(a)X%1")`, `true,1,3,"a"`},
+		{`("abc"):find("", 10)`, `true,4,3`},
+		{`("abc"):find("", 4)`, `true,4,3`},
+		{`("abc"):find("", 10, true)`, `true,4,3`},
+		{`("abc"):find("c", 10, true)`, `true,nil`},
+		{`("abc"):find("x*", 100)`, `true,4,3`},
+		{`("abc"):match("()", 10)`, `true,4`},
+		{`("abc"):match("^$", 10)`, `true,""`},
+		{`("abc"):find("b", -100)`, `true,2,2`},
+		{`select('#', unpack({}, 1, 0))`, `true,0`},
+		{`unpack({1, 2, 3}, -1, 1)`, `true,nil,nil,1`},
+		{`("x"):gsub("x", "%%")`, `true,"%",1`},
+		{`("x"):gsub("x", "%y")`, `true,"y",1`},
+	} {
+		_, run := sandboxState(t, Config{}) // a state of its own: a Go panic closes the state
+		v, err := run(showResults + `return show(pcall(function() return ` + c.call + ` end))`)
+		if err != nil || v.String() != c.want {
+			t.Errorf("%s: %v %v, want %s (Lua 5.1)", c.call, v, err, c.want)
+		}
+	}
+}
+
+// Where fastlua refuses what Lua 5.1 does on purpose: a replacement string that ends with '%'
+// (Lua 5.1 appends a zero byte, reading the C string's terminator; Lua 5.2 raises this error),
+// and unpack of more values than the value stack holds, whatever the range's sign (it once
+// raised gopher-lua's bare "registry overflow").
+func TestStringEdgesRefused(t *testing.T) {
+	for _, c := range []struct{ call, want string }{
+		{`("x"):gsub("x", "a%")`, `invalid use of '%' in replacement string (it ends with '%'; write '%%' for a '%')`},
+		{`("x"):gsub("x", "%")`, `invalid use of '%' in replacement string`},
+		{`unpack({}, -100000, 0)`, `unpack: 100001 results, more than the value stack holds (Config.MaxStackSlots, 65536)`},
+		{`unpack({}, 1, 1e6)`, `unpack: 1000000 results, more than the value stack holds (Config.MaxStackSlots, 65536)`},
+		{`unpack({}, -2^62, 2^62)`, `results, more than the value stack holds (Config.MaxStackSlots, 65536)`},
+		{`unpack({}, -2^63, 2^63 - 1024)`, `results, more than the value stack holds (Config.MaxStackSlots, 65536)`},
+	} {
+		_, run := sandboxState(t, Config{MaxStackSlots: 1 << 16})
+		_, err := run(`return (` + c.call + `)`)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error with %q", c.call, err, c.want)
+		}
+	}
+}

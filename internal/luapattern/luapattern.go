@@ -383,14 +383,19 @@ func (m *Matcher) endCapture(s, p int) int {
 	return res
 }
 
-// matchCapture matches a back-reference %1-%9 at s: the end of the repeated text, or -1.
+// matchCapture matches a back-reference %1-%9 at s: the end of the repeated text, or -1. A
+// back-reference to a position capture never matches (in Lua 5.1 its length, -2, compares as a
+// huge unsigned size).
 func (m *Matcher) matchCapture(s, l int) int {
 	l -= '1'
 	if l < 0 || l >= m.level || m.capture[l].len == capUnfinished {
 		m.fail("invalid capture index")
 	}
 	c := m.capture[l]
-	m.step(max(c.len, 0) >> 6)
+	if c.len == capPosition {
+		return -1
+	}
+	m.step(c.len >> 6)
 	if len(m.Src)-s >= c.len && m.Src[c.init:c.init+c.len] == m.Src[s:s+c.len] {
 		return s + c.len
 	}
