@@ -297,8 +297,9 @@
 //
 // Scripts get the base library without dofile, loadfile, load, loadstring, module, getfenv,
 // setfenv, collectgarbage and newproxy; string (without dump), table, math, coroutine, and os
-// with time, clock, date and difftime only; json and log. require returns those built-in
-// modules and nothing else. There is no file, process or network access except through
+// with time, clock, date and difftime only; json and log; and the library modules crypto,
+// base64, url, re (Go's regexp), uuid and time (see the README for their functions). require
+// returns those built-in modules and nothing else. There is no file, process or network access except through
 // platform.
 //
 // Globals a script assigns live for that one run: each run has its own environment (and _G is

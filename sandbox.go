@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/fastlua/fastlua/bridge"
+	"github.com/fastlua/fastlua/internal/modules"
 	lua "github.com/yuin/gopher-lua"
 	luar "layeh.com/gopher-luar"
 )
@@ -16,7 +17,8 @@ import (
 // A state opens base, table, string, math, os and coroutine, then builds its own global table G
 // from them: the base functions without dofile, loadfile, load, loadstring, module, getfenv,
 // setfenv, collectgarbage and newproxy; os reduced to time, clock, date and difftime; string
-// without dump. Library tables are read-only proxies (writes raise an error; rawset, table.insert,
+// without dump; json, log and the library modules of internal/modules (crypto, base64, url, re,
+// uuid, time), opened once per state. Library tables are read-only proxies (writes raise an error; rawset, table.insert,
 // table.remove, table.sort and setmetatable refuse them), and the string metatable is protected.
 //
 // G is never reachable from a script. A script's globals live in an environment table of its
@@ -29,8 +31,9 @@ import (
 const maxCoroutines = 64
 
 // Libraries a script may load with require, by name. They are the same read-only tables as the
-// globals of the same name.
-var builtinModules = []string{"string", "table", "math", "os", "coroutine", "json", "log"}
+// globals of the same name: Lua's, json and log, and the library modules of internal/modules
+// (crypto, base64, url, re, uuid, time).
+var builtinModules = append([]string{"string", "table", "math", "os", "coroutine", "json", "log"}, modules.Names()...)
 
 func (st *state) openSandbox() {
 	L := st.L
@@ -175,6 +178,16 @@ func (st *state) openSandbox() {
 	st.json = bridge.Interner{Expansion: st.m.cfg.MaxJSONExpansion, Check: st.decodeCheck}
 	G.RawSetString("json", st.readOnly(L, "json", bridge.NewJSONModule(L, st.m.cfg.MaxJSONSize, &st.json)))
 	G.RawSetString("log", st.newLogModule(L))
+	// The library modules, built once per state: sized by the string limit, their long
+	// iterations stopped by the time limit (checkTime), a broken limit counted as KindLimit.
+	mods := modules.Open(L, modules.Options{
+		MaxString: st.m.cfg.MaxStringSize,
+		Step:      st.checkTime,
+		OnLimit:   func() { st.limitHit = true },
+	})
+	for _, name := range modules.Names() {
+		G.RawSetString(name, st.readOnly(L, name, mods[name]))
+	}
 
 	// platform pieces shared by the levels. luar exposes data only: no methods.
 	luar.GetConfig(L).MethodNames = func(reflect.Type, reflect.Method) []string { return nil }

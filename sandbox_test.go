@@ -1,6 +1,14 @@
 package fastlua
 
 import (
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -165,5 +173,89 @@ func BenchmarkPcall(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// The library modules (internal/modules) are globals and required by name in every script, from
+// script files through a real server: a webhook receiver checks an HMAC and answers with what
+// each module makes of the request, and the answers are Go's own.
+func TestModulesFromScripts(t *testing.T) {
+	const secret = "s3cret"
+	ts := serve(t, Config{Scripts: scriptsFrom(t, "modules"), PlatformConfig: map[string]any{"secret": secret}}, (&echo{}).handle)
+	body := `{"event":"order.created","id":42}`
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(body))
+	sig := hex.EncodeToString(mac.Sum(nil))
+	path := "/mods/webhook?tag=a+b&many=1&many=2&email=" + url.QueryEscape("joe@example.com")
+	if r := ts.do("POST", path, body, "X-Signature", strings.Repeat("0", len(sig))); r.status != 401 || r.errorMessage(t) != "bad signature" {
+		t.Fatalf("a bad signature: %d %s", r.status, r.body)
+	}
+	r := ts.do("POST", path, body, "X-Signature", sig)
+	if r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	got := r.json(t)
+	sum1 := sha1.Sum([]byte(body))
+	sumMD5 := md5.Sum([]byte(body))
+	want := map[string]any{
+		"md5":            hex.EncodeToString(sumMD5[:]),
+		"sha1":           hex.EncodeToString(sum1[:]),
+		"sha512_raw_len": 64.0,
+		"b64":            base64.StdEncoding.EncodeToString([]byte(body)),
+		"b64url":         base64.RawURLEncoding.EncodeToString([]byte("\xff\xfe\xfd")),
+		"back":           true,
+		"token_len":      32.0,
+		"tag":            "a b",
+		"tags":           []any{"1", "2"},
+		"enc":            "a%20b%26c%2Fd",
+		"query":          "a=1&a=2&b=x+y",
+		"email":          "example.com",
+		"words":          []any{"one", "two", "three"},
+		"dashed":         "02.12.2026",
+		"id_ok":          true,
+		"v7_sorted":      true,
+		"date":           time.Unix(1764633600, 0).In(time.FixedZone("", 2*3600)).Format("2006-01-02 15:04:05") + ".250000",
+		"rfc":            "2026-12-02T01:02:03Z",
+		"now_ok":         true,
+		"same":           true,
+	}
+	for k, w := range want {
+		if g := got[k]; !reflect.DeepEqual(g, w) {
+			t.Errorf("%s = %#v, want %#v", k, g, w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d fields, want %d: %s", len(got), len(want), r.body)
+	}
+}
+
+// The library modules are read-only like the other libraries, keep to the sandbox's string limit
+// (a broken limit is KindLimit, naming Config.MaxStringSize), check their arguments, and their
+// long iterations stop at the time limit even in a straight-line script (which runs without the
+// VM's per-instruction check).
+func TestModulesKeepTheSandboxLimits(t *testing.T) {
+	ts := serve(t, Config{Scripts: scriptsFrom(t, "modules"), TimeLimit: 50 * time.Millisecond, MaxTimeLimit: time.Minute}, (&echo{}).handle)
+	for _, c := range []struct{ path, want, kind string }{
+		{"readonly", "the crypto library is read-only", "runtime"},
+		{"rawset", "rawset: the re library is read-only", "runtime"},
+		{"setmetatable", "setmetatable: the time library is read-only", "runtime"},
+		{"limit", "base64.encode: 4266668 bytes is more than the string limit of 4194304 bytes (Config.MaxStringSize)", "limit"},
+		{"random", "crypto.random_bytes", "limit"},
+		{"argument", "bad argument #1 to crypto.md5 (string expected, got nil)", "runtime"},
+		{"require", `module "nope" not found: require loads only the built-in modules (string, table, math, os, coroutine, json, log, crypto, base64, url, re, uuid, time)`, "runtime"},
+		{"/slow/re", "exceeded its time limit of 50ms", "timeout"},
+	} {
+		logged := len(ts.logs.String())
+		path := c.path
+		if !strings.HasPrefix(path, "/") {
+			path = "/mods/" + path
+		}
+		r := ts.do("GET", path, "")
+		if msg := r.errorMessage(t); r.status != 500 || !strings.Contains(msg, c.want) {
+			t.Errorf("%s: %d %q, want %q", c.path, r.status, msg, c.want)
+		}
+		if logs := ts.logs.String()[logged:]; !strings.Contains(logs, "kind="+c.kind) {
+			t.Errorf("%s: not logged as kind=%s:\n%s", c.path, c.kind, logs)
+		}
 	}
 }

@@ -27,6 +27,11 @@ type Options struct {
 	Now func() time.Time
 	// Rand is the random source of crypto.random_bytes and the uuids. Default crypto/rand.Reader.
 	Rand io.Reader
+	// Step, when set, is called before each match of re.gsub, re.find_all and re.split (their
+	// long iterations); an error it returns stops the call with a Lua error naming it. The
+	// sandbox's hook arms the run's deadline and reports the time limit. (Without it, those
+	// functions check the state's context.)
+	Step func() error
 	// OnLimit, when set, is called just before a function raises the error of a broken limit
 	// (MaxString, the pattern and layout limits), so that the sandbox can count the run as
 	// stopped by a limit. Argument and data errors do not call it.

@@ -185,13 +185,18 @@ func shiftLoc(loc []int, by int) {
 }
 
 // each calls f with the successive matches of p in s, at most n of them (n < 0: all), as Go's
-// FindAll finds them; f returns false to stop. Between two matches it checks the state's
-// context, so that the time limit stops a long iteration.
+// FindAll finds them; f returns false to stop. Before each match it calls Options.Step (or,
+// without one, checks the state's context between two matches), so that the time limit stops a
+// long iteration.
 func (a args) each(p *pattern, s string, n int, f func(loc []int) bool) {
 	ctx := a.L.Context()
 	prevEnd := -1
 	for pos, i := 0, 0; (n < 0 || i < n) && pos <= len(s); {
-		if ctx != nil && pos > 0 {
+		if step := a.m.o.Step; step != nil {
+			if err := step(); err != nil {
+				a.L.RaiseError("%s: %v", a.name, err)
+			}
+		} else if ctx != nil && pos > 0 {
 			if err := ctx.Err(); err != nil {
 				a.L.RaiseError("%s: %v", a.name, err)
 			}

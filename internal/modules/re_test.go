@@ -2,6 +2,7 @@ package modules
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"regexp/syntax"
@@ -234,5 +235,27 @@ func BenchmarkReMatchCached(b *testing.B) {
 		L.Push(pat)
 		L.Call(2, 2)
 		L.Pop(2)
+	}
+}
+
+// TestReIterationsCallStep checks that gsub, find_all and split call Options.Step before each
+// match and stop with its error.
+func TestReIterationsCallStep(t *testing.T) {
+	for _, src := range []string{
+		`return re.gsub(string.rep("a", 1000), "a", "b")`,
+		`return re.find_all(string.rep("a", 1000), "a")`,
+		`return re.split(string.rep("a", 1000), "a")`,
+	} {
+		calls := 0
+		L := newState(t, Options{Step: func() error {
+			if calls++; calls > 3 {
+				return errors.New("out of time")
+			}
+			return nil
+		}})
+		_, err := run(L, src)
+		if err == nil || !strings.Contains(err.Error(), "out of time") || calls != 4 {
+			t.Errorf("%s: %v after %d calls, want the hook's error after 4", src, err, calls)
+		}
 	}
 }
