@@ -3,6 +3,7 @@ package fastlua
 import (
 	"math"
 	"math/rand"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +127,93 @@ func TestStringEdgesFollowLua51(t *testing.T) {
 		v, err := run(showResults + `return show(pcall(function() return ` + c.call + ` end))`)
 		if err != nil || v.String() != c.want {
 			t.Errorf("%s: %v %v, want %s (Lua 5.1)", c.call, v, err, c.want)
+		}
+	}
+}
+
+// string.find, match, gmatch and gsub give Lua 5.1.5's results and errors (recorded from it) on
+// cases of every feature: replacement strings, tables and functions, counts, empty matches,
+// anchors, position captures, %b, %f, plain finds, malformed patterns. (A gmatch case is a loop
+// body that appends to out.)
+func TestStringPatternsFollowLua51(t *testing.T) {
+	_, run := sandboxState(t, Config{})
+	position := regexp.MustCompile(`"<string>:\d+: `)
+	for _, c := range []struct{ call, want string }{
+		{`("hello world"):gsub("o", "0")`, `true,"hell0 w0rld",2`},
+		{`("hello world"):gsub("o", "0", 1)`, `true,"hell0 world",1`},
+		{`("hello world"):gsub("o", "0", 0)`, `true,"hello world",0`},
+		{`("hello world"):gsub("o", "0", -1)`, `true,"hello world",0`},
+		{`("hello world"):gsub("(o)", "[%1%1]")`, `true,"hell[oo] w[oo]rld",2`},
+		{`("hello world"):gsub("%w+", "<%0>")`, `true,"<hello> <world>",2`},
+		{`("hello"):gsub("", "-")`, `true,"-h-e-l-l-o-",6`},
+		{`("abc"):gsub(".-", "-")`, `true,"-a-b-c-",4`},
+		{`("abc"):gsub("x*", "-")`, `true,"-a-b-c-",4`},
+		{`("baaac"):gsub("a*", "-")`, `true,"-b--c-",4`},
+		{`("abc"):gsub("^.", "X")`, `true,"Xbc",1`},
+		{`("abc"):gsub("^", "X")`, `true,"Xabc",1`},
+		{`("abc"):gsub("$", "X")`, `true,"abcX",1`},
+		{`("abc"):gsub("^x", "X")`, `true,"abc",0`},
+		{`("abc def"):gsub("(%w+)", {abc = "ABC", def = false})`, `true,"ABC def",2`},
+		{`("abc def"):gsub("%w+", {abc = 1.5})`, `true,"1.5 def",2`},
+		{`("abc def"):gsub("(%w+) (%w+)", "%2 %1")`, `true,"def abc",1`},
+		{`("abc"):gsub("()", "%1")`, `true,"1a2b3c4",4`},
+		{`("abc"):gsub("b()", {[3] = "three"})`, `true,"athreec",1`},
+		{`("abc"):gsub("%w", function(c) return c:upper() .. "." end)`, `true,"A.B.C.",3`},
+		{`("abc"):gsub("%w", function(c) if c == "b" then return nil end return 1 end)`, `true,"1b1",3`},
+		{`("x = 1, y = 2"):gsub("(%w+) = (%w+)", "%2 = %1")`, `true,"1 = x, 2 = y",2`},
+		{`("$name is $age"):gsub("%$(%w+)", {name = "joe", age = 42})`, `true,"joe is 42",2`},
+		{`("abc"):gsub("", "%0%0")`, `true,"abc",4`},
+		{`("a,b,,c"):gsub(",", ";")`, `true,"a;b;;c",3`},
+		{`("  trim  "):gsub("^%s*(.-)%s*$", "%1")`, `true,"trim",1`},
+		{`("THE (quick) fox"):gsub("%f[%a]%a+", "W")`, `true,"W (W) W",3`},
+		{`("f(a(b)c) g(d)"):gsub("%b()", "")`, `true,"f g",2`},
+		{`("abc"):gsub("b", "%%")`, `true,"a%c",1`},
+		{`("abc"):gsub("b", "%x")`, `true,"axc",1`},
+		{`("abc"):gsub(".", {a = true})`, `false,"invalid replacement value (a boolean)"`},
+		{`("abc"):gsub(".", function() return {} end)`, `false,"invalid replacement value (a table)"`},
+		{`("abc"):gsub("(", "x")`, `true,"xaxbxcx",4`},
+		{`("abc"):gsub("%", "x")`, `false,"malformed pattern (ends with '%')"`},
+		{`("abc"):gsub("b", "%2")`, `false,"invalid capture index"`},
+		{`("abc"):gsub("(b)", "%2")`, `false,"invalid capture index"`},
+		{`("hello"):match("(h)(e)")`, `true,"h","e"`},
+		{`("hello"):match("()ll()")`, `true,3,5`},
+		{`("hello"):match(".-(l+)(.*)")`, `true,"ll","o"`},
+		{`("hello"):match("x")`, `true,nil`},
+		{`("  key = value  "):match("^%s*(%S+)%s*=%s*(%S+)%s*$")`, `true,"key","value"`},
+		{`("hello"):find("l")`, `true,3,3`},
+		{`("hello"):find("l", 1, true)`, `true,3,3`},
+		{`("hello"):find("(l)(l)")`, `true,3,4,"l","l"`},
+		{`("a.b"):find(".", 1, true)`, `true,2,2`},
+		{`("a.b"):find("%.")`, `true,2,2`},
+		{`("hello"):find("o", -1)`, `true,5,5`},
+		{`("hello"):find("h", -10)`, `true,1,1`},
+		{`("hello"):find("lo$")`, `true,4,5`},
+		{`string.find("a+b", "+", 1, true)`, `true,2,2`},
+		{`string.find("abc", "[a-")`, `false,"malformed pattern (missing ']')"`},
+		{`string.find("abc", "[]")`, `false,"malformed pattern (missing ']')"`},
+		{`string.find("abc", "%g")`, `true,nil`},
+		{`for k, v in ("a=1, b=2, c=3"):gmatch("(%w+)=(%w+)") do out[#out + 1] = k .. v end`, `true,"a1,b2,c3"`},
+		{`for w in ("one two  three"):gmatch("%a+") do out[#out + 1] = w end`, `true,"one,two,three"`},
+		{`for w in ("abc"):gmatch("") do out[#out + 1] = "[" .. w .. "]" end`, `true,"[],[],[],[]"`},
+		{`for w in ("abc"):gmatch(".-") do out[#out + 1] = "[" .. w .. "]" end`, `true,"[],[],[],[]"`},
+		{`for p in ("abc"):gmatch("()") do out[#out + 1] = p end`, `true,"1,2,3,4"`},
+		{`for w in ("^a^a"):gmatch("^a") do out[#out + 1] = w end`, `true,"^a,^a"`},
+		{`for a, b in ("xaybzc"):gmatch("(%a)()") do out[#out + 1] = a .. b end`, `true,"x2,a3,y4,b5,z6,c7"`},
+		{`for w in ("aaa"):gmatch("a*") do out[#out + 1] = "[" .. w .. "]" end`, `true,"[aaa],[]"`},
+		{`for w in ("f(a) g(b(c))"):gmatch("%b()") do out[#out + 1] = w end`, `true,"(a),(b(c))"`},
+		{`for w in ("THE (quick) fox"):gmatch("%f[%a]%a+") do out[#out + 1] = w end`, `true,"THE,quick,fox"`},
+	} {
+		src := showResults + `return show(pcall(function() return ` + c.call + ` end))`
+		if strings.HasPrefix(c.call, "for ") {
+			src = showResults + `return show(pcall(function() local out = {} ` + c.call + ` return table.concat(out, ",") end))`
+		}
+		v, err := run(src)
+		if err != nil {
+			t.Errorf("%s: %v", c.call, err)
+			continue
+		}
+		if got := position.ReplaceAllString(v.String(), `"`); got != c.want {
+			t.Errorf("%s: %s, want %s (Lua 5.1)", c.call, got, c.want)
 		}
 	}
 }
