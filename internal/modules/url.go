@@ -61,7 +61,7 @@ func appendEscaped(dst []byte, s string, query bool) []byte {
 func urlEscape(a args, query bool) int {
 	s := a.str(1)
 	n := escapedLen(s, query)
-	if n == len(s) {
+	if n == len(s) && (!query || strings.IndexByte(s, ' ') < 0) { // nothing to escape (a space becomes a '+' of the same length)
 		a.L.Push(lua.LString(s))
 		return 1
 	}

@@ -31,3 +31,16 @@ func TestBuildQueryPairs(t *testing.T) {
 		  return url.build_query(proxy)`, `"a=1&b=2"`, false},
 	})
 }
+
+// TestEncodeQuerySpaces checks that encode_query writes a space as '+' also when nothing else is
+// escaped (the output is then as long as the input: it was returned unchanged).
+func TestEncodeQuerySpaces(t *testing.T) {
+	runCases(t, Options{}, []luaCase{
+		{`return url.encode_query("a b")`, `"a+b"`, false},
+		{`return url.encode_query("a b~")`, `"a+b~"`, false},
+		{`return url.encode_query(" ")`, `"+"`, false},
+		{`return url.encode_query("a b&")`, `"a+b%26"`, false},
+		{`return url.encode("a b")`, `"a%20b"`, false},
+		{`return url.encode_query("ab")`, `"ab"`, false},
+	})
+}
