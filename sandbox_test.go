@@ -7,7 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"net/url"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -256,6 +258,67 @@ func TestModulesKeepTheSandboxLimits(t *testing.T) {
 		}
 		if logs := ts.logs.String()[logged:]; !strings.Contains(logs, "kind="+c.kind) {
 			t.Errorf("%s: not logged as kind=%s:\n%s", c.path, c.kind, logs)
+		}
+	}
+}
+
+// The README's section on the library modules: its example runs as written in a pre_process
+// script of a real server, and what its table says of each function holds.
+func TestReadmeModules(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## crypto, base64, url, re, uuid and time\n")
+	_, block, ok2 := strings.Cut(section, "```lua\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md has no lua block in its section on the modules")
+	}
+	h := &echo{}
+	ts := serve(t, Config{Scripts: []Script{{Name: "hook.post.pre_process", Source: block}}, PlatformConfig: map[string]any{"secret": "k"}}, h.handle)
+	body := `{"email":"joe@example.com"}`
+	mac := hmac.New(sha256.New, []byte("k"))
+	mac.Write([]byte(body))
+	if r := ts.do("POST", "/hook?a=1", body, "X-Signature", hex.EncodeToString(mac.Sum(nil))); r.status != 200 {
+		t.Fatalf("the README's example: %d %s", r.status, r.body)
+	}
+	var payload map[string]any
+	if err := json.Unmarshal([]byte(h.lastSeen().Body), &payload); err != nil || len(payload["id"].(string)) != 36 || payload["created"] == nil {
+		t.Fatalf("the handler got %s (%v)", h.lastSeen().Body, err)
+	}
+	if r := ts.do("POST", "/hook", body, "X-Signature", "00"); r.status != 401 {
+		t.Fatalf("a bad signature: %d %s", r.status, r.body)
+	}
+
+	_, run := sandboxState(t, Config{})
+	for _, c := range []struct{ expr, want string }{
+		{`crypto.sha256("abc", true) == crypto.sha256("abc"):gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)`, "true"},
+		{`crypto.hmac("sha256", "key", "The quick brown fox jumps over the lazy dog")`, "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"},
+		{`select(2, pcall(crypto.random_bytes, 1024 * 1024 + 1)) ~= nil and #crypto.random_bytes(1024 * 1024)`, "1048576"},
+		{`#(crypto.random_bytes(16):gsub(".", function(c) return ("%02x"):format(c:byte()) end))`, "32"},
+		{`tostring(crypto.equal("a", "ab")) .. tostring(crypto.equal("ab", "ab"))`, "falsetrue"},
+		{`base64.decode("YWJj") .. base64.decode("YW\r\nJjZA==") .. tostring(pcall(base64.decode, "Y*"))`, "abcabcdfalse"},
+		{`base64.url_encode("\255\254")`, "__4"},
+		{`url.encode("a b!'()*~") .. " " .. url.encode_query("a b~")`, "a%20b%21%27%28%29%2A~ a+b~"},
+		{`tostring(pcall(url.decode, "%zz"))`, "false"},
+		{`table.concat(url.parse_query("?a=1&a=2&b=x+y&c[]=3").a, ",") .. url.parse_query("b=x+y").b .. url.parse_query("c[]=3")["c[]"]`, "1,2x y3"},
+		{`url.build_query({ b = true, a = { "1", "2" } }) .. tostring(pcall(url.build_query, { a = { b = { 1 } } }))`, "a=1&a=2&b=truefalse"},
+		{`(function(u) return u.host .. " " .. u.hostname .. " " .. u.port .. " " .. u.path .. " " .. u.query end)(url.parse("https://h:8443/p?q=1"))`, "h:8443 h 8443 /p q=1"},
+		{`url.parse("/rel?x=1").path .. url.parse("/rel?x=1").query`, "/relx=1"},
+		{`re.match("joe@x", [[(\w+)@]]) .. tostring(re.match("x", "y")) .. re.match("ABC", "(?i)abc")`, "joenilABC"},
+		{`table.concat({ re.find("xxab", "(a)b") }, ",")`, "3,4,a"},
+		{`#re.find_all("a1b2", [[\d]]) .. re.find_all("k=v", [[(?P<key>\w)=(\w)]])[1].key`, "2k"},
+		{`re.gsub("2026-12-02", [[(\d+)-(\d+)]], "${2}/$1")`, "12/2026-02"},
+		{`table.concat(re.split("a, b,c", [[,\s*]]), "|")`, "a|b|c"},
+		{`#uuid.v4() .. uuid.v4():sub(15, 15) .. uuid.v7():sub(15, 15)`, "3647"},
+		{`time.format(0, "rfc3339") .. " " .. time.format(1.5, "%Y-%m-%dT%H:%M:%S.%fZ") .. " " .. time.format(0, "%H:%M %z", "+02:00")`, "1970-01-01T00:00:00Z 1970-01-01T00:00:01.500000Z 02:00 +0200"},
+		{`time.parse("2026-12-02 01:02:03", "%Y-%m-%d %H:%M:%S", "-0530") - time.parse("2026-12-02T01:02:03Z", "rfc3339")`, "19800"},
+		{`tostring(pcall(time.format, 0, "%Q"))`, "false"},
+	} {
+		v, err := run(`return ` + c.expr)
+		if err != nil || v.String() != c.want {
+			t.Errorf("%s = %v %v, want %s", c.expr, v, err, c.want)
 		}
 	}
 }
