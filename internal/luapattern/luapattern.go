@@ -152,13 +152,18 @@ func (m *Matcher) Capture(i, s, e int) (Capture, error) {
 }
 
 // step counts n steps of work and calls the hook when CheckEvery have passed since its last call.
+// (It is small enough to be inlined; check is not.)
 func (m *Matcher) step(n int) {
 	if m.left -= n; m.left < 0 {
-		m.left = CheckEvery
-		if m.Step != nil {
-			if err := m.Step(); err != nil {
-				panic(matchError{err})
-			}
+		m.check()
+	}
+}
+
+func (m *Matcher) check() {
+	m.left = CheckEvery
+	if m.Step != nil {
+		if err := m.Step(); err != nil {
+			panic(matchError{err})
 		}
 	}
 }

@@ -471,3 +471,25 @@ func TestMatcherAPI(t *testing.T) {
 		t.Fatalf("recursion past MaxDepth: %v", err)
 	}
 }
+
+// The engine alone: a class over a request line, captures, backtracking, a set.
+func BenchmarkFind(b *testing.B) {
+	for _, c := range []struct{ name, pat, src string }{
+		{"class", "%d+", "GET /api/v2/db/_table/contacts?limit=10"},
+		{"captures", "^/api/v(%d+)/(%w+)/_table/([%w_]+)$", "/api/v2/db/_table/contacts"},
+		{"backtrack", "(.-)=(.*)", strings.Repeat("x", 64) + "=y"},
+		{"set", "[%w_%-]+@[%w%-]+%.%a+", "mail joe_doe-1@example.com now"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			step := func() error { return nil }
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				var m Matcher
+				m.Init(c.src, c.pat, step, true)
+				if s, _, err := m.Find(0); s < 0 || err != nil {
+					b.Fatal(s, err)
+				}
+			}
+		})
+	}
+}
