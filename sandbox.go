@@ -175,7 +175,7 @@ func (st *state) openSandbox() {
 	G.RawSetString("math", st.readOnly(L, "math", global.RawGetString("math").(*lua.LTable)))
 	G.RawSetString("os", st.readOnly(L, "os", osLib))
 	G.RawSetString("coroutine", st.readOnly(L, "coroutine", co))
-	st.json = bridge.Interner{Expansion: st.m.cfg.MaxJSONExpansion, Check: st.decodeCheck}
+	st.json = bridge.Interner{Expansion: st.m.cfg.MaxJSONExpansion, Check: st.checkTime}
 	G.RawSetString("json", st.readOnly(L, "json", bridge.NewJSONModule(L, st.m.cfg.MaxJSONSize, &st.json)))
 	G.RawSetString("log", st.newLogModule(L))
 	// The library modules, built once per state: sized by the string limit, their long

@@ -116,7 +116,7 @@ func (st *state) newLevel() *level {
 	lv := &level{st: st}
 	lv.ev = bridge.NewEvent(L)
 	lv.ev.SetMaxJSON(st.m.cfg.MaxJSONSize)
-	lv.ev.SetJSONDecoding(st.m.cfg.MaxJSONExpansion, st.decodeCheck)
+	lv.ev.SetJSONDecoding(st.m.cfg.MaxJSONExpansion, st.checkTime)
 	lv.platform = st.newPlatform(lv)
 	lv.base = L.CreateTable(0, 4)
 	lv.base.RawSetString("event", lv.ev.Value())
@@ -207,10 +207,12 @@ func (lv *level) unbind() {
 	lv.x, lv.script = nil, nil
 }
 
-// decodeCheck is called as a JSON decode grows (every MiB of values): a decode is as slow as a
-// platform call, so it arms a pending deadline, and it stops once the watchdog has fired (the
-// time limit, or Config.MemoryLimit), as the VM would at its next instruction.
-func (st *state) decodeCheck() error {
+// checkTime is the step hook of long Go work inside one builtin call: a JSON decode (every MiB
+// of values), the Lua pattern matcher (every few thousand steps) and the library modules' long
+// iterations. Such work is as slow as a platform call, so it arms a pending deadline, and it
+// stops once the watchdog has fired (the time limit, or Config.MemoryLimit), as the VM would at
+// its next instruction.
+func (st *state) checkTime() error {
 	st.arm()
 	if st.ctx.fired.Load() {
 		return errTimeLimit

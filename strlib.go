@@ -2,8 +2,9 @@ package fastlua
 
 // The string library's caps: string.rep, upper, lower, reverse and format (strformat.go), byte's
 // results, and table.concat, each sizing its result against Config.MaxStringSize before it builds
-// it; and the bindings of Lua patterns (find, match, gmatch, gsub) to internal/luapattern, whose
-// step hook arms a pending deadline and stops a match when the run's time is up.
+// it; and the bindings of Lua patterns (find, match, gmatch, gsub) to internal/luapattern, with
+// state.checkTime (JSON decoding's and the modules' too) as the step hook that stops a match at
+// the time limit.
 
 import (
 	"strconv"
@@ -50,17 +51,6 @@ func (st *state) openString(L *lua.LState, orig *lua.LTable) *lua.LTable {
 	meta.RawSetString("__metatable", lua.LFalse)
 	L.SetMetatable(lua.LString(""), meta)
 	return str
-}
-
-// checkTime is the step hook of the pattern matcher and the modules' long iterations: it arms
-// a pending deadline (see state.arm), so that the watchdog can stop the run, and returns
-// errTimeLimit once the watchdog has.
-func (st *state) checkTime() error {
-	st.arm()
-	if st.ctx.fired.Load() {
-		return errTimeLimit
-	}
-	return nil
 }
 
 func (st *state) raiseStringLimit(L *lua.LState, what string, size int) {
