@@ -19,8 +19,8 @@ import (
 // (and a client that asked for that coding still gets it). An empty body, or one whose coding
 // fastlua cannot produce, is written without Content-Encoding.
 
-// DefaultMaxDecoded bounds a decompressed body when no limit was set (SetMaxJSON(0)).
-const DefaultMaxDecoded = 64 << 20
+// defaultMaxDecoded bounds a decompressed body when no limit was set (SetMaxJSON(0)).
+const defaultMaxDecoded = 64 << 20
 
 // coding is a Content-Encoding the bridge knows.
 type coding uint8
@@ -167,7 +167,7 @@ func encoded(p *plainBody, ce, text []byte, owned bool) (body []byte, drop bool)
 func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // ResponseText returns resp's body decoded from its Content-Encoding (decoded is true then),
-// at most max bytes (0: DefaultMaxDecoded). platform.api results are made from it.
+// at most max bytes (0: defaultMaxDecoded). platform.api results are made from it.
 func ResponseText(resp *fasthttp.Response, max int) (text []byte, decoded bool, err error) {
 	var p plainBody
 	text, err = p.get(resp, resp.Header.ContentEncoding(), resp.Body(), maxDecoded(max))
@@ -176,7 +176,7 @@ func ResponseText(resp *fasthttp.Response, max int) (text []byte, decoded bool, 
 
 func maxDecoded(max int) int {
 	if max <= 0 {
-		return DefaultMaxDecoded
+		return defaultMaxDecoded
 	}
 	return max
 }

@@ -9,6 +9,11 @@
 // come from a Go __index function, only when a script reads them. Writes go straight to
 // fasthttp's request and response, except decoded JSON bodies, which are compared with the bytes
 // they came from after each script and re-encoded only if they changed.
+//
+// This package is internal to fastlua in all but name: it exports only what the fastlua package
+// and its subpackages call (binding an Event to a request, the JSON codec the json module, the
+// store and platform.api share, the header and parameter setters, the client-address rules).
+// Programs embedding fastlua use the fastlua package; nothing here is a stable API of its own.
 package bridge
 
 import (
@@ -56,14 +61,14 @@ type Info interface {
 	Client() Client
 }
 
-// ModificationError reports a change a script was not allowed to make, found after it ran
+// modificationError reports a change a script was not allowed to make, found after it ran
 // (a decoded payload or content changed in place).
-type ModificationError struct {
+type modificationError struct {
 	Field  string // "event.request.payload"
 	Reason string
 }
 
-func (e *ModificationError) Error() string {
+func (e *modificationError) Error() string {
 	return e.Field + " was changed, but " + e.Reason
 }
 
@@ -172,11 +177,11 @@ func fieldPairs(L *lua.LState, fields []string) *lua.LFunction {
 
 // SetMaxJSON bounds the JSON text the event encodes for a changed payload or content, and the
 // text a compressed body decompresses to when a script reads it (0: no bound for the JSON
-// text; DefaultMaxDecoded for decompression).
+// text; defaultMaxDecoded for decompression).
 func (e *Event) SetMaxJSON(n int) { e.enc.Max = n }
 
 // SetJSONDecoding sets the memory budget of decoding a payload or content, as a multiple of its
-// text's length (0: DefaultJSONExpansion; see MemoryError), and the check that stops a long
+// text's length (0: DefaultJSONExpansion; see memoryError), and the check that stops a long
 // decode (see Interner.Check).
 func (e *Event) SetJSONDecoding(expansion int, check func() error) {
 	e.intern.Expansion, e.intern.Check = expansion, check
@@ -337,10 +342,10 @@ func fieldName(obj, key string) string {
 // flushError is the error for an in-place change found after a script ran.
 func (e *Event) flushError(field string, requestSide bool) error {
 	if e.readOnly {
-		return &ModificationError{Field: field, Reason: "the script has allow_event_modification = false"}
+		return &modificationError{Field: field, Reason: "the script has allow_event_modification = false"}
 	}
 	if requestSide && e.phase == PostProcess {
-		return &ModificationError{Field: field, Reason: "the request cannot be changed in post_process"}
+		return &modificationError{Field: field, Reason: "the request cannot be changed in post_process"}
 	}
 	return nil
 }

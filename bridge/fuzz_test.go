@@ -14,7 +14,7 @@ import (
 )
 
 // Decoding then encoding an array whose length is around MaxArrayIndex, of any elements, is the
-// identity, and EqualJSON, tableLen and the encoder agree that it is an array.
+// identity, and equalJSON, tableLen and the encoder agree that it is an array.
 func FuzzJSONArrayBoundary(f *testing.F) {
 	max := largeArrays(f)
 	mostlyNumbers := func(kinds ...byte) []byte { return append(make([]byte, 24), kinds...) }
@@ -32,8 +32,8 @@ func FuzzJSONArrayBoundary(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !EqualJSON(v, text) || tableLen(v.(*lua.LTable)) != n {
-			t.Fatalf("n=%d: EqualJSON %v, tableLen %d", n, EqualJSON(v, text), tableLen(v.(*lua.LTable)))
+		if !equalJSON(v, text) || tableLen(v.(*lua.LTable)) != n {
+			t.Fatalf("n=%d: equalJSON %v, tableLen %d", n, equalJSON(v, text), tableLen(v.(*lua.LTable)))
 		}
 		out, err := enc.Encode(v)
 		if err != nil || !bytes.Equal(out, text) {
@@ -42,7 +42,7 @@ func FuzzJSONArrayBoundary(f *testing.F) {
 	})
 }
 
-// Any bytes decode to a value or fail with a *SyntaxError (or a *MemoryError); a decoded value encodes, and that
+// Any bytes decode to a value or fail with a *SyntaxError (or a *memoryError); a decoded value encodes, and that
 // encoding decodes to a value that encodes the same way (the normal form is stable).
 func FuzzJSON(f *testing.F) {
 	for _, seed := range []string{
@@ -58,7 +58,7 @@ func FuzzJSON(f *testing.F) {
 		v, err := DecodeJSON(L, data)
 		if err != nil {
 			var se *SyntaxError
-			var me *MemoryError // a text of tiny containers past its memory budget
+			var me *memoryError // a text of tiny containers past its memory budget
 			if !errors.As(err, &se) && !errors.As(err, &me) {
 				t.Fatalf("decode: %T %v", err, err)
 			}
@@ -81,8 +81,8 @@ func FuzzJSON(f *testing.F) {
 		if err != nil || string(second) != string(first) {
 			t.Fatalf("not stable: %s then %s (%v)", first, second, err)
 		}
-		if !EqualJSON(v2, first) {
-			t.Fatalf("EqualJSON(decode(%s), itself) = false", first)
+		if !equalJSON(v2, first) {
+			t.Fatalf("equalJSON(decode(%s), itself) = false", first)
 		}
 	})
 }

@@ -274,7 +274,7 @@ func setParam(args *fasthttp.Args, name, key string, val lua.LValue) error {
 // req agrees on the result (see syncQuery). A bad entry is an error naming name
 // ("options.parameters").
 func SetParameters(req *fasthttp.Request, name string, v lua.LValue) error {
-	tb, ok := AsTable(v, true)
+	tb, ok := asTable(v, true)
 	if !ok {
 		return fmt.Errorf("%s must be a table, not %s", name, describe(v))
 	}
@@ -299,7 +299,7 @@ func SetParameters(req *fasthttp.Request, name string, v lua.LValue) error {
 // describe the body, which the request's own payload sets. A bad entry is an error naming name
 // ("options.headers"), and then nothing is written.
 func SetHeaders(h *fasthttp.RequestHeader, name string, v lua.LValue) error {
-	tb, ok := AsTable(v, true)
+	tb, ok := asTable(v, true)
 	if !ok {
 		return fmt.Errorf("%s must be a table, not %s", name, describe(v))
 	}
@@ -496,7 +496,7 @@ var managedHeaders = map[string]bool{
 // event's key/value objects: names not in it are deleted, except the headers fasthttp manages
 // (Host, Content-Length, ...), and every name in it holds exactly its value (see set).
 func (o *kvObject) replace(val lua.LValue) error {
-	tb, ok := AsTable(val, true)
+	tb, ok := asTable(val, true)
 	if !ok {
 		return fmt.Errorf("%s must be assigned a table, not %s", o.name, describe(val))
 	}

@@ -27,33 +27,33 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("invalid JSON at byte %d: %s", e.Offset, e.Msg)
 }
 
-// MemoryError is returned when the Lua values decoded from a JSON text would take more memory
-// than its budget: Expansion times the text's length (at least MinJSONBudget bytes).
-type MemoryError struct {
+// memoryError is returned when the Lua values decoded from a JSON text would take more memory
+// than its budget: Expansion times the text's length (at least minJSONBudget bytes).
+type memoryError struct {
 	Text      int // the length of the text
 	Budget    int // the bytes its values may take
 	Expansion int // Config.MaxJSONExpansion
 }
 
-func (e *MemoryError) Error() string {
+func (e *memoryError) Error() string {
 	return fmt.Sprintf("the JSON text of %d bytes would decode to more than %d bytes of Lua values (%d times its length: Config.MaxJSONExpansion)", e.Text, e.Budget, e.Expansion)
 }
 
 // DecodeJSON parses data into a Lua value, within the memory budget of DefaultJSONExpansion
-// (see MemoryError). Tables are created with L's allocator, so the result belongs to L's run.
+// (see memoryError). Tables are created with L's allocator, so the result belongs to L's run.
 func DecodeJSON(L *lua.LState, data []byte) (lua.LValue, error) {
 	v, _, err := decodeJSON(L, data, nil)
 	return v, err
 }
 
-// DecodeJSONInterned is DecodeJSON with repeated keys and short strings shared through in, and
+// decodeJSONInterned is DecodeJSON with repeated keys and short strings shared through in, and
 // in's memory budget and stop check (Interner.Expansion, Interner.Check).
-func DecodeJSONInterned(L *lua.LState, data []byte, in *Interner) (lua.LValue, error) {
+func decodeJSONInterned(L *lua.LState, data []byte, in *Interner) (lua.LValue, error) {
 	v, _, err := decodeJSON(L, data, in)
 	return v, err
 }
 
-// DecodeJSONInto is DecodeJSONInterned that fills into, an empty table with no metatable, when
+// DecodeJSONInto is decodeJSONInterned that fills into, an empty table with no metatable, when
 // the text is an object (and returns into); for any other text into is left alone. On an error
 // into may hold some of the keys.
 func DecodeJSONInto(L *lua.LState, data []byte, in *Interner, into *lua.LTable) (lua.LValue, error) {
@@ -114,9 +114,9 @@ const checkEvery = 1 << 20
 // nothing but tiny containers ([{},{},...], [[],[],...]) more than 32.
 const DefaultJSONExpansion = 32
 
-// MinJSONBudget is the least memory budget of a decode, so that a short text of tiny containers
+// minJSONBudget is the least memory budget of a decode, so that a short text of tiny containers
 // still decodes.
-const MinJSONBudget = 64 << 10
+const minJSONBudget = 64 << 10
 
 // jsonBudget returns the memory budget of decoding n bytes with the given expansion (0 or less:
 // DefaultJSONExpansion), and the expansion used.
@@ -127,7 +127,7 @@ func jsonBudget(n, expansion int) (budget, used int) {
 	if n > math.MaxInt/expansion {
 		return math.MaxInt, expansion
 	}
-	return max(n*expansion, MinJSONBudget), expansion
+	return max(n*expansion, minJSONBudget), expansion
 }
 
 // What decoded values cost in memory, charged against the budget before they are made (Go 1.2x
@@ -181,7 +181,7 @@ func (d *decoder) charge(n int) error {
 func (d *decoder) checkpoint() error {
 	if d.budget < 0 {
 		b, _ := jsonBudget(len(d.data), d.expansion)
-		return &MemoryError{Text: len(d.data), Budget: b, Expansion: d.expansion}
+		return &memoryError{Text: len(d.data), Budget: b, Expansion: d.expansion}
 	}
 	d.checkAt = max(d.budget-checkEvery, 0)
 	if d.stop != nil {
@@ -294,13 +294,13 @@ func (d *decoder) value(L *lua.LState, depth int) (lua.LValue, error) {
 	}
 	switch c := d.data[d.pos]; {
 	case c == '{':
-		if depth >= MaxJSONDepth {
-			return lua.LNil, d.errorf("nested deeper than %d", MaxJSONDepth)
+		if depth >= maxJSONDepth {
+			return lua.LNil, d.errorf("nested deeper than %d", maxJSONDepth)
 		}
 		return d.object(L, depth+1)
 	case c == '[':
-		if depth >= MaxJSONDepth {
-			return lua.LNil, d.errorf("nested deeper than %d", MaxJSONDepth)
+		if depth >= maxJSONDepth {
+			return lua.LNil, d.errorf("nested deeper than %d", maxJSONDepth)
 		}
 		return d.array(L, depth+1)
 	case c == '"':

@@ -33,7 +33,7 @@ func TestJSONSyntaxErrors(t *testing.T) {
 		{"\"a\x01\"", 2},
 		{`-`, 1},
 		{`1.`, 2},
-		{strings.Repeat("[", MaxJSONDepth+1), MaxJSONDepth},
+		{strings.Repeat("[", maxJSONDepth+1), maxJSONDepth},
 	}
 	for _, c := range cases {
 		_, err := DecodeJSON(L, []byte(c.in))
@@ -80,9 +80,9 @@ func TestJSONDecodeMemoryBudget(t *testing.T) {
 		runtime.ReadMemStats(&before)
 		_, err := DecodeJSON(L, doc)
 		runtime.ReadMemStats(&after)
-		var me *MemoryError
+		var me *memoryError
 		if !errors.As(err, &me) {
-			t.Errorf("decoding %d bytes of %s: err = %v, want a *MemoryError", len(doc), elem, err)
+			t.Errorf("decoding %d bytes of %s: err = %v, want a *memoryError", len(doc), elem, err)
 			continue
 		}
 		budget := DefaultJSONExpansion * len(doc)
@@ -104,11 +104,11 @@ func TestJSONDecodeMemoryBudget(t *testing.T) {
 	}
 	// The budget follows Interner.Expansion (Config.MaxJSONExpansion).
 	doc := repeatArray(`{}`, size/3)
-	if _, err := DecodeJSONInterned(L, doc, &Interner{Expansion: 64}); err != nil {
+	if _, err := decodeJSONInterned(L, doc, &Interner{Expansion: 64}); err != nil {
 		t.Errorf("with an expansion of 64: %v", err)
 	}
-	if _, err := DecodeJSONInterned(L, repeatArray(records, size/len(records)), &Interner{Expansion: 4}); !errors.As(err, new(*MemoryError)) || !strings.Contains(err.Error(), "4 times") {
-		t.Errorf("records with an expansion of 4: %v, want a *MemoryError", err)
+	if _, err := decodeJSONInterned(L, repeatArray(records, size/len(records)), &Interner{Expansion: 4}); !errors.As(err, new(*memoryError)) || !strings.Contains(err.Error(), "4 times") {
+		t.Errorf("records with an expansion of 4: %v, want a *memoryError", err)
 	}
 }
 
@@ -165,18 +165,18 @@ func TestJSONDecodeCheck(t *testing.T) {
 		}
 		return nil
 	}}
-	if _, err := DecodeJSONInterned(L, doc, in); !errors.Is(err, stop) || calls != 3 {
+	if _, err := decodeJSONInterned(L, doc, in); !errors.Is(err, stop) || calls != 3 {
 		t.Errorf("err = %v after %d checks, want the check's error at the third", err, calls)
 	}
 	calls = 0
-	if _, err := DecodeJSONInterned(L, []byte(sampleDoc), in); err != nil || calls != 0 {
+	if _, err := decodeJSONInterned(L, []byte(sampleDoc), in); err != nil || calls != 0 {
 		t.Errorf("a small document: %v, %d checks, want none", err, calls)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	L.SetContext(ctx)
 	defer L.RemoveContext()
-	if _, err := DecodeJSONInterned(L, doc, &Interner{Expansion: 1000}); !errors.Is(err, context.Canceled) {
+	if _, err := decodeJSONInterned(L, doc, &Interner{Expansion: 1000}); !errors.Is(err, context.Canceled) {
 		t.Errorf("with a cancelled context: %v", err)
 	}
 }

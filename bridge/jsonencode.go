@@ -73,7 +73,7 @@ func (e *Encoder) append(dst []byte, v lua.LValue, depth int) ([]byte, error) {
 		}
 		return append(dst, "false"...), nil
 	case lua.LNumber:
-		return AppendNumber(dst, float64(v))
+		return appendNumber(dst, float64(v))
 	case lua.LString:
 		if e.Max > 0 && e.over(dst, string(v)) {
 			return dst, e.tooLong()
@@ -91,8 +91,8 @@ func (e *Encoder) append(dst []byte, v lua.LValue, depth int) ([]byte, error) {
 		}
 		return dst, &EncodeError{Msg: "a userdata value"}
 	case *lua.LTable:
-		if depth >= MaxJSONDepth {
-			return dst, &EncodeError{Msg: fmt.Sprintf("tables nested deeper than %d (or a table that contains itself)", MaxJSONDepth)}
+		if depth >= maxJSONDepth {
+			return dst, &EncodeError{Msg: fmt.Sprintf("tables nested deeper than %d (or a table that contains itself)", maxJSONDepth)}
 		}
 		return e.table(dst, v, depth+1)
 	default:
@@ -184,7 +184,7 @@ func appendKey(kvs []keyValue, k, v lua.LValue) ([]keyValue, error) {
 	case lua.LString:
 		return append(kvs, keyValue{string(k), v}), nil
 	case lua.LNumber:
-		s, err := AppendNumber(nil, float64(k))
+		s, err := appendNumber(nil, float64(k))
 		if err != nil {
 			return kvs, &EncodeError{Msg: "a table key that is not a finite number"}
 		}
@@ -208,9 +208,9 @@ func (e *Encoder) tooLong() error {
 	return &EncodeError{Msg: fmt.Sprintf("the JSON text would be more than %d bytes (%s)", e.Max, name), Limit: e.Max}
 }
 
-// AppendNumber appends f as a JSON number: integral values without a fraction or exponent
+// appendNumber appends f as a JSON number: integral values without a fraction or exponent
 // (up to 1e21), others in the shortest form that reads back as the same float64.
-func AppendNumber(dst []byte, f float64) ([]byte, error) {
+func appendNumber(dst []byte, f float64) ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return dst, &EncodeError{Msg: "NaN or an infinite number"}
 	}

@@ -137,7 +137,7 @@ func TestJSONBuffersDoNotKeepLargeDocuments(t *testing.T) {
 	}
 	var in Interner
 	long := strings.Repeat("k", 1<<20)
-	if _, err := DecodeJSONInterned(L, []byte(`{"`+long+`":1,"short":2}`), &in); err != nil {
+	if _, err := decodeJSONInterned(L, []byte(`{"`+long+`":1,"short":2}`), &in); err != nil {
 		t.Fatal(err)
 	}
 	for k := range in.keys {

@@ -1,6 +1,6 @@
 package bridge
 
-// EqualJSON: the decoder's scanner walked beside a Lua value instead of building one, to find
+// equalJSON: the decoder's scanner walked beside a Lua value instead of building one, to find
 // out without allocating whether a script changed a decoded body in place.
 
 import (
@@ -9,10 +9,10 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// EqualJSON reports whether v is what data decodes to: the same structure, numbers, strings,
+// equalJSON reports whether v is what data decodes to: the same structure, numbers, strings,
 // booleans and nulls. It allocates nothing for ordinary documents and is how the bridge finds
 // out whether a script changed a decoded body in place. Malformed data is never equal.
-func EqualJSON(v lua.LValue, data []byte) bool {
+func equalJSON(v lua.LValue, data []byte) bool {
 	d := decoder{data: data}
 	d.skipSpace()
 	if !d.equal(v, 0) {
@@ -23,7 +23,7 @@ func EqualJSON(v lua.LValue, data []byte) bool {
 }
 
 func (d *decoder) equal(v lua.LValue, depth int) bool {
-	if d.pos >= len(d.data) || depth > MaxJSONDepth {
+	if d.pos >= len(d.data) || depth > maxJSONDepth {
 		return false
 	}
 	switch c := d.data[d.pos]; {

@@ -20,8 +20,8 @@ func TestEqualJSONFindsChanges(t *testing.T) {
 		if err := L.DoString(change); err != nil {
 			t.Fatal(err)
 		}
-		if EqualJSON(v, []byte(doc)) {
-			t.Errorf("EqualJSON did not see %q", change)
+		if equalJSON(v, []byte(doc)) {
+			t.Errorf("equalJSON did not see %q", change)
 		}
 	}
 	v := decode(t, L, doc)
@@ -29,16 +29,16 @@ func TestEqualJSONFindsChanges(t *testing.T) {
 	if err := L.DoString(`local x = v.a; v.a = 5; v.a = x; v.tmp = 1; v.tmp = nil`); err != nil {
 		t.Fatal(err)
 	}
-	if !EqualJSON(v, []byte(doc)) {
+	if !equalJSON(v, []byte(doc)) {
 		t.Error("a change undone counts as a change")
 	}
-	if EqualJSON(v, []byte(`{"a":1`)) || EqualJSON(lua.LNil, []byte(`null`)) {
-		t.Error("EqualJSON accepted malformed data or nil for null")
+	if equalJSON(v, []byte(`{"a":1`)) || equalJSON(lua.LNil, []byte(`null`)) {
+		t.Error("equalJSON accepted malformed data or nil for null")
 	}
 	// Duplicate keys decode to the last value; the table is not equal to the document, which
 	// at worst rewrites such a body in its normal form.
 	dup := decode(t, L, `{"a":1,"a":2}`)
-	if EqualJSON(dup, []byte(`{"a":1,"a":2}`)) {
+	if equalJSON(dup, []byte(`{"a":1,"a":2}`)) {
 		t.Error("duplicate keys compared equal")
 	}
 }
@@ -51,7 +51,7 @@ func BenchmarkEqualJSON(b *testing.B) {
 	b.SetBytes(int64(len(doc)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if !EqualJSON(v, doc) {
+		if !equalJSON(v, doc) {
 			b.Fatal("not equal")
 		}
 	}

@@ -41,7 +41,7 @@ func NewJSONModule(L *lua.LState, maxJSON int, in *Interner) *lua.LTable {
 	}))
 	mod.RawSetString("decode", L.NewFunction(func(L *lua.LState) int {
 		s := L.CheckString(1)
-		v, err := DecodeJSONInterned(L, []byte(s), in)
+		v, err := decodeJSONInterned(L, []byte(s), in)
 		if err != nil {
 			L.RaiseError("json.decode: %s", err.Error())
 		}
@@ -78,7 +78,7 @@ func jsonSize(v lua.LValue, limit, depth int) int {
 		return 5
 	case lua.LNumber:
 		var b [32]byte
-		n, _ := AppendNumber(b[:0], float64(v))
+		n, _ := appendNumber(b[:0], float64(v))
 		return len(n)
 	case lua.LString:
 		return jsonStringSize(string(v))
@@ -88,7 +88,7 @@ func jsonSize(v lua.LValue, limit, depth int) int {
 		}
 		return 4
 	case *lua.LTable:
-		if depth >= MaxJSONDepth {
+		if depth >= maxJSONDepth {
 			return 0
 		}
 		n := tableLen(v)
@@ -108,7 +108,7 @@ func jsonSize(v lua.LValue, limit, depth int) int {
 				total += jsonStringSize(string(k))
 			case lua.LNumber:
 				var b [32]byte
-				n, _ := AppendNumber(b[:0], float64(k))
+				n, _ := appendNumber(b[:0], float64(k))
 				total += len(n) + 2
 			}
 			total += 2 + jsonSize(val, limit-total, depth+1) // the colon, a comma or the }

@@ -2,7 +2,7 @@ package bridge
 
 // The values the JSON codec shares: json.null, json.empty_array and the array marker, the
 // mapping between JSON and Lua, and how a table's integer keys are read whichever part of the
-// table holds them (elem, tableLen, isArray), so that decoder, encoder and EqualJSON agree.
+// table holds them (elem, tableLen, isArray), so that decoder, encoder and equalJSON agree.
 
 import (
 	lua "github.com/yuin/gopher-lua"
@@ -22,11 +22,11 @@ import (
 // Encoding a table: keys 1..n and nothing else make an array; an empty table is {} unless it
 // carries ArrayMeta (json.array) or is EmptyArray (json.empty_array); anything else is an object
 // whose keys must be strings or numbers, written in sorted order so the output is deterministic.
-// NaN, infinities, functions, other userdata and tables nested deeper than MaxJSONDepth (cycles)
+// NaN, infinities, functions, other userdata and tables nested deeper than maxJSONDepth (cycles)
 // are errors.
 
-// MaxJSONDepth bounds the nesting of arrays and objects in both directions. It also stops cycles.
-const MaxJSONDepth = 200
+// maxJSONDepth bounds the nesting of arrays and objects in both directions. It also stops cycles.
+const maxJSONDepth = 200
 
 var sharedEnv = lua.LTable{Metatable: lua.LNil}
 
@@ -81,7 +81,7 @@ func emptyArrayMeta() *lua.LTable {
 // while table.insert (LTable.Append) grows the array part past that bound. RawGetInt, Len and
 // MaxN see only the array part, and Next loses its way in an array part that reaches past the
 // bound. A decoded array longer than 2^20-1 has its tail in the hash part, so everything the
-// codec asks of a table (EqualJSON, tableLen, isArray, the encoder) goes through elem and
+// codec asks of a table (equalJSON, tableLen, isArray, the encoder) goes through elem and
 // tableLen, which see both parts: they agree on what an array is, whatever its length and
 // wherever its elements live.
 

@@ -56,8 +56,8 @@ func TestJSONRoundTrip(t *testing.T) {
 			t.Errorf("round trip of %s = %s, want %s", c.in, out, c.out)
 		}
 		// A document with a duplicate name is not equal to its decoding (which has one).
-		if dup := strings.Count(c.in, ":") > strings.Count(string(out), ":"); EqualJSON(v, []byte(c.in)) == dup {
-			t.Errorf("EqualJSON(decode(%s), itself) = %v", c.in, dup)
+		if dup := strings.Count(c.in, ":") > strings.Count(string(out), ":"); equalJSON(v, []byte(c.in)) == dup {
+			t.Errorf("equalJSON(decode(%s), itself) = %v", c.in, dup)
 		}
 	}
 }
@@ -120,7 +120,7 @@ func arrayTextChanged(n int, seed []byte, changed int) []byte {
 }
 
 // Arrays longer than MaxArrayIndex keep their tail in the table's hash part: they are still
-// arrays to EqualJSON and the encoder, so an unchanged one is equal to its text and encodes
+// arrays to equalJSON and the encoder, so an unchanged one is equal to its text and encodes
 // to it, and one with an element changed (in either part) encodes as an array of the same
 // length with that element changed. (FuzzJSONArrayBoundary covers the lengths around 2^20.)
 func TestJSONLargeArrays(t *testing.T) {
@@ -132,8 +132,8 @@ func TestJSONLargeArrays(t *testing.T) {
 	text := arrayText(n, []byte{0})
 	v := decode(t, L, string(text))
 	tb := v.(*lua.LTable)
-	if !EqualJSON(v, text) || tableLen(tb) != n {
-		t.Fatalf("EqualJSON(decode(text), text) = %v, tableLen = %d", EqualJSON(v, text), tableLen(tb))
+	if !equalJSON(v, text) || tableLen(tb) != n {
+		t.Fatalf("equalJSON(decode(text), text) = %v, tableLen = %d", equalJSON(v, text), tableLen(tb))
 	}
 	if out, err := enc.Encode(v); err != nil || !bytes.Equal(out, text) {
 		t.Fatalf("decode then encode is not the identity (%v): %.40s...%s", err, out, out[len(out)-min(40, len(out)):])
@@ -142,15 +142,15 @@ func TestJSONLargeArrays(t *testing.T) {
 		// As a script changes it: t[i] = v, then back.
 		old := L.GetTable(tb, lua.LNumber(i))
 		L.SetTable(tb, lua.LNumber(i), lua.LString("changed"))
-		if EqualJSON(v, text) {
-			t.Errorf("EqualJSON did not see element %d change", i)
+		if equalJSON(v, text) {
+			t.Errorf("equalJSON did not see element %d change", i)
 		}
 		if out, err := enc.Encode(v); err != nil || !bytes.Equal(out, arrayTextChanged(n, []byte{0}, i)) {
 			t.Fatalf("element %d changed: not an array of %d with it changed (%v): %.60s", i, n, err, out)
 		}
 		L.SetTable(tb, lua.LNumber(i), old)
 	}
-	if !EqualJSON(v, text) {
+	if !equalJSON(v, text) {
 		t.Fatal("elements changed back still count as a change")
 	}
 }
@@ -172,8 +172,8 @@ func TestJSONArrayBuiltPastMaxArrayIndex(t *testing.T) {
 	if err != nil || !bytes.Equal(out, arrayText(n, []byte{0})) {
 		t.Fatalf("a list of %d built with table.insert: %v %.40s", n, err, out)
 	}
-	if !EqualJSON(tb, out) || tableLen(tb) != n {
-		t.Fatalf("EqualJSON = %v, tableLen = %d", EqualJSON(tb, out), tableLen(tb))
+	if !equalJSON(tb, out) || tableLen(tb) != n {
+		t.Fatalf("equalJSON = %v, tableLen = %d", equalJSON(tb, out), tableLen(tb))
 	}
 	tb.RawSetString("x", lua.LTrue)
 	tb.RawSetString("y", lua.LFalse)
@@ -201,8 +201,8 @@ func TestJSONArrayElementHeldTwice(t *testing.T) {
 	text := arrayText(max+5, []byte{0})
 	tb := decode(t, L, string(text)).(*lua.LTable)
 	tb.Append(lua.LString("appended")) // table.insert(t, "appended")
-	if EqualJSON(tb, text) || EqualJSON(tb, arrayText(max+6, []byte{0})) {
-		t.Error("EqualJSON: a table holding an element twice equals an array")
+	if equalJSON(tb, text) || equalJSON(tb, arrayText(max+6, []byte{0})) {
+		t.Error("equalJSON: a table holding an element twice equals an array")
 	}
 	var enc Encoder
 	_, err := enc.Encode(tb)

@@ -50,9 +50,9 @@ func (b *body) changed(text []byte) bool {
 		return false // strings, numbers, booleans and null cannot be changed in place
 	}
 	if b.canonical != nil {
-		return !EqualJSON(b.value, b.canonical)
+		return !equalJSON(b.value, b.canonical)
 	}
-	return !EqualJSON(b.value, text)
+	return !equalJSON(b.value, text)
 }
 
 // request is event.request.
@@ -270,7 +270,7 @@ func (r *request) flush() error {
 	} else {
 		b, err := e.enc.Encode(p.value)
 		if err != nil {
-			return &ModificationError{Field: "event.request.payload", Reason: err.Error()}
+			return &modificationError{Field: "event.request.payload", Reason: err.Error()}
 		}
 		r.setText(b, false)
 		if !isJSONType(req.Header.ContentType()) {

@@ -200,7 +200,7 @@ func (r *response) flush() error {
 	}
 	b, err := e.enc.Encode(c.value)
 	if err != nil {
-		return &ModificationError{Field: "event.response.content", Reason: err.Error()}
+		return &modificationError{Field: "event.response.content", Reason: err.Error()}
 	}
 	r.setText(b, false)
 	resp := e.response
@@ -223,7 +223,7 @@ func (e *Event) ApplyReturn(v lua.LValue) error {
 		return fmt.Errorf("a script may return a table (the response) or nothing, not %s", describe(v))
 	}
 	if e.readOnly {
-		return &ModificationError{Field: "event.response", Reason: "the script has allow_event_modification = false (it returned a table)"}
+		return &modificationError{Field: "event.response", Reason: "the script has allow_event_modification = false (it returned a table)"}
 	}
 	r := e.resp
 	status, content := tb.RawGetString("status_code"), tb.RawGetString("content")

@@ -7,14 +7,14 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// AsTable returns v as a plain table: v itself when it is a table; for one of the event's
+// asTable returns v as a plain table: v itself when it is a table; for one of the event's
 // key/value objects (event.request.headers, event.request.parameters, event.response.headers),
 // a snapshot of what it holds now, names to values (header names in lower case). lists: a name
 // with repeated values maps to the list of them, so that writing the snapshot elsewhere
 // (options.headers, a returned response's headers) carries every value as it came; otherwise
 // to the values joined with ",", as reading the object gives them. It is how every place that
 // takes a table takes the objects too.
-func AsTable(v lua.LValue, lists bool) (*lua.LTable, bool) {
+func asTable(v lua.LValue, lists bool) (*lua.LTable, bool) {
 	switch v := v.(type) {
 	case *lua.LTable:
 		return v, true
@@ -30,7 +30,7 @@ func AsTable(v lua.LValue, lists bool) (*lua.LTable, bool) {
 	return nil, false
 }
 
-// snapshot is AsTable for a kvObject.
+// snapshot is asTable for a kvObject.
 func (o *kvObject) snapshot(lists bool) *lua.LTable {
 	snap := &lua.LTable{Metatable: lua.LNil}
 	for k, v := range o.store().All() {
@@ -57,7 +57,7 @@ func (o *kvObject) snapshot(lists bool) *lua.LTable {
 	return snap
 }
 
-// objectTable is AsTable for event, event.request and event.response: a snapshot of their
+// objectTable is asTable for event, event.request and event.response: a snapshot of their
 // fields, the key/value objects among them as tables. A body is shown as far as it has been
 // decoded already (payload, a JSON content) or, not decoded, as its text when it has no
 // Content-Encoding: a snapshot decodes nothing.
@@ -193,7 +193,7 @@ func renderValue(b []byte, v lua.LValue, depth int) []byte {
 		if v == Null {
 			return append(b, "json.null"...)
 		}
-		if tb, ok := AsTable(v, false); ok {
+		if tb, ok := asTable(v, false); ok {
 			return renderValue(b, tb, depth)
 		}
 		return append(b, "userdata"...)
@@ -218,12 +218,12 @@ func isIdent(s string) bool {
 }
 
 // NextFunction returns next() for scripts: base (Lua's next) for tables, and for the event
-// objects the next entry of their snapshot (see AsTable), so next(event.request.headers) works
+// objects the next entry of their snapshot (see asTable), so next(event.request.headers) works
 // where it would on a table.
 func NextFunction(L *lua.LState, base *lua.LFunction) *lua.LFunction {
 	return L.NewFunction(func(L *lua.LState) int {
 		if ud, ok := L.Get(1).(*lua.LUserData); ok {
-			if tb, ok := AsTable(ud, false); ok {
+			if tb, ok := asTable(ud, false); ok {
 				k, v := tb.Next(L.Get(2))
 				if k == lua.LNil {
 					L.Push(lua.LNil)
@@ -242,9 +242,9 @@ func NextFunction(L *lua.LState, base *lua.LFunction) *lua.LFunction {
 }
 
 // encodeObject is the json encoder's hook for userdata: an event object encodes as its
-// snapshot (see AsTable, values joined as reading them gives). ok is false for other values.
+// snapshot (see asTable, values joined as reading them gives). ok is false for other values.
 func (e *Encoder) encodeObject(dst []byte, v *lua.LUserData, depth int) (out []byte, ok bool, err error) {
-	tb, ok := AsTable(v, false)
+	tb, ok := asTable(v, false)
 	if !ok {
 		return dst, false, nil
 	}
