@@ -173,7 +173,16 @@
 // platform.config is Config.PlatformConfig and platform.session what Config.Session built from
 // the request (once per request, shared with its platform.api calls and queued scripts): any Go
 // values, bridged with gopher-luar, read-only (every write raises an error; methods are not
-// exposed; pairs works on maps and slices). platform.store is Config.Store (an in-process
+// exposed; pairs works on maps and slices). Without Config.Session, or when it returns nil,
+// platform.session is an empty read-only map, so platform.session.user is nil, not an error.
+// DreamFactory's scripts expect its session's shape, which package fastluasession builds (a
+// key without a value is absent):
+//
+//	api_key, session_token, session_id   strings
+//	user                                 id, name, email, first_name, last_name, is_sys_admin
+//	role, app                            id, name
+//
+// platform.store is Config.Store (an in-process
 // MemoryStore by default): get(k), set(k, v, ttl), incr(k, by, ttl), delete(k); values keep
 // their type (string, number, boolean, table), ttl is in seconds, and incr starts a missing key
 // from zero with the ttl and keeps an existing key's expiry: a fixed-window counter, for rate

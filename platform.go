@@ -16,7 +16,8 @@ import (
 //
 //	platform.api.get|post|put|patch|delete(path, payload, options)
 //	platform.config      the Go value of Config.PlatformConfig, read-only
-//	platform.session     the Go value Config.Session built from the request, read-only
+//	platform.session     the Go value Config.Session built from the request, read-only; an
+//	                     empty read-only map without one
 //	platform.store       get(k), set(k, v, ttl), incr(k, by, ttl), delete(k) on Config.Store
 //
 // platform.api with a relative path ("service/resource?query") runs the request in process:
@@ -49,11 +50,15 @@ type platform struct {
 	ud      *lua.LUserData
 	inner   *lua.LTable
 	hasSess bool // inner holds the request's session
+	// noSession is platform.session when there is none (no Config.Session, or it returned
+	// nil): an empty read-only map, so platform.session.user is nil, as in DreamFactory, where
+	// scripts always get a session.
+	noSession lua.LValue
 }
 
 func (st *state) newPlatform(lv *level) *platform {
 	L := st.L
-	p := &platform{lv: lv}
+	p := &platform{lv: lv, noSession: st.readOnlyGo(L, "platform.session", map[string]any{})}
 	api := L.CreateTable(0, 5)
 	for _, method := range []string{"get", "post", "put", "patch", "delete"} {
 		upper := strings.ToUpper(method)
@@ -83,6 +88,9 @@ func (p *platform) index(L *lua.LState) int {
 		}
 		v, _ := x.sessionValue()
 		sess := p.lv.st.readOnlyGo(L, "platform.session", v)
+		if sess == lua.LNil {
+			sess = p.noSession
+		}
 		p.inner.RawSetString("session", sess) // until unbind
 		p.hasSess = true
 		L.Push(sess)

@@ -254,3 +254,22 @@ func TestModules(t *testing.T) {
 		}
 	}
 }
+
+// Without Config.Session, or when it returns nil, platform.session is an empty read-only table:
+// platform.session.user is nil, not an error (DreamFactory's scripts never guard it).
+func TestPlatformSessionAlwaysATable(t *testing.T) {
+	for name, cfg := range map[string]Config{
+		"no hook":     {},
+		"hook is nil": {Session: func(*fasthttp.RequestCtx) any { return nil }},
+	} {
+		ts := platformServer(t, cfg)
+		r := ts.do("GET", "/api/v2/cfg/nosession", "")
+		v := r.json(t)
+		if r.status != 200 || v["user"] != "nil" || v["key"] != "nil" || v["n"] != 0.0 {
+			t.Errorf("%s: %d %s", name, r.status, r.body)
+		}
+		if w, _ := v["write"].(string); !strings.Contains(w, "platform.session is read-only") {
+			t.Errorf("%s: a write to the empty session: %s", name, r.body)
+		}
+	}
+}
