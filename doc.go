@@ -121,8 +121,12 @@
 // # Errors
 //
 // error({status_code = 400, message = "..."}) answers with that status and DreamFactory's body,
-// {"error":{"code":400,"message":"..."}}, the message as given. error("text"), a runtime error,
-// a broken limit and a timeout answer 500 with a message that names the script and line
+// {"error":{"code":400,"message":"..."}}, the message as given; code stands for status_code and
+// error for message ({code = 400, message = ...}, {status_code = 404, error = "..."},
+// {error = {code = 409, message = ...}}: DreamFactory's forms), a missing status is 500 and a
+// missing message the status text. Any other table (neither, a status outside 400..599, a
+// message that is not a string or a number) is a runtime error saying what was expected.
+// error("text"), a runtime error, a broken limit and a timeout answer 500 with a message that names the script and line
 // ("script db.get.pre_process, line 3: attempt to index a nil value"), or only the status text
 // with Config.HideErrors (the details are logged either way). A failing pre_process script stops
 // the request: the handler and the post_process scripts are skipped; queued scripts still run.

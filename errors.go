@@ -143,21 +143,11 @@ func scriptErrorFrom(s *script, err error) *ScriptError {
 	}
 	switch obj := ae.Object.(type) {
 	case *lua.LTable:
-		se.Kind = KindRaised
-		status := obj.RawGetString("status_code")
-		if status == lua.LNil {
-			status = obj.RawGetString("code")
-		}
-		if n, ok := status.(lua.LNumber); ok && n >= 400 && n <= 599 && n == lua.LNumber(int(n)) {
-			se.Status = int(n)
-		}
-		switch m := obj.RawGetString("message").(type) {
-		case lua.LString:
-			se.Message = string(m)
-		case lua.LNumber:
-			se.Message = m.String()
-		default:
-			se.Message = http.StatusText(se.Status)
+		if status, msg, problem := readRaised(obj); problem == "" {
+			se.Kind, se.Status, se.Message = KindRaised, status, msg
+		} else {
+			se.Message = "error() was given a table fastlua cannot read (" + problem + "): expected " +
+				`{status_code = 400..599, message = "..."}, where code may stand for status_code and error for message`
 		}
 	case lua.LString:
 		se.Line, se.Message = splitPosition(string(obj))
@@ -176,6 +166,58 @@ func scriptErrorFrom(s *script, err error) *ScriptError {
 	}
 	se.Message = cutMessage(se.Message)
 	return se
+}
+
+// readRaised reads a table given to error() in DreamFactory's forms: the status is status_code,
+// or code (the JavaScript examples' {code = 400, message = ...}), or error.code; the message is
+// message, or error when it is a string ({status_code = 404, error = "..."}), or error.message
+// ({error = {code = ..., message = ...}}, DreamFactory's own error body), or the status text.
+// Without a status the status is 500. problem says what is wrong with any other table: one
+// with neither, a status that is not a whole number from 400 to 599, a message that is not a
+// string or a number. Such a table fails closed (a runtime error: 500, hidden by HideErrors).
+func readRaised(obj *lua.LTable) (status int, msg string, problem string) {
+	statusKey, statusV := "status_code", obj.RawGetString("status_code")
+	if statusV == lua.LNil {
+		statusKey, statusV = "code", obj.RawGetString("code")
+	}
+	msgKey, msgV := "message", obj.RawGetString("message")
+	if msgV == lua.LNil {
+		msgKey, msgV = "error", obj.RawGetString("error")
+	}
+	if inner, ok := msgV.(*lua.LTable); ok && msgKey == "error" {
+		if statusV == lua.LNil {
+			statusKey, statusV = "error.code", inner.RawGetString("code")
+		}
+		msgKey, msgV = "error.message", inner.RawGetString("message")
+	}
+	if statusV == lua.LNil && msgV == lua.LNil {
+		return 0, "", "it has neither status_code nor message"
+	}
+	status = 500
+	if statusV != lua.LNil {
+		n, ok := statusV.(lua.LNumber)
+		if !ok || n < 400 || n > 599 || n != lua.LNumber(int(n)) {
+			v := statusV.String()
+			if str, isStr := statusV.(lua.LString); isStr {
+				v = strconv.Quote(string(str[:min(len(str), 64)]))
+			} else if !ok {
+				v = "a " + statusV.Type().String()
+			}
+			return 0, "", statusKey + " is " + v + ", not a whole number from 400 to 599"
+		}
+		status = int(n)
+	}
+	switch m := msgV.(type) {
+	case *lua.LNilType:
+		msg = http.StatusText(status)
+	case lua.LString:
+		msg = string(m)
+	case lua.LNumber:
+		msg = m.String()
+	default:
+		return 0, "", msgKey + " is a " + msgV.Type().String()
+	}
+	return status, msg, ""
 }
 
 // maxErrorMessage bounds the message of a script's error, in the response and in the log: a
