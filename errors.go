@@ -22,7 +22,7 @@ var (
 	ErrPoolTimeout = errors.New("fastlua: no Lua state became free in time (Config.MaxStates are all busy)")
 
 	// ErrQueueClosed is returned by Close when accepted queued events could not all be run before its
-	// context ended; the error says how many and which.
+	// context ended; the error says how many and which (each request's method, path and scripts).
 	ErrQueueClosed = errors.New("fastlua: queued events not run")
 
 	// ErrNotNumber is returned by Incr for a key whose value is not a number.

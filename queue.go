@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,13 @@ type queue struct {
 	abort   atomic.Bool // Close's deadline passed: workers stop taking events
 
 	accepted, done, dropped, failed atomic.Uint64
+	// The events Close's deadline left unrun, for ErrQueueClosed's message (each one is also
+	// logged): how many, and how many of each of the first maxNotRunNamed kinds (a request's
+	// method, path and scripts).
+	notRunMu    sync.Mutex
+	notRunCount int
+	notRunNames []string
+	notRunKinds map[string]int
 	// With a QueueBackend: events published, events that took the fallback, events delivered
 	// to this process's consumers and run here; deliveries released for another consumer (no
 	// queued script matched here), events dead-lettered here.
@@ -153,6 +161,23 @@ func (q *queue) run(ev *queuedEvent) {
 func (q *queue) notRun(ev *queuedEvent) {
 	q.failed.Add(1)
 	name := string(ev.ctx.Request.Header.Method()) + " " + string(ev.ctx.Path())
+	q.notRunMu.Lock()
+	q.notRunCount++
+	names := make([]string, len(ev.scripts))
+	for i, s := range ev.scripts {
+		names[i] = s.Name
+	}
+	kind := name + " (" + strings.Join(names, ", ") + ")"
+	if q.notRunKinds == nil {
+		q.notRunKinds = make(map[string]int)
+	}
+	if _, seen := q.notRunKinds[kind]; seen || len(q.notRunNames) < maxNotRunNamed {
+		if !seen {
+			q.notRunNames = append(q.notRunNames, kind)
+		}
+		q.notRunKinds[kind]++
+	}
+	q.notRunMu.Unlock()
 	q.m.logger.Error("fastlua: queued event not run: the middleware closed before it could run",
 		slog.String("request", name), slog.Int("scripts", len(ev.scripts)))
 	ev.release()
@@ -188,14 +213,26 @@ func (q *queue) close(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	// Out of time: workers finish the scripts they are running and report the rest.
-	before := q.failed.Load()
 	q.abort.Store(true)
 	<-finished
-	if n := q.failed.Load() - before; n > 0 {
-		return fmt.Errorf("%w: %d accepted events were still queued when the deadline passed", ErrQueueClosed, n)
+	q.notRunMu.Lock()
+	defer q.notRunMu.Unlock()
+	if n := q.notRunCount; n > 0 {
+		which, named := make([]string, len(q.notRunNames)), 0
+		for i, kind := range q.notRunNames {
+			which[i] = fmt.Sprintf("%d × %s", q.notRunKinds[kind], kind)
+			named += q.notRunKinds[kind]
+		}
+		if more := n - named; more > 0 {
+			which = append(which, fmt.Sprintf("%d more (each is logged)", more))
+		}
+		return fmt.Errorf("%w: %d accepted events were still queued when the deadline passed: %s", ErrQueueClosed, n, strings.Join(which, "; "))
 	}
 	return nil
 }
+
+// maxNotRunNamed is how many kinds of the events Close could not run ErrQueueClosed names.
+const maxNotRunNamed = 8
 
 func (ev *queuedEvent) release() {
 	ev.reset()

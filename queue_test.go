@@ -181,6 +181,10 @@ func TestCloseReportsUnrunEvents(t *testing.T) {
 	if ran+float64(q.failed.Load()) != 10 || !strings.Contains(err.Error(), fmt.Sprint(q.failed.Load())) {
 		t.Fatalf("ran %v, reported %d, error %v", ran, q.failed.Load(), err)
 	}
+	// It says which: the request and its scripts.
+	if !strings.Contains(err.Error(), fmt.Sprintf("when the deadline passed: %d × GET /slow/x (slow.x.get.queued)", q.failed.Load())) {
+		t.Fatalf("Close's error does not name the events: %v", err)
+	}
 	if !strings.Contains(ts.logs.String(), "queued event not run") {
 		t.Fatal("the events that did not run were not logged")
 	}
