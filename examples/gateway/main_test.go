@@ -214,3 +214,19 @@ event.response.headers["x-served-for"] = key`)
 		t.Fatalf("upstream down: %d %s", status, body)
 	}
 }
+
+// -h prints the usage and exits 0: asking for help is not an error (it exited 1 with "flag:
+// help requested"). A bad flag still exits 1.
+func TestHelpExitsZero(t *testing.T) {
+	bin := buildGateway(t)
+	for _, arg := range []string{"-h", "-help", "--help"} {
+		out, err := exec.Command(bin, arg).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "-session-url") || strings.Contains(string(out), "help requested") {
+			t.Errorf("gateway %s: %v\n%s", arg, err, out)
+		}
+	}
+	out, err := exec.Command(bin, "-no-such-flag").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "no-such-flag") {
+		t.Errorf("a bad flag: %v\n%s", err, out)
+	}
+}
