@@ -34,7 +34,7 @@ func (b *Builder) introspect(key credKey, apiKey, token string) *entry {
 		switch {
 		case status == fasthttp.StatusUnauthorized || status == fasthttp.StatusForbidden:
 			b.stats.callRejected.Add(1)
-			b.cfg.Logger.Debug("fastluasession: the session endpoint refused the credential", "credential", key.String(), "status", status)
+			b.cfg.Logger.Info("fastluasession: the session endpoint refused the credential: the session has no user", "credential", key.String(), "status", status)
 			return &entry{expires: now.Add(b.cfg.NegativeTTL)}
 		case status < 200 || status > 299:
 			err = fmt.Errorf("status %d", status)

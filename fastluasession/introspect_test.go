@@ -135,9 +135,9 @@ func TestIntrospectionRefused(t *testing.T) {
 			if st := b.Stats(); st.IntrospectionRejected != 2 || st.IntrospectionFailed != 0 {
 				t.Fatalf("stats: %+v", st)
 			}
-			if l := logs.String(); !strings.Contains(l, "level=DEBUG") || !strings.Contains(l, "refused") ||
+			if l := logs.String(); !strings.Contains(l, "level=INFO") || !strings.Contains(l, "refused") ||
 				strings.Contains(l, "bad-token-123") {
-				t.Fatalf("log (a debug line, without the token): %s", l)
+				t.Fatalf("log (an info line, without the token): %s", l)
 			}
 		})
 	}

@@ -164,7 +164,7 @@ func TestJWT(t *testing.T) {
 			case tc.user != nil && (st.JWTVerified != 1 || st.JWTInvalid != 0):
 				t.Fatalf("a valid token: stats %+v", st)
 			case tc.user == nil && looksLikeJWT(tc.token) && (st.JWTVerified != 0 || st.JWTInvalid != 1 ||
-				!strings.Contains(logs.String(), "level=DEBUG") || strings.Contains(logs.String(), tc.token)):
+				!strings.Contains(logs.String(), "level=INFO") || strings.Contains(logs.String(), tc.token)):
 				t.Fatalf("an invalid token: stats %+v, log %s", st, logs.String())
 			case !looksLikeJWT(tc.token) && st.JWTVerified+st.JWTInvalid != 0:
 				t.Fatalf("a token that is not a JWT was verified: %+v", st)

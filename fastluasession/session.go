@@ -60,7 +60,7 @@
 // Config.NegativeTTL (5 s, so that a bad token cannot hammer the endpoint), a failure for
 // Config.FailureTTL (1 s). A revoked session is therefore still seen for up to TTL. Concurrent
 // requests with the same uncached credential make one call and share its answer. The call has
-// Config.Timeout (500 ms). A 401 or 403 (logged at debug level) and a failure (a transport error,
+// Config.Timeout (500 ms). A 401 or 403 (logged at info level) and a failure (a transport error,
 // a timeout, another status, an answer that is not a JSON object naming a user; logged as a
 // warning) leave the session without a user, and are counted (Stats); the request itself never
 // fails. A request without a session token makes no call.
@@ -82,7 +82,7 @@
 // iss and aud are checked when Config.Issuer and Config.Audience are set. A verified token's
 // claims are mapped as an introspection answer is (the table above), with sub as user.id and
 // the claim Config.RoleClaim ("role") as the role. A verified token is cached until its exp or
-// for TTL, whichever comes first; an invalid one for NegativeTTL (logged at debug level and
+// for TTL, whichever comes first; an invalid one for NegativeTTL (logged at info level and
 // counted).
 //
 // With both, a token that is a JWT is verified with the key first; a token that is not a JWT,
@@ -166,7 +166,7 @@ type Config struct {
 	// seconds.
 	Leeway time.Duration
 
-	// Logger receives the failures (warnings) and refusals (debug). Default slog.Default().
+	// Logger receives the failures (warnings) and refusals (info). Default slog.Default().
 	Logger *slog.Logger
 
 	// Now is the clock of the cache and of JWT validation (for tests). Default time.Now.
@@ -331,7 +331,7 @@ func (b *Builder) resolve(key credKey, apiKey, token string, useJWT bool) *entry
 			return &entry{id: id, expires: minTime(now.Add(b.cfg.TTL), exp)}
 		}
 		b.stats.jwtInvalid.Add(1)
-		b.cfg.Logger.Debug("fastluasession: the session token's JWT does not verify", "credential", key.String(), "error", err)
+		b.cfg.Logger.Info("fastluasession: the session token's JWT does not verify: the session has no user", "credential", key.String(), "error", err)
 		if b.cfg.SessionURL == "" {
 			return &entry{expires: now.Add(b.cfg.NegativeTTL)}
 		}

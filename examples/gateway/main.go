@@ -123,9 +123,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		MemoryLimit:  o.memoryLimit,
 		Logger:       logger,
 	}
-	if cfg.Session, err = o.session.hook(logger); err != nil {
+	sessions, err := o.session.builder(logger)
+	if err != nil {
 		return err
 	}
+	cfg.Session = sessions.Hook
 	if o.redisURL != "" {
 		opts, err := redis.ParseURL(o.redisURL)
 		if err != nil {
@@ -159,7 +161,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(fastluaprom.NewCollector(mw), collectors.NewGoCollector())
+	reg.MustRegister(fastluaprom.NewCollector(mw), newSessionCollector(sessions), collectors.NewGoCollector())
 	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	admin := mw.AdminHandler()
 	scripted := mw.Wrap(proxy.handle)
@@ -197,7 +199,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	serveErr := srv.Serve(ln)
 	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return errors.Join(serveErr, mw.Close(closeCtx))
+	closeErr := mw.Close(closeCtx)
+	logSessionStats(logger, sessions)
+	return errors.Join(serveErr, closeErr)
 }
 
 // seedScripts writes the scripts of dir to an empty shared set (one that was never written), as

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,8 +31,26 @@ func buildGateway(t *testing.T) string {
 type gatewayProc struct {
 	cmd    *exec.Cmd
 	addr   string
-	logs   *strings.Builder
+	logs   *lockedBuilder
 	killed bool
+}
+
+// lockedBuilder is a strings.Builder the process writes while the test reads it.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // kill ends the process at once, as a crash would.
@@ -53,7 +72,7 @@ func startGatewayProc(t *testing.T, bin string, args ...string) *gatewayProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gatewayProc{cmd: cmd, logs: &strings.Builder{}}
+	g := &gatewayProc{cmd: cmd, logs: &lockedBuilder{}}
 	cmd.Stderr = g.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

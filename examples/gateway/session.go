@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/fastlua/fastlua/fastluasession"
-	"github.com/valyala/fasthttp"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // sessionOptions are the session flags.
@@ -40,8 +40,8 @@ func addSessionFlags(fs *flag.FlagSet) *sessionOptions {
 	return o
 }
 
-// hook returns the fastlua.Config.Session hook the flags describe.
-func (o *sessionOptions) hook(logger *slog.Logger) (func(*fasthttp.RequestCtx) any, error) {
+// builder returns the session builder the flags describe; its Hook is fastlua.Config.Session.
+func (o *sessionOptions) builder(logger *slog.Logger) (*fastluasession.Builder, error) {
 	cfg := fastluasession.Config{
 		APIKeyHeader: o.apiKeyHeader, SessionTokenHeader: o.tokenHdr,
 		SessionURL: o.url, TTL: o.ttl, Timeout: o.timeout,
@@ -59,5 +59,65 @@ func (o *sessionOptions) hook(logger *slog.Logger) (func(*fasthttp.RequestCtx) a
 	if err != nil {
 		return nil, fmt.Errorf("the session flags: %w", err)
 	}
-	return b.Hook, nil
+	return b, nil
+}
+
+// sessionCollector exports a session builder's counters (fastluasession.Stats) on /metrics:
+//
+//	fastlua_session_sessions_total                sessions built (requests whose scripts read one)
+//	fastlua_session_lookups_total{result}         credentials answered: cache_hit, shared (by a
+//	                                              lookup in flight)
+//	fastlua_session_introspections_total{result}  -session-url calls: user, rejected (401, 403),
+//	                                              failed (transport, timeout, other status, bad answer)
+//	fastlua_session_jwt_total{result}             JWTs: verified, invalid
+//	fastlua_session_cached                        credentials in the cache
+type sessionCollector struct {
+	b                                       *fastluasession.Builder
+	sessions, lookups, introspections, jwts *prometheus.Desc
+	cached                                  *prometheus.Desc
+}
+
+func newSessionCollector(b *fastluasession.Builder) *sessionCollector {
+	result := []string{"result"}
+	return &sessionCollector{
+		b:              b,
+		sessions:       prometheus.NewDesc("fastlua_session_sessions_total", "Sessions built for platform.session.", nil, nil),
+		lookups:        prometheus.NewDesc("fastlua_session_lookups_total", "Credentials answered without a new lookup: cache_hit, shared (by a lookup in flight for another request).", result, nil),
+		introspections: prometheus.NewDesc("fastlua_session_introspections_total", "Calls to -session-url by result: user, rejected (401 or 403), failed (transport error, timeout, another status, a bad answer). Rejected and failed leave the session without a user.", result, nil),
+		jwts:           prometheus.NewDesc("fastlua_session_jwt_total", "Bearer JWTs checked with -jwt-key by result: verified, invalid (signature, algorithm, exp, nbf, iat, iss, aud, no user claim).", result, nil),
+		cached:         prometheus.NewDesc("fastlua_session_cached", "Credentials in the session cache, expired ones included.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *sessionCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.sessions, c.lookups, c.introspections, c.jwts, c.cached} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.b.Stats()
+	counter := func(d *prometheus.Desc, n uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(n), labels...)
+	}
+	counter(c.sessions, st.Sessions)
+	counter(c.lookups, st.CacheHits, "cache_hit")
+	counter(c.lookups, st.Shared, "shared")
+	counter(c.introspections, st.IntrospectionUsers, "user")
+	counter(c.introspections, st.IntrospectionRejected, "rejected")
+	counter(c.introspections, st.IntrospectionFailed, "failed")
+	counter(c.jwts, st.JWTVerified, "verified")
+	counter(c.jwts, st.JWTInvalid, "invalid")
+	ch <- prometheus.MustNewConstMetric(c.cached, prometheus.GaugeValue, float64(st.Cached))
+}
+
+// logSessionStats logs a builder's counters (when the gateway stops).
+func logSessionStats(logger *slog.Logger, b *fastluasession.Builder) {
+	st := b.Stats()
+	logger.Info("session counters", "sessions", st.Sessions, "cache_hits", st.CacheHits,
+		"introspections", st.Introspections, "introspection_users", st.IntrospectionUsers,
+		"introspection_rejected", st.IntrospectionRejected, "introspection_failed", st.IntrospectionFailed,
+		"jwt_verified", st.JWTVerified, "jwt_invalid", st.JWTInvalid)
 }

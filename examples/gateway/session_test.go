@@ -21,6 +21,10 @@ func TestGatewaySession(t *testing.T) {
 	var calls atomic.Int64
 	df := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
+		if r.Header.Get("X-Token") == "boom" {
+			w.WriteHeader(http.StatusBadGateway) // the endpoint fails
+			return
+		}
 		if r.URL.Path != "/api/v2/user/session" || r.Header.Get("X-Api-Key") != "k1" || r.Header.Get("X-Token") != "df-token" {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
@@ -45,12 +49,12 @@ return { email = user.email, role = platform.session.role and platform.session.r
 	}
 
 	bin := buildGateway(t)
-	addr := startGateway(t, bin, "-upstream", upstream.URL, "-scripts", dir, "-prefix", "/api",
+	g := startGatewayProc(t, bin, "-upstream", upstream.URL, "-scripts", dir, "-prefix", "/api",
 		"-session-url", df.URL+"/api/v2/user/session", "-session-ttl", "1m",
 		"-session-timeout", "20s", "-time-limit", "25s", // generous, for a loaded machine
 		"-jwt-key", keyFile, "-jwt-role-claim", "grp",
 		"-api-key-header", "X-Api-Key", "-session-token-header", "X-Token")
-	me := "http://" + addr + "/api/shop/me"
+	me := "http://" + g.addr + "/api/shop/me"
 	answer := func(status int, body string) map[string]any {
 		t.Helper()
 		var v map[string]any
@@ -95,6 +99,54 @@ return { email = user.email, role = platform.session.role and platform.session.r
 	if calls.Load() != before {
 		t.Fatal("a JWT the key verifies was sent to -session-url")
 	}
+
+	// An expired JWT, and one signed with another key, give no user (the endpoint, asked next,
+	// refuses them); an endpoint that fails gives no user. The request goes on each time.
+	expired, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": "u-7", "exp": time.Now().Add(-time.Hour).Unix()}).SignedString([]byte(secret))
+	forged, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": "u-7", "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte("another secret of thirty-two bytes!"))
+	for _, tok := range []string{expired, forged, "boom"} {
+		if status, body, _ := get(t, "GET", me, "", "X-Api-Key", "k1", "X-Token", tok); status != 401 ||
+			!strings.Contains(body, "no user for key k1") {
+			t.Fatalf("token %.20s: %d %s", tok, status, body)
+		}
+	}
+	// Each outcome is counted on /metrics and logged (without the token).
+	_, metrics, _ := get(t, "GET", "http://"+g.addr+"/metrics", "")
+	for _, want := range []string{
+		`fastlua_session_introspections_total{result="user"} 1`,
+		`fastlua_session_introspections_total{result="rejected"} 3`, // nope, expired, forged
+		`fastlua_session_introspections_total{result="failed"} 1`,
+		`fastlua_session_jwt_total{result="verified"} 1`,
+		`fastlua_session_jwt_total{result="invalid"} 2`,
+		`fastlua_session_lookups_total{result="cache_hit"} 2`, // the second request, the bearer one
+		`fastlua_session_sessions_total 8`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, grepLines(metrics, "fastlua_session_"))
+		}
+	}
+	logs := g.logs.String()
+	for _, want := range []string{"the session endpoint failed", "refused the credential", "JWT does not verify"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("not logged: %q\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, forged) || strings.Contains(logs, "df-token") {
+		t.Errorf("a token was logged:\n%s", logs)
+	}
+}
+
+// grepLines returns the lines of s that start with prefix.
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func TestGatewaySessionFlagErrors(t *testing.T) {
