@@ -126,9 +126,10 @@
 // {error = {code = 409, message = ...}}: DreamFactory's forms), a missing status is 500 and a
 // missing message the status text. Any other table (neither, a status outside 400..599, a
 // message that is not a string or a number) is a runtime error saying what was expected.
-// error("text"), a runtime error, a broken limit and a timeout answer 500 with a message that names the script and line
-// ("script db.get.pre_process, line 3: attempt to index a nil value"), or only the status text
-// with Config.HideErrors (the details are logged either way). A failing pre_process script stops
+// error("text"), a runtime error, a broken limit and a timeout answer 500 with a message that
+// names the script and line ("script db.get.pre_process, line 3: attempt to index a nil value"),
+// or only the status text with Config.HideErrors (the details are logged either way). A failing
+// pre_process script stops
 // the request: the handler and the post_process scripts are skipped; queued scripts still run.
 // Its error answer keeps the response headers set before it (by pre_process scripts, such as
 // rate-limit headers, or by middleware earlier in the chain, such as CORS headers); only the
@@ -143,7 +144,8 @@
 //
 // # platform, json and log
 //
-// platform.api.get|post|put|patch|delete(path, payload, options) calls another endpoint.
+// platform.api.get|post|put|patch|delete(path, payload, options) calls another endpoint;
+// platform.api.call(verb, path, payload, options) is the same with the verb as an argument.
 // A relative path ("service/resource?query", below Config.Prefix) runs in process through this
 // middleware and the handler it wraps, so the target's own scripts run. It is split at the
 // first "?": the path is decoded once and resolved as a server would, relative to the prefix

@@ -14,7 +14,7 @@ import (
 
 // The platform object.
 //
-//	platform.api.get|post|put|patch|delete(path, payload, options)
+//	platform.api.get|post|put|patch|delete(path, payload, options); call(verb, path, ...)
 //	platform.config      the Go value of Config.PlatformConfig, read-only
 //	platform.session     the Go value Config.Session built from the request, read-only; an
 //	                     empty read-only map without one
@@ -59,11 +59,22 @@ type platform struct {
 func (st *state) newPlatform(lv *level) *platform {
 	L := st.L
 	p := &platform{lv: lv, noSession: st.readOnlyGo(L, "platform.session", map[string]any{})}
-	api := L.CreateTable(0, 5)
+	api := L.CreateTable(0, 6)
 	for _, method := range []string{"get", "post", "put", "patch", "delete"} {
 		upper := strings.ToUpper(method)
 		api.RawSetString(method, L.NewFunction(func(L *lua.LState) int { return p.call(L, upper) }))
 	}
+	// call(verb, path, payload, options): DreamFactory's generic form of the five.
+	api.RawSetString("call", L.NewFunction(func(L *lua.LState) int {
+		verb := strings.ToUpper(L.CheckString(1))
+		switch verb {
+		case "GET", "POST", "PUT", "PATCH", "DELETE":
+		default:
+			L.ArgError(1, "the verb must be GET, POST, PUT, PATCH or DELETE, not "+strconv.Quote(verb[:min(len(verb), 32)]))
+		}
+		L.Remove(1)
+		return p.call(L, verb)
+	}))
 	p.inner = L.CreateTable(0, 4)
 	p.inner.RawSetString("api", st.readOnly(L, "platform.api", api))
 	p.inner.RawSetString("store", st.storeModule)

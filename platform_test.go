@@ -114,6 +114,11 @@ func TestPlatformAPIDepthAndErrors(t *testing.T) {
 			q, _ := v["query"].(map[string]any)
 			return v["method"] == "GET" && q["from"] == "returned"
 		}},
+		{what: "call", status: 200, check: func(v map[string]any) bool {
+			q, _ := v["query"].(map[string]any)
+			return v["method"] == "PATCH" && v["body"] == `{"a":1}` && q["p"] == "3"
+		}},
+		{what: "badverb", status: 500, errMsg: `the verb must be GET, POST, PUT, PATCH or DELETE, not "TRACE"`},
 		{what: "badpath", status: 500, errMsg: "string expected, got table"},
 		{what: "badpayload", status: 500, errMsg: "payload must be a table, a string or nil"},
 		{what: "badoptions", status: 500, errMsg: "options.headers must be a table"},

@@ -24,6 +24,12 @@ elseif what == "inside" then
   -- ".." that stays below the prefix is fine
   local r = platform.api.get("nothing/../echo/it")
   return { content = r.content }
+elseif what == "call" then
+  -- DreamFactory's generic form: platform.api.call(verb, path, payload, options).
+  local r = platform.api.call("patch", "echo/it", { a = 1 }, { parameters = { p = "3" } })
+  return { content = r.content }
+elseif what == "badverb" then
+  platform.api.call("TRACE", "echo/it")
 elseif what == "returned" then
   -- DreamFactory's obfuscation example: return another endpoint's answer as this one's.
   return platform.api.get("echo/it", nil, { parameters = { from = "returned" } })
