@@ -129,8 +129,8 @@
 // error("text"), a runtime error, a broken limit and a timeout answer 500 with a message that
 // names the script and line ("script db.get.pre_process, line 3: attempt to index a nil value"),
 // or only the status text with Config.HideErrors (the details are logged either way). A failing
-// pre_process script stops
-// the request: the handler and the post_process scripts are skipped; queued scripts still run.
+// pre_process script stops the request: the handler and the post_process scripts are skipped;
+// queued scripts still run.
 // Its error answer keeps the response headers set before it (by pre_process scripts, such as
 // rate-limit headers, or by middleware earlier in the chain, such as CORS headers); only the
 // status, the body and Content-Encoding are replaced. A failing post_process script replaces
