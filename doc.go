@@ -127,10 +127,10 @@
 // missing message the status text. Any other table (neither, a status outside 400..599, a
 // message that is not a string or a number) is a runtime error saying what was expected.
 // error("text"), a runtime error, a broken limit and a timeout answer 500 with a message that
-// names the script and line ("script db.get.pre_process, line 3: attempt to index a nil value"),
-// or only the status text with Config.HideErrors (the details are logged either way). A failing
-// pre_process script stops the request: the handler and the post_process scripts are skipped;
-// queued scripts still run.
+// names the script and line ("script db.get.pre_process, line 3: attempt to index a
+// non-table object(nil) with key 'id'"), or only the status text with Config.HideErrors (the
+// details are logged either way). A failing pre_process script stops the request: the handler
+// and the post_process scripts are skipped; queued scripts still run.
 // Its error answer keeps the response headers set before it (by pre_process scripts, such as
 // rate-limit headers, or by middleware earlier in the chain, such as CORS headers); only the
 // status, the body and Content-Encoding are replaced. A failing post_process script replaces
