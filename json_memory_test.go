@@ -28,7 +28,9 @@ func TestJSONDecodeBudget(t *testing.T) {
 		}
 		ctx.SetBodyString(`{"ok":true}`)
 	}
-	ts := serve(t, Config{Scripts: scriptsFrom(t, "jsonmem")}, handler)
+	// The budget is what stops these decodes, not the time limit: a generous one, so that a slow
+	// machine under -race (a 2 MiB decode can take over a second there) still reaches the budget.
+	ts := serve(t, Config{Scripts: scriptsFrom(t, "jsonmem"), TimeLimit: 30 * time.Second, MaxTimeLimit: 30 * time.Second}, handler)
 	budget := strconv.Itoa(32 * len(tiny))
 	wantBudget := func(what string, r response) {
 		t.Helper()
