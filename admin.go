@@ -16,6 +16,11 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
+// The admin API: DreamFactory's system/event_script resource over HTTP (list, read, create,
+// replace, patch, delete), behind a token. A write is read, made and installed under one lock
+// (adminMu); with a ScriptDir it goes to the files all-or-nothing (fileTx), with a ScriptSource
+// to the source (adminsource.go).
+
 // maxAdminBody bounds an admin request body (under fasthttp's default 4 MiB request limit).
 const maxAdminBody = 2 << 20
 

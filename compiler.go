@@ -13,6 +13,10 @@ import (
 	"github.com/yuin/gopher-lua/parse"
 )
 
+// Compiling: Lua source to a gopher-lua proto, once per distinct source (an LRU keyed by the
+// source's hash), with the main chunk's vararg table switched off and `..` made bounded
+// (concat.go); CompileError carries the line and column.
+
 // chunkName is the source name compiled into every proto. Protos are shared between scripts
 // with the same source, so the script's own name is put into messages when they are reported
 // (see scriptErrorFrom), not compiled in.

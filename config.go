@@ -11,6 +11,8 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
+// Config and its defaults (withDefaults): every field's comment says its zero-value behaviour.
+
 // Config configures a Middleware. The zero value works: every field's comment says its default.
 type Config struct {
 	// Prefix is the path below which requests are events; the first segment below it is the

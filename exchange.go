@@ -10,6 +10,9 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
+// One request through the middleware: the scripts the route lookup found, each phase run on a
+// state from the pool (runPhase), the handler between, and the failure path (fail).
+
 // exchange is one request going through the middleware: its path segments, the scripts that
 // matched, and the state its scripts run on. Exchanges are pooled; everything is reset with
 // [:0] so their memory is reused.

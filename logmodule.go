@@ -10,6 +10,9 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
+// The log module and print: records go to Config.Logger with the script, event and request
+// attached, within a per-run budget of records and bytes (a script cannot flood the log).
+
 // logAttrs names the running script and event for log records.
 func (st *state) logAttrs() []any {
 	if st.depth == 0 {

@@ -18,6 +18,9 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
+// The front door: New builds a Middleware from a Config, Wrap puts it around a handler, Consume
+// starts a queue backend's consumers, Close drains and stops.
+
 // Middleware runs event scripts around fasthttp handlers. It is safe for concurrent use;
 // scripts can be changed while requests run.
 type Middleware struct {

@@ -12,6 +12,9 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
+// Outbound HTTP for platform.api: an absolute URL goes out only to Config.AllowedHosts, with the
+// script's remaining time as its deadline, through one shared fasthttp client.
+
 // external sends a request to an allowed host.
 func (p *platform) external(L *lua.LState, method, target string, payload lua.LValue, opts *lua.LTable) int {
 	st := p.lv.st

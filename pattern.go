@@ -7,6 +7,10 @@ import (
 	"github.com/fastlua/fastlua/bridge"
 )
 
+// Event patterns: parsePattern reads a script name such as db._table.{table_name}.get.pre_process
+// into its segments (literal, placeholder, rest), method and phase; the trie (trie.go) is built
+// from them.
+
 // segKind is the kind of one pattern segment.
 type segKind uint8
 

@@ -5,6 +5,9 @@ import (
 	luar "layeh.com/gopher-luar"
 )
 
+// Read-only Go values: platform.config and session values bridged with gopher-luar, wrapped so
+// a script can read but never write them (luar is slow but these are rarely touched).
+
 // readOnlyGo bridges a Go value with gopher-luar and wraps what luar makes (maps, slices,
 // structs, pointers) in a proxy that refuses writes, also for the values read through it.
 func (st *state) readOnlyGo(L *lua.LState, name string, v any) lua.LValue {

@@ -8,6 +8,9 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
+// Running one script on a state: arm the time limit, PCall the level's function, read what it
+// returned or raised into a result or a ScriptError.
+
 // run runs one script at level lv and returns what it returned.
 //
 // The outermost run with a time limit arms the state's deadline; runs nested in it (through

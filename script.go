@@ -9,6 +9,9 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
+// Scripts: the Script type and its settings, and Set/Remove, which compile a new set and swap
+// the route table in at once (requests in flight keep the set they started with).
+
 // Script is one event script and its settings. The zero value of every setting is the
 // default: active, allowed to modify the event, failing closed, with Config.TimeLimit.
 type Script struct {

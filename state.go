@@ -9,6 +9,9 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
+// A state: one sandboxed gopher-lua LState, the functions it built from each proto, and its
+// levels (one per nesting depth of platform.api), each with its own bound event objects.
+
 // state is one sandboxed Lua state and what it keeps between runs: the functions it built
 // from the installed protos, its event objects, and its time-limit context.
 type state struct {

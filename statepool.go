@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// The pool of states: a bounded LIFO (the state used last, with warm caches, goes out first),
+// with Config.PoolTimeout for a request that finds every state busy.
+
 // statePool is a bounded LIFO pool of states: a mutex and a slice, so the state used last (with
 // warm caches) is used next. When all MaxStates are busy, callers wait in FIFO order; a state
 // that is released goes straight to the first waiter.

@@ -11,6 +11,9 @@ import (
 	"time"
 )
 
+// The store behind platform.store: the Store interface, and the memory store with its bounds
+// (key and value sizes, entries, bytes) and expiry.
+
 // Store is what platform.store reads and writes: a key/value store shared by all requests,
 // atomic per key. The in-process MemoryStore is the default; a shared store (Redis, in the
 // fastlua/redisstore package) lets several processes enforce one rate limit.

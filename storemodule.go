@@ -10,6 +10,9 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
+// The platform.store module: get, set, incr, delete over Config.Store, with values encoded as
+// JSON within Config.MaxStoreValue.
+
 // newStoreModule is platform.store: get, set, incr, delete on Config.Store. Keys and values
 // are bounded here (Config.MaxStoreKey, Config.MaxStoreValue), before the store is called, so
 // every Store is bounded; a broken bound, or a full store, is a limit error.
