@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -131,8 +132,15 @@ func (s *ScriptSource) Load(ctx context.Context) (fastlua.ScriptSet, error) {
 		if err != nil {
 			return fastlua.ScriptSet{}, fmt.Errorf("%w (script %s)", err, name)
 		}
+		// The hash field is the script's name, once: an entry whose JSON names another script
+		// (written to Redis by hand) would make two entries one script, and which of them ran
+		// would follow the map's order from one read to the next.
+		if !sv.Deleted && sv.Script.Name != name {
+			return fastlua.ScriptSet{}, fmt.Errorf("redisstore: the entry stored as script %.200q names the script %.200q: an entry's name must be its field's", name, sv.Script.Name)
+		}
 		set.Scripts = append(set.Scripts, sv)
 	}
+	slices.SortFunc(set.Scripts, func(a, b fastlua.ScriptVersion) int { return strings.Compare(a.Script.Name, b.Script.Name) })
 	return set, nil
 }
 

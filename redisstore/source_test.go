@@ -497,3 +497,23 @@ func TestScriptSourceConcurrentPatchesLoseNothing(t *testing.T) {
 	}
 	t.Logf("%d of 80 PATCHes answered 409", conflicts)
 }
+
+// An entry written to Redis by hand under one field whose JSON names another script is refused
+// by the read, not installed as a second copy of that script: which copy ran followed Go's map
+// order from one read to the next (red-team finding).
+func TestScriptSourceRefusesAnEntryNamedForAnotherField(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := newClient(t, srv)
+	ctx := context.Background()
+	src := redisstore.NewScriptSource(rdb, redisstore.ScriptSourceConfig{})
+	now := time.Now().UnixMilli()
+	good, _ := json.Marshal(map[string]string{"name": xScript, "source": answer("v1")})
+	evil, _ := json.Marshal(map[string]string{"name": xScript, "source": answer("evil")})
+	rdb.Set(ctx, "{fastlua}:scripts:version", 2, 0)
+	rdb.HSet(ctx, "{fastlua}:scripts:set", xScript, fmt.Sprintf("1 %d %s", now, good))
+	rdb.HSet(ctx, "{fastlua}:scripts:set", "other.get.pre_process", fmt.Sprintf("2 %d %s", now, evil))
+	_, err := src.Load(ctx)
+	if err == nil || !strings.Contains(err.Error(), `stored as script "other.get.pre_process" names the script "api.x.get.pre_process"`) {
+		t.Fatalf("Load: %v", err)
+	}
+}
