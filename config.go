@@ -130,6 +130,21 @@ type Config struct {
 	// and message are sent as they are. Default false.
 	HideErrors bool
 
+	// OnError, when set, is called with every script failure, before the answer is written:
+	// a failure that answers the request, one of a script that fails open (err.FailOpen; the
+	// request goes on), one of a queued script (ctx is then the queued copy of the request), and
+	// a request no Lua state became free for (KindUnavailable). It runs on the request's
+	// goroutine: keep it short. It must not keep ctx past its return (fasthttp reuses it); err
+	// is its own to keep. Default nil.
+	OnError func(ctx *fasthttp.RequestCtx, err *ScriptError)
+
+	// ErrorWriter, when set, writes the answer to a script failure that fails the request,
+	// instead of DreamFactory's body (WriteError): problem+json, a program's own envelope. It
+	// gets the response with its body cleared (before the handler: the headers set so far
+	// kept; after it: reset); err.ClientMessage(Config.HideErrors) is the message the default
+	// body would carry. Default nil: WriteError(&ctx.Response, err.Status, that message).
+	ErrorWriter func(ctx *fasthttp.RequestCtx, err *ScriptError)
+
 	// Logger receives errors, print output and log calls. Default slog.Default().
 	Logger *slog.Logger
 

@@ -66,16 +66,19 @@ func (k ErrorKind) String() string {
 	return "ErrorKind(" + strconv.Itoa(int(k)) + ")"
 }
 
-// ScriptError is a script's failure. The middleware answers it with Status and DreamFactory's
-// error body, {"error":{"code":Status,"message":...}}.
+// ScriptError is a script's failure. The middleware hands it to Config.OnError, then answers
+// it with Status and DreamFactory's error body, {"error":{"code":Status,"message":...}} (or
+// with Config.ErrorWriter), unless the script fails open.
 type ScriptError struct {
-	Script    string // the script's name (its pattern)
+	Script    string // the script's name (its pattern); "" for KindUnavailable
 	Event     string // the concrete event, when known
+	Phase     string // "pre_process", "post_process" or "queued"
 	Line      int    // the line the error was raised at; 0 when unknown
 	Kind      ErrorKind
 	Status    int
 	Message   string // without the script and line
 	Traceback string // the Lua traceback, for logs
+	FailOpen  bool   // the script fails open: the request went on, nothing was answered
 	Err       error  // the underlying error, if any
 }
 
@@ -109,6 +112,11 @@ func (e *ScriptError) publicMessage(hide bool) string {
 		return e.describe()
 	}
 }
+
+// ClientMessage is the message the middleware's own error body gives a client: the message a
+// script raised with a status as it is; any other names the script and line, unless hide
+// (Config.HideErrors) is set, when it is the status text. An ErrorWriter can use it.
+func (e *ScriptError) ClientMessage(hide bool) string { return e.publicMessage(hide) }
 
 // WriteError answers with status and DreamFactory's error body,
 // {"error":{"code":status,"message":msg}}, as the middleware answers a script's error. It

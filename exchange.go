@@ -242,9 +242,17 @@ func (x *exchange) scriptError(s *script, err error) *ScriptError {
 	return se
 }
 
-// fail logs a script's error and, unless the script fails open, answers the request with it.
+// fail logs a script's error, hands it to Config.OnError and, unless the script fails open,
+// answers the request with it (Config.ErrorWriter, or DreamFactory's body).
 func (x *exchange) fail(se *ScriptError, open bool) {
 	m := x.m
+	se.Phase, se.FailOpen = x.phase.String(), open
+	if se.Event == "" && len(x.segs) > 0 {
+		se.Event = x.Name()
+	}
+	if h := m.cfg.OnError; h != nil {
+		h(x.ctx, se)
+	}
 	attrs := []any{slog.String("script", se.Script), slog.String("event", se.Event),
 		slog.String("kind", se.Kind.String()), slog.Int("status", se.Status)}
 	if se.Line > 0 {
@@ -274,6 +282,10 @@ func (x *exchange) fail(se *ScriptError, open bool) {
 	} else {
 		// After it, the handler's headers describe a response the error replaces.
 		resp.Reset()
+	}
+	if w := m.cfg.ErrorWriter; w != nil {
+		w(x.ctx, se)
+		return
 	}
 	WriteError(resp, se.Status, se.publicMessage(m.cfg.HideErrors))
 }
