@@ -1,0 +1,1 @@
+error("an optional check failed")

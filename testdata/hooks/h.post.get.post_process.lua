@@ -1,0 +1,1 @@
+error("after the handler")

@@ -1,0 +1,1 @@
+error({ status_code = 422, message = "Unprocessable thing" })
