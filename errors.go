@@ -79,6 +79,7 @@ type ScriptError struct {
 	Message   string // without the script and line
 	Traceback string // the Lua traceback, for logs
 	FailOpen  bool   // the script fails open: the request went on, nothing was answered
+	RequestID string // the request's id (see "Request ids" in the package documentation)
 	Err       error  // the underlying error, if any
 }
 

@@ -36,6 +36,7 @@ type exchange struct {
 	session     any    // Config.Session's value for the request
 	sessionDone bool   // session has been built
 	queueID     string // the queued event's id, for its queued scripts
+	requestID   string // the request's id (RequestID), on the root; "" until first used
 	noState     bool   // begin got no state: the phase's scripts did not all run
 	trace       *trace // the runs of a traced request (trace.go), on the root; nil when not traced
 }
@@ -60,6 +61,7 @@ func putExchange(x *exchange) {
 	x.m, x.ctx, x.next, x.cur, x.st, x.running, x.root = nil, nil, nil, nil, nil, nil, nil
 	x.answered, x.depth, x.phase, x.apiCalls = false, 0, bridge.PreProcess, 0
 	x.session, x.sessionDone, x.queueID, x.noState, x.trace = nil, false, "", false, nil
+	x.requestID = ""
 	exchangePool.Put(x)
 }
 
@@ -246,7 +248,7 @@ func (x *exchange) scriptError(s *script, err error) *ScriptError {
 // answers the request with it (Config.ErrorWriter, or DreamFactory's body).
 func (x *exchange) fail(se *ScriptError, open bool) {
 	m := x.m
-	se.Phase, se.FailOpen = x.phase.String(), open
+	se.Phase, se.FailOpen, se.RequestID = x.phase.String(), open, x.RequestID()
 	if se.Event == "" && len(x.segs) > 0 {
 		se.Event = x.Name()
 	}
@@ -255,6 +257,7 @@ func (x *exchange) fail(se *ScriptError, open bool) {
 	}
 	attrs := []any{slog.String("script", se.Script), slog.String("event", se.Event),
 		slog.String("kind", se.Kind.String()), slog.Int("status", se.Status)}
+	attrs = x.requestAttrs(attrs)
 	if se.Line > 0 {
 		attrs = append(attrs, slog.Int("line", se.Line))
 	}

@@ -13,18 +13,19 @@ import (
 // The log module and print: records go to Config.Logger with the script, event and request
 // attached, within a per-run budget of records and bytes (a script cannot flood the log).
 
-// logAttrs names the running script and event for log records.
+// logAttrs names the running script and event, and the request (requestAttrs), for log records.
 func (st *state) logAttrs() []any {
 	if st.depth == 0 {
 		return nil
 	}
 	lv := st.levels[st.depth-1]
-	attrs := make([]any, 0, 2)
+	attrs := make([]any, 0, 6)
 	if lv.script != nil {
 		attrs = append(attrs, slog.String("script", lv.script.Name))
 	}
 	if lv.x != nil {
 		attrs = append(attrs, slog.String("event", lv.x.Name()))
+		attrs = lv.x.requestAttrs(attrs)
 	}
 	return attrs
 }

@@ -59,6 +59,9 @@ type Info interface {
 	QueueID() string
 	// Client is who sent the request (see Proxies.ClientOf).
 	Client() Client
+	// RequestID is the request's id (event.request.id): its X-Request-Id when that is sane,
+	// else one made for it on first use; the same at every nesting level of one request.
+	RequestID() string
 }
 
 // modificationError reports a change a script was not allowed to make, found after it ran

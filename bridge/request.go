@@ -117,6 +117,8 @@ func (r *request) index(L *lua.LState) int {
 		v = lua.LString(req.URI().Path())
 	case "service":
 		v = lua.LString(e.info.Service())
+	case "id":
+		v = lua.LString(e.info.RequestID())
 	case "content_type":
 		if ct := req.Header.ContentType(); len(ct) > 0 {
 			v = lua.LString(ct)

@@ -1,0 +1,2 @@
+log.info("seen", { n = 1 })
+event.response.headers["x-seen-id"] = event.request.id
