@@ -145,6 +145,14 @@ type Config struct {
 	// body would carry. Default nil: WriteError(&ctx.Response, err.Status, that message).
 	ErrorWriter func(ctx *fasthttp.RequestCtx, err *ScriptError)
 
+	// MaxScriptMetrics bounds the metric names scripts may make with the metrics module; a
+	// call naming a new one past it raises an error naming this field. Default 256.
+	MaxScriptMetrics int
+
+	// MaxScriptMetricSeries bounds the label sets of one script metric; a call with a new
+	// one past it raises an error naming this field. Default 64.
+	MaxScriptMetricSeries int
+
 	// Logger receives errors, print output and log calls. Default slog.Default().
 	Logger *slog.Logger
 
@@ -303,6 +311,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CompileCacheSize <= 0 {
 		c.CompileCacheSize = 1024
+	}
+	if c.MaxScriptMetrics <= 0 {
+		c.MaxScriptMetrics = 256
+	}
+	if c.MaxScriptMetricSeries <= 0 {
+		c.MaxScriptMetricSeries = 64
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

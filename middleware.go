@@ -38,6 +38,7 @@ type Middleware struct {
 	proxies    *bridge.Proxies // Config.TrustedProxies
 	routes     atomic.Pointer[routes]
 	stats      counters
+	metrics    scriptMetrics // the metrics module's (metricsmodule.go)
 
 	closing atomic.Bool  // Close has begun: new requests that match scripts get 503
 	active  atomic.Int64 // requests between the closing check and their end

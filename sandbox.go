@@ -31,9 +31,9 @@ import (
 const maxCoroutines = 64
 
 // Libraries a script may load with require, by name. They are the same read-only tables as the
-// globals of the same name: Lua's, json and log, and the library modules of internal/modules
+// globals of the same name: Lua's, json, log and metrics, and the library modules of internal/modules
 // (crypto, base64, url, re, uuid, time).
-var builtinModules = append([]string{"string", "table", "math", "os", "coroutine", "json", "log"}, modules.Names()...)
+var builtinModules = append([]string{"string", "table", "math", "os", "coroutine", "json", "log", "metrics"}, modules.Names()...)
 
 func (st *state) openSandbox() {
 	L := st.L
@@ -178,6 +178,7 @@ func (st *state) openSandbox() {
 	st.json = bridge.Interner{Expansion: st.m.cfg.MaxJSONExpansion, Check: st.checkTime}
 	G.RawSetString("json", st.readOnly(L, "json", bridge.NewJSONModule(L, st.m.cfg.MaxJSONSize, &st.json)))
 	G.RawSetString("log", st.newLogModule(L))
+	G.RawSetString("metrics", st.readOnly(L, "metrics", st.newMetricsModule(L)))
 	// The library modules, built once per state: sized by the string limit, their long
 	// iterations stopped by the time limit (checkTime), a broken limit counted as KindLimit.
 	mods := modules.Open(L, modules.Options{

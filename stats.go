@@ -79,6 +79,7 @@ type Stats struct {
 	Scripts []ScriptStats
 	Queue   QueueStats
 	Pool    PoolStats
+	Metrics []ScriptMetric // what scripts counted with the metrics module, by name then labels
 }
 
 // ScriptStats are one installed script's counters.
@@ -138,6 +139,7 @@ func (m *Middleware) Stats() Stats {
 		h.Sum = time.Duration(s.stats.sumNanos.Load())
 		st.Scripts = append(st.Scripts, ss)
 	}
+	st.Metrics = m.metrics.snapshot()
 	q := m.queue
 	st.Queue = QueueStats{Depth: len(q.ch), Capacity: cap(q.ch), Accepted: q.accepted.Load(), Done: q.done.Load(),
 		Dropped: q.dropped.Load(), Failed: q.failed.Load(), Published: q.published.Load(), Fallbacks: q.fallbacks.Load(),

@@ -110,3 +110,43 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
+
+// ScriptMetrics is a prometheus.Collector of the metrics scripts make with the metrics module
+// (fastlua.Stats.Metrics): metrics.incr("orders") is fastlua_script_metric_orders_total,
+// metrics.set("depth", n) the gauge fastlua_script_metric_depth, metrics.observe("size", n)
+// the summary fastlua_script_metric_size (its _count and _sum), each with the labels the
+// script gave. The names are the scripts' own, so it is an unchecked collector (its Describe
+// sends nothing); register it beside the Collector.
+type ScriptMetrics struct {
+	m *fastlua.Middleware
+}
+
+// NewScriptMetrics returns the collector of m's script metrics.
+func NewScriptMetrics(m *fastlua.Middleware) *ScriptMetrics { return &ScriptMetrics{m: m} }
+
+// Describe implements prometheus.Collector: it sends nothing, the names being the scripts'.
+func (c *ScriptMetrics) Describe(chan<- *prometheus.Desc) {}
+
+// Collect implements prometheus.Collector.
+func (c *ScriptMetrics) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.m.Stats().Metrics {
+		labels := make(prometheus.Labels, len(s.Labels))
+		for _, l := range s.Labels {
+			labels[l.Name] = l.Value
+		}
+		name := "fastlua_script_metric_" + s.Name
+		switch s.Kind {
+		case fastlua.MetricCounter:
+			d := prometheus.NewDesc(name+"_total", "A counter scripts increment (metrics.incr).", nil, labels)
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, s.Value)
+		case fastlua.MetricGauge:
+			d := prometheus.NewDesc(name, "A gauge scripts set (metrics.set).", nil, labels)
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, s.Value)
+		case fastlua.MetricSummary:
+			d := prometheus.NewDesc(name, "Values scripts observe (metrics.observe): their count and sum.", nil, labels)
+			ch <- prometheus.MustNewConstSummary(d, s.Count, s.Value, nil)
+		}
+	}
+}
+
+var _ prometheus.Collector = (*ScriptMetrics)(nil)

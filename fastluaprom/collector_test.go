@@ -52,3 +52,36 @@ fastlua_script_runs_total{script="m.x.get.pre_process"} 3
 		t.Fatalf("%d metrics, %v", n, err)
 	}
 }
+
+func TestScriptMetricsCollector(t *testing.T) {
+	mw, err := fastlua.New(fastlua.Config{Scripts: []fastlua.Script{
+		{Name: "m.x.get.pre_process", Source: `metrics.incr("orders", { kind = "a" }) metrics.set("depth", 3) metrics.observe("size", 2.5)`},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mw.Close(t.Context())
+	h := mw.Wrap(func(*fasthttp.RequestCtx) {})
+	for range 2 {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI("/m/x")
+		h(&ctx)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(fastluaprom.NewCollector(mw), fastluaprom.NewScriptMetrics(mw))
+	want := `
+# HELP fastlua_script_metric_depth A gauge scripts set (metrics.set).
+# TYPE fastlua_script_metric_depth gauge
+fastlua_script_metric_depth 3
+# HELP fastlua_script_metric_orders_total A counter scripts increment (metrics.incr).
+# TYPE fastlua_script_metric_orders_total counter
+fastlua_script_metric_orders_total{kind="a"} 2
+# HELP fastlua_script_metric_size Values scripts observe (metrics.observe): their count and sum.
+# TYPE fastlua_script_metric_size summary
+fastlua_script_metric_size_sum 5
+fastlua_script_metric_size_count 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "fastlua_script_metric_depth", "fastlua_script_metric_orders_total", "fastlua_script_metric_size"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,1 @@
+for i = 1, 100 do metrics.incr("flood", { i = i }) end

@@ -1,0 +1,1 @@
+metrics.set("orders", 1, { kind = "a" })

@@ -1,0 +1,1 @@
+metrics.incr("orders", { other = "x" })
