@@ -39,6 +39,8 @@ type exchange struct {
 	requestID   string // the request's id (RequestID), on the root; "" until first used
 	noState     bool   // begin got no state: the phase's scripts did not all run
 	trace       *trace // the runs of a traced request (trace.go), on the root; nil when not traced
+	preRan      int    // the pre_process scripts that ran (Match.Scripts)
+	match       Match  // what the handler sees under UserValueMatch (match.go)
 }
 
 var exchangePool = sync.Pool{New: func() any {
@@ -61,7 +63,7 @@ func putExchange(x *exchange) {
 	x.m, x.ctx, x.next, x.cur, x.st, x.running, x.root = nil, nil, nil, nil, nil, nil, nil
 	x.answered, x.depth, x.phase, x.apiCalls = false, 0, bridge.PreProcess, 0
 	x.session, x.sessionDone, x.queueID, x.noState, x.trace = nil, false, "", false, nil
-	x.requestID = ""
+	x.requestID, x.preRan, x.match.x = "", 0, nil
 	exchangePool.Put(x)
 }
 
@@ -112,7 +114,11 @@ func (x *exchange) serve() {
 		ok = x.runPhase(bridge.PreProcess, pre)
 	}
 	if ok && !x.answered {
+		x.match.x = x
+		x.ctx.SetUserValue(UserValueMatch, &x.match)
 		x.next(x.ctx)
+		x.ctx.RemoveUserValue(UserValueMatch)
+		x.match.x = nil
 	}
 	if ok && len(post) > 0 {
 		x.runPhase(bridge.PostProcess, post)
@@ -137,6 +143,9 @@ func (x *exchange) runPhase(phase bridge.Phase, scripts []*script) bool {
 			start = time.Now()
 		}
 		err := x.runScript(lv, s)
+		if phase == bridge.PreProcess {
+			x.preRan = i + 1
+		}
 		if tr != nil {
 			x.traceRun(s, start, err, phase == bridge.PreProcess && lv.ev.Answered())
 		}
@@ -348,13 +357,17 @@ func (x *exchange) QueueID() string { return x.queueID }
 
 // VisitParams reports the running script's placeholder bindings (bridge.Info).
 func (x *exchange) VisitParams(f func(name, value string)) {
-	if x.cur == nil {
-		return
+	if x.cur != nil {
+		x.visitParams(x.cur, f)
 	}
-	if name := x.cur.pat.verbName; name != "" {
+}
+
+// visitParams reports the placeholder bindings of s's pattern.
+func (x *exchange) visitParams(s *script, f func(name, value string)) {
+	if name := s.pat.verbName; name != "" {
 		f(name, string(x.verb))
 	}
-	for i, sg := range x.cur.pat.segs {
+	for i, sg := range s.pat.segs {
 		switch sg.kind {
 		case segParam:
 			if i < len(x.segs) {

@@ -1,0 +1,1 @@
+event.request.headers["x-pre"] = event.params.table_name

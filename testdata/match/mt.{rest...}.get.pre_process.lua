@@ -1,0 +1,1 @@
+event.request.headers["x-any"] = event.params.rest
