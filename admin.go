@@ -124,29 +124,60 @@ func (r *adminRecord) apply(sc *Script) error {
 // are written to the source instead, and there are versions, a rollback and a status route (see
 // adminsource.go).
 func (m *Middleware) AdminHandler() fasthttp.RequestHandler {
+	return m.AdminHandlerWith(AdminOptions{})
+}
+
+// AdminOptions are where the admin API is mounted and who may use it (AdminHandlerWith).
+type AdminOptions struct {
+	// Mount is the path the API is mounted at, as "/admin/scripts": its routes are then below
+	// it (GET /admin/scripts, GET /admin/scripts/{name}, .../_status, .../{name}/rollback)
+	// instead of below the path's last "event_script" segment. Default "": the latter.
+	Mount string
+
+	// Verify, when set, is a credential besides Config.AdminToken: a request it returns true
+	// for is let in (a program's own auth: a session, mTLS, an API gateway's header). A
+	// request it refuses may still bring the token. With Verify and no AdminToken, only Verify
+	// lets requests in. Default nil: the token only.
+	Verify func(ctx *fasthttp.RequestCtx) bool
+}
+
+// AdminHandlerWith is AdminHandler mounted at o.Mount, letting in the requests o.Verify
+// accepts as well as those with Config.AdminToken.
+func (m *Middleware) AdminHandlerWith(o AdminOptions) fasthttp.RequestHandler {
 	var want [sha256.Size]byte
 	if m.cfg.AdminToken != "" {
 		want = sha256.Sum256([]byte(m.cfg.AdminToken))
 	}
 	return func(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
-		if m.cfg.AdminToken == "" {
-			adminError(ctx, 401, "the admin API is disabled: Config.AdminToken is not set")
+		if o.Verify == nil || !o.Verify(ctx) {
+			if m.cfg.AdminToken == "" {
+				if o.Verify != nil {
+					adminError(ctx, 401, "not authorized (AdminOptions.Verify refused the request, and Config.AdminToken is not set)")
+				} else {
+					adminError(ctx, 401, "the admin API is disabled: Config.AdminToken is not set")
+				}
+				return
+			}
+			token := ctx.Request.Header.Peek("X-Fastlua-Admin-Token")
+			if auth := ctx.Request.Header.Peek("Authorization"); len(token) == 0 && len(auth) > 7 && strings.EqualFold(string(auth[:7]), "bearer ") {
+				token = auth[7:]
+			}
+			got := sha256.Sum256(token)
+			if len(token) == 0 || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+				adminError(ctx, 401, "an admin token is required (Authorization: Bearer <token>)")
+				return
+			}
+		}
+		rest, ok := adminRest(string(ctx.Path()), o.Mount)
+		if !ok {
+			adminError(ctx, 404, "not an admin API path (an event_script path, or below AdminOptions.Mount)")
 			return
 		}
-		token := ctx.Request.Header.Peek("X-Fastlua-Admin-Token")
-		if auth := ctx.Request.Header.Peek("Authorization"); len(token) == 0 && len(auth) > 7 && strings.EqualFold(string(auth[:7]), "bearer ") {
-			token = auth[7:]
-		}
-		got := sha256.Sum256(token)
-		if len(token) == 0 || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			adminError(ctx, 401, "an admin token is required (Authorization: Bearer <token>)")
+		if m.adminShared(ctx, rest) { // with Config.ScriptSource, or its status and rollback paths
 			return
 		}
-		if m.adminShared(ctx) { // with Config.ScriptSource, or its status and rollback paths
-			return
-		}
-		name, hasName, ok := adminPath(string(ctx.Path()))
+		name, hasName, ok := adminPath(rest)
 		if !ok {
 			adminError(ctx, 404, "not an event_script path")
 			return
@@ -182,20 +213,36 @@ func (m *Middleware) AdminHandler() fasthttp.RequestHandler {
 	}
 }
 
-// adminPath finds the script name in a path: what follows the last "event_script" segment.
-func adminPath(p string) (name string, hasName, ok bool) {
+// adminRest is the segments of path p below the admin API's root: below mount when it is set
+// ("" or "/" mounts it at the root), else below the path's last "event_script" segment. ok is
+// false for a path outside it.
+func adminRest(p, mount string) (rest []string, ok bool) {
+	if mount != "" {
+		below, found := strings.CutPrefix(p, strings.TrimSuffix(mount, "/"))
+		if !found || below != "" && below[0] != '/' {
+			return nil, false
+		}
+		if below = strings.Trim(below, "/"); below == "" {
+			return nil, true
+		}
+		return strings.Split(below, "/"), true
+	}
 	segs := strings.Split(strings.Trim(p, "/"), "/")
 	for i := len(segs) - 1; i >= 0; i-- {
 		if segs[i] == "event_script" {
-			rest := segs[i+1:]
-			switch len(rest) {
-			case 0:
-				return "", false, true
-			case 1:
-				return rest[0], rest[0] != "", true
-			}
-			return "", false, false
+			return segs[i+1:], true
 		}
+	}
+	return nil, false
+}
+
+// adminPath finds the script name in the segments below the admin API's root (adminRest).
+func adminPath(rest []string) (name string, hasName, ok bool) {
+	switch len(rest) {
+	case 0:
+		return "", false, true
+	case 1:
+		return rest[0], rest[0] != "", true
 	}
 	return "", false, false
 }

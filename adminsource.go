@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -42,15 +41,9 @@ type adminVersion struct {
 }
 
 // adminShared serves the shared-source routes and the status; it reports whether it answered.
-func (m *Middleware) adminShared(ctx *fasthttp.RequestCtx) bool {
-	segs := strings.Split(strings.Trim(string(ctx.Path()), "/"), "/")
-	i := len(segs) - 1
-	for ; i >= 0 && segs[i] != "event_script"; i-- {
-	}
-	if i < 0 {
-		return false
-	}
-	rest, method := segs[i+1:], string(ctx.Method())
+// rest is the path's segments below the admin API's root (adminRest).
+func (m *Middleware) adminShared(ctx *fasthttp.RequestCtx, rest []string) bool {
+	method := string(ctx.Method())
 	switch {
 	case len(rest) == 1 && rest[0] == "_status":
 		if method != "GET" {
