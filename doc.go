@@ -142,6 +142,37 @@
 // A script that does not compile is never installed: Set returns a *CompileError with the line
 // and message, and the version already installed keeps running.
 //
+// # Fitting the program around it
+//
+// Config.OnError is called with every script failure as a *ScriptError (script, event, phase,
+// kind, status, line, traceback, request id; FailOpen for a script that fails open), before the
+// answer is written, queued scripts' failures and KindUnavailable included. Config.ErrorWriter,
+// when set, writes the answer to a failure that fails the request instead of DreamFactory's
+// body (err.ClientMessage(Config.HideErrors) is that body's message).
+//
+// Every record a script writes with log.* or print, and every script error the middleware logs,
+// carries the request's method, path, client address and request_id: the X-Request-Id header
+// when it is at most MaxRequestIDLength bytes of printable ASCII, else an id made for the request
+// on first use (nothing is made for a request nobody asks). Scripts read it as event.request.id;
+// in-process platform.api calls share their request's id.
+//
+// The metrics module counts what scripts want: metrics.incr(name [, by] [, labels]),
+// metrics.set(name, value [, labels]) and metrics.observe(name, value [, labels]) (a counter, a
+// gauge, a summary's count and sum). A name is letters, digits and _; it keeps the kind and the
+// label names of its first call. Config.MaxScriptMetrics bounds the names and
+// Config.MaxScriptMetricSeries the label sets of one name (MaxMetricLabels, MaxMetricNameLength
+// and MaxMetricValueSize bound a call); past them a call raises an error naming the bound.
+// Stats().Metrics reports them; fastluaprom.NewScriptMetrics exports them as
+// fastlua_script_metric_<name>[_total].
+//
+// While the wrapped handler runs, ctx.UserValue(UserValueMatch) (or MatchOf(ctx)) is the *Match
+// of a request that matched scripts: Param("table_name") and Params() give the placeholder
+// bindings event.params had, Scripts() the pre_process scripts that ran and those still to run.
+// It is removed when the handler returns.
+//
+// AdminHandlerWith(AdminOptions{Mount: "/admin/scripts", Verify: f}) mounts the admin API at a
+// path of the program's choice and lets in the requests f accepts, besides Config.AdminToken.
+//
 // # platform, json and log
 //
 // platform.api.get|post|put|patch|delete(path, payload, options) calls another endpoint;
