@@ -33,6 +33,7 @@ type queuedEvent struct {
 	hasSess   bool
 	name      string // for logs when it cannot run
 	traced    bool   // the request was traced (trace.go): its runs are logged at debug level
+	requestID string // the request's id, when it was made before it was queued
 }
 
 var queuedPool = sync.Pool{New: func() any { return &queuedEvent{} }}
@@ -86,6 +87,7 @@ func (m *Middleware) enqueue(x *exchange, scripts []*script) {
 	ev.scripts = append(ev.scripts[:0], scripts...)
 	ev.session, ev.hasSess = x.sessionValue()
 	ev.traced = x.rootExchange().trace != nil
+	ev.requestID = x.rootExchange().requestID // its records carry the request's id
 	if !q.push(ev) {
 		q.dropped.Add(1)
 		m.logger.Warn("fastlua: queued event dropped: the queue is full or closed",
@@ -148,7 +150,7 @@ func (q *queue) run(ev *queuedEvent) {
 	// The scripts are the ones that matched when the request was served, not the ones
 	// installed now.
 	x.session, x.sessionDone = ev.session, ev.hasSess
-	x.queueID = nextLocalQueueID()
+	x.queueID, x.requestID = nextLocalQueueID(), ev.requestID
 	if ev.traced {
 		x.trace = &trace{} // logged at debug level only: the response is gone
 	}
@@ -238,6 +240,6 @@ func (ev *queuedEvent) release() {
 	ev.reset()
 	clear(ev.scripts)
 	ev.scripts = ev.scripts[:0]
-	ev.next, ev.session, ev.hasSess, ev.traced = nil, nil, false, false
+	ev.next, ev.session, ev.hasSess, ev.traced, ev.requestID = nil, nil, false, false, ""
 	queuedPool.Put(ev)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // captureHandler is a slog.Handler that keeps every record with its attributes.
@@ -78,6 +79,21 @@ func TestLogsCarryTheRequest(t *testing.T) {
 		made[id] = true
 		recs := capture.find("seen")
 		check(recs[len(recs)-1], "GET", "/rl/item", id)
+	}
+	// The queued script's records carry the id its request had (a made one included).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		found := false
+		for _, rec := range capture.find("from the queue") {
+			found = found || made[rec["request_id"]]
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no queued record carries a made id %v: %v", made, capture.find("from the queue"))
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	// A sane id of exactly the maximum length is kept.
 	long := strings.Repeat("y", MaxRequestIDLength)

@@ -250,7 +250,7 @@ func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
 			outcome = a.Value.String()
 		case "duration":
 			dur = a.Value.Duration()
-		case "traceback":
+		case "traceback", "method", "path", "client", "request_id": // the request is printed above
 		default:
 			fields = append(fields, a.Key+"="+a.Value.String())
 		}
