@@ -57,10 +57,11 @@ func saneRequestID(id []byte) bool {
 }
 
 // requestAttrs appends the attributes that tie a log record to its request: the (top-level)
-// request's method, path and client address, and its id.
+// request's method, path and client address (its IP, behind Config's trusted proxies too: see
+// Client), and its id.
 func (x *exchange) requestAttrs(attrs []any) []any {
 	r := x.rootExchange()
 	ctx := r.ctx
 	return append(attrs, slog.String("method", string(ctx.Method())), slog.String("path", string(ctx.Path())),
-		slog.String("client", ctx.RemoteAddr().String()), slog.String("request_id", x.RequestID()))
+		slog.String("client", r.Client().Addr), slog.String("request_id", x.RequestID()))
 }

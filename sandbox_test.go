@@ -252,7 +252,7 @@ func TestModulesKeepTheSandboxLimits(t *testing.T) {
 		{"limit", "base64.encode: 4266668 bytes is more than the string limit of 4194304 bytes (Config.MaxStringSize)", "limit"},
 		{"random", "crypto.random_bytes", "limit"},
 		{"argument", "bad argument #1 to crypto.md5 (string expected, got nil)", "runtime"},
-		{"require", `module "nope" not found: require loads only the built-in modules (string, table, math, os, coroutine, json, log, crypto, base64, url, re, uuid, time)`, "runtime"},
+		{"require", `module "nope" not found: require loads only the built-in modules (string, table, math, os, coroutine, json, log, metrics, crypto, base64, url, re, uuid, time)`, "runtime"},
 		{"/slow/re", "exceeded its time limit of 50ms", "timeout"},
 	} {
 		logged := len(ts.logs.String())
