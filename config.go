@@ -167,12 +167,13 @@ type Config struct {
 	DurationBuckets []time.Duration
 
 	// PlatformConfig is what scripts read as platform.config (read-only): any Go value, maps,
-	// slices and structs alike. Default nil.
+	// slices and structs alike (a scalar is refused by New). Default nil: an empty table.
 	PlatformConfig any
 
 	// Session builds what scripts read as platform.session (read-only) from the request, once
 	// per request, on first use (and before the handler returns when the request has queued
-	// scripts). Typical values: the user, the role, the API key. Default nil: no session.
+	// scripts). Typical values: the user, the role, the API key. Default nil: platform.session is
+	// an empty read-only table.
 	Session func(ctx *fasthttp.RequestCtx) any
 
 	// Store is platform.store. Default: a new MemoryStore (in-process), bounded by

@@ -64,8 +64,8 @@ func New(cfg Config) (*Middleware, error) {
 	if cfg.ScriptSource != nil && (len(cfg.Scripts) > 0 || cfg.ScriptFS != nil) {
 		return nil, errors.New("fastlua: Config.ScriptSource holds the scripts: Config.Scripts and Config.ScriptFS cannot be combined with it")
 	}
-	if _, isLua := cfg.PlatformConfig.(lua.LValue); isLua {
-		return nil, errors.New("fastlua: Config.PlatformConfig must be a Go value, not a Lua value")
+	if err := tableLike(cfg.PlatformConfig); err != nil {
+		return nil, fmt.Errorf("fastlua: Config.PlatformConfig is read by scripts as the table platform.config: it must be nil, a map, a struct, a slice or a pointer to one; it is %v", err)
 	}
 	if err := durationBuckets(cfg.DurationBuckets); err != nil {
 		return nil, err

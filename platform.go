@@ -3,6 +3,7 @@ package fastlua
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -98,6 +99,9 @@ func (p *platform) index(L *lua.LState) int {
 			L.RaiseError("platform.session is only available while a script runs")
 		}
 		v, _ := x.sessionValue()
+		if err := tableLike(v); err != nil {
+			x.m.logger.Error("fastlua: Config.Session must return nil, a map, a struct or a pointer to one; platform.session is empty", slog.String("got", err.Error()))
+		}
 		sess := p.lv.st.readOnlyGo(L, "platform.session", v)
 		if sess == lua.LNil {
 			sess = p.noSession

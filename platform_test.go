@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	lua "github.com/yuin/gopher-lua"
 )
 
 // apiHandler is a small API: /api/v2/db/_table/customer, /api/v2/related_service/data,
@@ -275,6 +276,65 @@ func TestPlatformSessionAlwaysATable(t *testing.T) {
 		}
 		if w, _ := v["write"].(string); !strings.Contains(w, "platform.session is read-only") {
 			t.Errorf("%s: a write to the empty session: %s", name, r.body)
+		}
+	}
+}
+
+// platform.session and platform.config are always tables (SPEC §4): without Config.Session,
+// with a hook that returns nil or a nil pointer, without Config.PlatformConfig or with a nil
+// map, a script reads platform.session.user as nil instead of failing on indexing nil, and the
+// empty tables refuse writes as the full ones do.
+func TestPlatformSessionAndConfigNeverNil(t *testing.T) {
+	var nilMap map[string]any
+	var nilUser *user
+	cases := []struct {
+		name string
+		cfg  Config
+		logs string // what the log must hold
+	}{
+		{name: "no hook, no config"},
+		{name: "hook returns nil, nil map config", cfg: Config{PlatformConfig: nilMap, Session: func(*fasthttp.RequestCtx) any { return nil }}},
+		{name: "nil pointers", cfg: Config{PlatformConfig: nilUser, Session: func(*fasthttp.RequestCtx) any { return nilUser }}},
+		{name: "hook returns a string", cfg: Config{Session: func(*fasthttp.RequestCtx) any { return "ada" }},
+			logs: "Config.Session must return nil, a map, a struct or a pointer to one"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ts := platformServer(t, c.cfg)
+			for i := 0; i < 2; i++ { // the second request runs on a state that served one
+				r := ts.do("GET", "/api/v2/cfg/empty", "")
+				v := r.json(t)
+				want := map[string]any{"user": "nil", "role": "nil", "region": "nil", "pairs": 0.0, "len": 0.0,
+					"session": "platform.session", "config": "platform.config", "same": true, "inner": 200.0}
+				for k, w := range want {
+					if v[k] != w {
+						t.Errorf("%s = %v, want %v (%d %s)", k, v[k], w, r.status, r.body)
+					}
+				}
+				for _, k := range []string{"write_session", "write_config"} {
+					if s, _ := v[k].(string); !strings.Contains(s, "read-only") {
+						t.Errorf("%s: %v", k, v[k])
+					}
+				}
+			}
+			if c.logs != "" && !strings.Contains(ts.logs.String(), c.logs) {
+				t.Errorf("the log lacks %q:\n%s", c.logs, ts.logs.String())
+			}
+		})
+	}
+}
+
+// A PlatformConfig that scripts could not read as a table is refused by New, with what it is.
+func TestPlatformConfigMustBeTableLike(t *testing.T) {
+	for _, v := range []any{"region=eu", 42, func() {}, lua.LString("x"), lua.LNil} {
+		_, err := New(Config{PlatformConfig: v})
+		if err == nil || !strings.Contains(err.Error(), "Config.PlatformConfig") || !strings.HasPrefix(err.Error(), "fastlua: ") {
+			t.Errorf("PlatformConfig %T: %v", v, err)
+		}
+	}
+	for _, v := range []any{nil, map[string]int{}, []string{"a"}, struct{ A int }{1}, &user{}, [2]int{}} {
+		if _, err := New(Config{PlatformConfig: v}); err != nil {
+			t.Errorf("PlatformConfig %T: %v", v, err)
 		}
 	}
 }

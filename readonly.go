@@ -1,6 +1,9 @@
 package fastlua
 
 import (
+	"fmt"
+	"reflect"
+
 	lua "github.com/yuin/gopher-lua"
 	luar "layeh.com/gopher-luar"
 )
@@ -10,15 +13,51 @@ import (
 
 // readOnlyGo bridges a Go value with gopher-luar and wraps what luar makes (maps, slices,
 // structs, pointers) in a proxy that refuses writes, also for the values read through it.
+// platform.config and platform.session are always tables: a value that bridges to none (nil,
+// a nil pointer or map, a value tableLike refuses) gives the state's empty read-only table of
+// that name, so platform.session.user is nil, not an error.
 func (st *state) readOnlyGo(L *lua.LState, name string, v any) lua.LValue {
-	if v == nil {
-		return lua.LNil
+	if tableLike(v) == nil && v != nil {
+		if ud, ok := luar.New(L, v).(*lua.LUserData); ok {
+			return st.wrapReadOnly(L, name, ud)
+		}
 	}
+	return st.emptyReadOnly(L, name)
+}
+
+// emptyReadOnly is the state's empty read-only table called name, made once: it holds
+// nothing and refuses writes, so every request can share it.
+func (st *state) emptyReadOnly(L *lua.LState, name string) lua.LValue {
+	if e, ok := st.emptyRO[name]; ok {
+		return e
+	}
+	if st.emptyRO == nil {
+		st.emptyRO = make(map[string]lua.LValue, 2)
+	}
+	e := st.wrapReadOnly(L, name, luar.New(L, map[string]any{}))
+	st.emptyRO[name] = e
+	return e
+}
+
+// tableLike reports why v cannot be read as a table by scripts, or nil when it can: nil, a
+// map, a struct, a slice or an array, or a pointer or interface to one. A Lua value is
+// refused (made elsewhere, it could be shared and written), and so are scalars and functions.
+func tableLike(v any) error {
 	if _, isLua := v.(lua.LValue); isLua {
-		// A Lua value made elsewhere could be shared and written: refuse it.
-		return lua.LNil
+		return fmt.Errorf("a Lua value (%T), not a Go value", v)
 	}
-	return st.wrapReadOnly(L, name, luar.New(L, v))
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Interface {
+		if rv.IsNil() {
+			return nil
+		}
+		rv = rv.Elem()
+	}
+	switch rv.Kind() {
+	case reflect.Invalid, reflect.Map, reflect.Struct, reflect.Slice, reflect.Array:
+		return nil
+	}
+	return fmt.Errorf("a %T, not a map, a struct, a slice or a pointer to one", v)
 }
 
 func (st *state) wrapReadOnly(L *lua.LState, name string, v lua.LValue) lua.LValue {

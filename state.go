@@ -32,13 +32,14 @@ type state struct {
 	// script that can loop. 0 when none.
 	pending int64
 
-	enc         bridge.Encoder  // for platform.api payloads, the store and log fields
-	json        bridge.Interner // for json.decode and platform.api results
-	results     apiResults      // platform.api result tables, reused from one top-level run to the next
-	config      lua.LValue      // platform.config
-	storeModule lua.LValue      // platform.store
-	roMeta      *lua.LTable     // metatable of read-only Go values
-	onError     *lua.LFunction  // the error handler of a run's PCall
+	enc         bridge.Encoder        // for platform.api payloads, the store and log fields
+	json        bridge.Interner       // for json.decode and platform.api results
+	results     apiResults            // platform.api result tables, reused from one top-level run to the next
+	config      lua.LValue            // platform.config
+	storeModule lua.LValue            // platform.store
+	roMeta      *lua.LTable           // metatable of read-only Go values
+	emptyRO     map[string]lua.LValue // empty read-only tables by name (readOnlyGo)
+	onError     *lua.LFunction        // the error handler of a run's PCall
 	// per run
 	coroutines int
 	logged     int    // bytes logged by the top-level run (Config.MaxLogSize)
