@@ -212,6 +212,8 @@
 // values, bridged with gopher-luar, read-only (every write raises an error; methods are not
 // exposed; pairs works on maps and slices). Without Config.Session, or when it returns nil,
 // platform.session is an empty read-only map, so platform.session.user is nil, not an error.
+// platform.config is an empty read-only map too when Config.PlatformConfig is nil; New refuses
+// one that is not nil, a map, a struct, a slice or a pointer to one.
 // DreamFactory's scripts expect its session's shape, which package fastluasession builds (a
 // key without a value is absent):
 //
