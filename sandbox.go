@@ -185,6 +185,7 @@ func (st *state) openSandbox() {
 		MaxString: st.m.cfg.MaxStringSize,
 		Step:      st.checkTime,
 		OnLimit:   func() { st.limitHit = true },
+		Now:       clock, // nil: the system clock
 	})
 	for _, name := range modules.Names() {
 		G.RawSetString(name, st.readOnly(L, name, mods[name]))
