@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/fastlua/fastlua/bridge"
+	"github.com/fastlua/fastlua/internal/luanum"
 	"github.com/fastlua/fastlua/internal/modules"
 	lua "github.com/yuin/gopher-lua"
 	luar "layeh.com/gopher-luar"
@@ -58,7 +59,7 @@ func (st *state) openSandbox() {
 	st.protected = map[*lua.LTable]string{}
 
 	for _, name := range []string{"assert", "error", "ipairs", "next", "rawequal", "rawget",
-		"select", "tonumber", "tostring", "type", "getmetatable", "_VERSION"} {
+		"select", "type", "getmetatable", "_VERSION"} {
 		G.RawSetString(name, global.RawGetString(name))
 	}
 	origUnpack := global.RawGetString("unpack").(*lua.LFunction)
@@ -76,6 +77,24 @@ func (st *state) openSandbox() {
 		return callOriginal(L, baseSetMetatable)
 	}))
 	G.RawSetString("print", L.NewFunction(st.print))
+	// tonumber without a base (or base 10) reads what Lua 5.1 reads ("1e3", "010" as ten, any
+	// magnitude) and what tostring writes; other bases are gopher-lua's.
+	origToNumber := global.RawGetString("tonumber").(*lua.LFunction)
+	G.RawSetString("tonumber", L.NewFunction(func(L *lua.LState) int {
+		if s, ok := L.CheckAny(1).(lua.LString); ok && (L.Get(2) == lua.LNil || L.Get(2) == lua.LNumber(10)) {
+			if f, ok := luanum.Parse(string(s)); ok {
+				L.Push(lua.LNumber(f))
+			} else {
+				L.Push(lua.LNil)
+			}
+			return 1
+		}
+		return callOriginal(L, origToNumber)
+	}))
+	G.RawSetString("tostring", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString(toText(L, L.CheckAny(1))))
+		return 1
+	}))
 	// pcall and xpcall: fastlua's, so that no catcher goes on after a Go panic (see protect).
 	st.openCatchers(L)
 	G.RawSetString("pcall", L.NewFunction(st.scriptPcall))

@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/fastlua/fastlua/internal/luanum"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -209,18 +209,14 @@ func (e *Encoder) tooLong() error {
 }
 
 // appendNumber appends f as a JSON number: integral values without a fraction or exponent
-// (up to 1e21), others in the shortest form that reads back as the same float64.
+// (up to 1e21), others in the shortest form that reads back as the same float64, in plain
+// decimal from 1e-6 to 1e21 (internal/luanum: tostring writes numbers the same way, and
+// JavaScript and encoding/json do too).
 func appendNumber(dst []byte, f float64) ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return dst, &EncodeError{Msg: "NaN or an infinite number"}
 	}
-	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
-		if f == 0 {
-			return append(dst, '0'), nil // also for -0
-		}
-		return strconv.AppendFloat(dst, f, 'f', -1, 64), nil
-	}
-	return strconv.AppendFloat(dst, f, 'g', -1, 64), nil
+	return luanum.Append(dst, f), nil
 }
 
 const hexDigits = "0123456789abcdef"
