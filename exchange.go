@@ -58,6 +58,14 @@ func (m *Middleware) getExchange(rt *routes, ctx *fasthttp.RequestCtx, next fast
 	return x, rt.lookup(ctx.Request.Header.Method(), ctx.Path(), &x.route)
 }
 
+// exchangeAt is getExchange for a request whose place routes.find found already.
+func (m *Middleware) exchangeAt(rt *routes, pl place, ctx *fasthttp.RequestCtx, next fasthttp.RequestHandler) *exchange {
+	x := exchangePool.Get().(*exchange)
+	x.m, x.ctx, x.next = m, ctx, next
+	rt.fill(pl, ctx.Request.Header.Method(), &x.route)
+	return x
+}
+
 func putExchange(x *exchange) {
 	x.route.reset()
 	x.m, x.ctx, x.next, x.cur, x.st, x.running, x.root = nil, nil, nil, nil, nil, nil, nil
@@ -71,11 +79,12 @@ func putExchange(x *exchange) {
 // parent's state, one level deeper, with the parent's handler and session.
 func (m *Middleware) serveNested(ctx *fasthttp.RequestCtx, parent *exchange) {
 	rt := m.routes.Load()
-	if !rt.mayMatch(ctx.Path()) {
+	pl, ok := rt.find(ctx.Path())
+	if !ok {
 		parent.next(ctx)
 		return
 	}
-	x, _ := m.getExchange(rt, ctx, parent.next)
+	x := m.exchangeAt(rt, pl, ctx, parent.next)
 	x.st, x.depth, x.root = parent.running, parent.depth+1, parent.rootExchange()
 	x.serve()
 	putExchange(x)

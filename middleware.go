@@ -158,7 +158,8 @@ func normalizePrefix(p string) []byte {
 func (m *Middleware) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		rt := m.routes.Load()
-		if !rt.mayMatch(ctx.Path()) {
+		pl, ok := rt.find(ctx.Path())
+		if !ok {
 			next(ctx)
 			return
 		}
@@ -169,7 +170,7 @@ func (m *Middleware) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler 
 			WriteError(&ctx.Response, fasthttp.StatusServiceUnavailable, ErrClosed.Error())
 			return
 		}
-		x, _ := m.getExchange(rt, ctx, next)
+		x := m.exchangeAt(rt, pl, ctx, next)
 		if len(m.debugToken) > 0 && m.debugRequested(&ctx.Request) {
 			ctx.Request.Header.Del(DebugHeader) // the token goes no further than the middleware
 			x.trace = &trace{}
