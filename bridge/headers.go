@@ -406,15 +406,19 @@ func removeOtherCases(h httpHeader, key string, buf []byte) []byte {
 // cache.
 func (o *kvObject) writeOne(key string, canon []byte, value string) {
 	h := o.header()
-	o.ev.scratch = removeHeader(h, key, o.ev.scratch)
-	// DisableNormalizing reports the previous setting: when names were normalized, undo the
-	// call and set the name in its normal form directly. SetCanonical appends: no copy is left.
-	if !h.DisableNormalizing() {
-		h.EnableNormalizing()
-		h.SetCanonical(o.normal(key, canon), s2b(value))
+	// DisableNormalizing reports the previous setting.
+	if h.DisableNormalizing() {
+		o.ev.scratch = removeHeader(h, key, o.ev.scratch) // names as they came: any case
+		h.Add(key, value)
 		return
 	}
-	h.Add(key, value)
+	// Names are normalized: every copy of the header has the name's normal form. With
+	// normalizing off for the two calls, Del removes them all by that form without
+	// normalizing it again (as removeHeader's Del would), and SetCanonical appends.
+	n := o.normal(key, canon)
+	h.Del(b2s(n))
+	h.SetCanonical(n, s2b(value))
+	h.EnableNormalizing()
 }
 
 // normal returns canon, or when it is nil, the normal form of key.
