@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fastlua/fastlua/bridge"
@@ -41,13 +42,18 @@ type exchange struct {
 	trace       *trace // the runs of a traced request (trace.go), on the root; nil when not traced
 	preRan      int    // the pre_process scripts that ran (Match.Scripts)
 	match       Match  // what the handler sees under UserValueMatch (match.go)
+	shard       uint32 // fixed when made: the pool's hot slot and the counters' shard it uses
 }
 
+// exchangePool keeps exchanges per P (sync.Pool), so an exchange's shard stands for a core.
 var exchangePool = sync.Pool{New: func() any {
-	x := &exchange{}
+	x := &exchange{shard: exchangeSeq.Add(1)}
 	x.route.init()
 	return x
 }}
+
+// exchangeSeq numbers the exchanges made, for their shards.
+var exchangeSeq atomic.Uint32
 
 // getExchange takes an exchange for a request and finds its route (routes.lookup). ok is false
 // when the request's path is outside the prefix or has no service segment; the exchange must
@@ -244,7 +250,7 @@ func (x *exchange) runScript(lv *level, s *script) error {
 // which delay no one, wait until a state is free (or Close gives up on them).
 func (x *exchange) acquire(phase bridge.Phase) (*state, error) {
 	for {
-		st, err := x.m.pool.get(x.m.cfg.PoolTimeout)
+		st, err := x.m.pool.getOn(x.shard, x.m.cfg.PoolTimeout)
 		if err == ErrPoolTimeout && phase == bridge.Queued && !x.m.queue.abort.Load() {
 			continue
 		}
