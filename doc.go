@@ -357,7 +357,7 @@
 // the string metatable is protected. setmetatable takes tables only (as in Lua 5.1). pairs
 // honours a __pairs metamethod.
 //
-// A number becomes text one way everywhere (tostring, .., print, log, table.concat,
+// A number becomes text one way everywhere (tostring, .., print, log, table.concat, headers,
 // string.format's %s, gsub, json.encode): the shortest text that reads back as the same number,
 // without an exponent from 1e-6 to 1e21, as JavaScript writes numbers (gopher-lua's own
 // tostring wrote 1796226846.598926 as 1.796226846598926e+09). tonumber(s) reads Lua 5.1's forms

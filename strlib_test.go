@@ -130,6 +130,26 @@ func TestNumbersHaveOneText(t *testing.T) {
 	}
 }
 
+// TestNumbersInHeadersAndParameters: a number assigned to a header or a parameter is the text
+// tostring writes (gopher-lua's LNumber.String wrote 1.796226846598926e+09).
+func TestNumbersInHeadersAndParameters(t *testing.T) {
+	e := &echo{}
+	ts := serve(t, Config{Scripts: scriptsFrom(t, "numbers")}, e.handle)
+	if r := ts.do("GET", "/numbers", ""); r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	got := e.lastSeen()
+	want := map[string]string{"x-stamp": "1796226846.598926", "x-list": "1e-7"}
+	for k, w := range want {
+		if got.Headers[k] != w {
+			t.Errorf("header %s = %q, want %q", k, got.Headers[k], w)
+		}
+	}
+	if got.Query["small"] != "0.0000225" || got.Query["big"] != "100000000000000000000" {
+		t.Errorf("query %v", got.Query)
+	}
+}
+
 // showResults is a Lua function that writes a call's results as one string, for comparing them
 // with Lua 5.1's ("true,4,3": pcall's status, then the values; strings quoted with %q).
 const showResults = `local function show(...)
