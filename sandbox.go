@@ -58,9 +58,17 @@ func (st *state) openSandbox() {
 	st.G = G
 	st.protected = map[*lua.LTable]string{}
 
-	for _, name := range []string{"assert", "error", "ipairs", "next", "rawequal", "rawget",
-		"select", "type", "getmetatable", "_VERSION"} {
+	for _, name := range []string{"assert", "error", "ipairs", "next", "rawequal",
+		"select", "type", "_VERSION"} {
 		G.RawSetString(name, global.RawGetString(name))
+	}
+	// rawget and getmetatable see a lazily decoded JSON object as the table it is (bridge.MaterializeJSON).
+	for _, name := range []string{"rawget", "getmetatable"} {
+		orig := global.RawGetString(name).(*lua.LFunction)
+		G.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+			bridge.MaterializeJSON(L, L.Get(1))
+			return callOriginal(L, orig)
+		}))
 	}
 	origUnpack := global.RawGetString("unpack").(*lua.LFunction)
 	baseNext := global.RawGetString("next").(*lua.LFunction)
@@ -74,6 +82,7 @@ func (st *state) openSandbox() {
 			L.ArgError(1, "table expected, got "+L.Get(1).Type().String())
 		}
 		st.checkTableWrite(L, tb, "setmetatable")
+		bridge.MaterializeJSON(L, tb)
 		return callOriginal(L, baseSetMetatable)
 	}))
 	G.RawSetString("print", L.NewFunction(st.print))
@@ -313,6 +322,7 @@ func (st *state) checkTableWrite(L *lua.LState, tb *lua.LTable, what string) {
 func (st *state) rawset(L *lua.LState) int {
 	tb := L.CheckTable(1)
 	st.checkTableWrite(L, tb, "rawset")
+	bridge.MaterializeJSON(L, tb)
 	for _, lv := range st.levels {
 		if lv.env == tb {
 			checkGlobalName(L, L.Get(2))

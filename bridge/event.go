@@ -97,6 +97,7 @@ type Event struct {
 
 	enc     Encoder
 	intern  Interner
+	lazy    *lazyState // event.response.content's lazy objects
 	canon   canonicalKeys
 	scratch []byte // the request line, when parameters are written (syncQuery)
 }
@@ -110,6 +111,7 @@ const (
 // NewEvent builds the event object for L. It is reused for every request the state serves.
 func NewEvent(L *lua.LState) *Event {
 	e := &Event{}
+	e.lazy = newLazyState(L, &e.intern)
 	e.inner = L.CreateTable(0, 4)
 	e.req = newRequest(L, e)
 	e.resp = newResponse(L, e)

@@ -26,8 +26,11 @@ type Encoder struct {
 	Max int
 	// MaxName is the setting Max comes from, for the error; "" means Config.MaxJSONSize.
 	MaxName string
-	buf     []byte
-	keys    [][]keyValue
+	// verbatim: a lazy object of a decoded body is written as its text with its edits spliced
+	// in (see jsonlazy.go), not materialized and encoded as a table.
+	verbatim bool
+	buf      []byte
+	keys     [][]keyValue
 }
 
 const (
@@ -93,6 +96,11 @@ func (e *Encoder) append(dst []byte, v lua.LValue, depth int) ([]byte, error) {
 	case *lua.LTable:
 		if depth >= maxJSONDepth {
 			return dst, &EncodeError{Msg: fmt.Sprintf("tables nested deeper than %d (or a table that contains itself)", maxJSONDepth)}
+		}
+		if v.Metatable != lua.LNil && v.Metatable != ArrayMeta {
+			if s := lazyStateOf(v); s != nil {
+				return e.appendLazy(dst, s, v, depth+1)
+			}
 		}
 		return e.table(dst, v, depth+1)
 	default:

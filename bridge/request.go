@@ -14,6 +14,7 @@ type body struct {
 	value    lua.LValue // the decoded value (or what a script assigned)
 	loaded   bool       // value holds the decoded body
 	assigned bool       // a script assigned value; it must be encoded
+	lazy     bool       // value came from lazyState.load (event.response.content)
 	// canonical is what value encodes to when the text had a duplicate key, so that value
 	// does not describe the text: changes are then found against it, not against the text.
 	canonical []byte
