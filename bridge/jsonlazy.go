@@ -63,7 +63,8 @@ type lazyState struct {
 // lazyDoc is one body text and what decoding it may still take.
 type lazyDoc struct {
 	text      []byte
-	own       []byte // the copy text points into once detached
+	tape      []jsonSpan // the spans of its containers (scanJSON)
+	own       []byte     // the copy text points into once detached
 	detached  bool
 	field     string
 	budget    int
@@ -147,11 +148,14 @@ func (s *lazyState) reset() {
 	clear(s.edits)
 	s.edits = s.edits[:0]
 	for _, d := range s.docs[:s.ndocs] {
-		own := d.own
+		own, tape := d.own, d.tape
 		if cap(own) > maxPooledBuf {
 			own = nil
 		}
-		*d = lazyDoc{own: own[:0]}
+		if cap(tape) > maxPooledBuf/8 {
+			tape = nil
+		}
+		*d = lazyDoc{own: own[:0], tape: tape[:0]}
 	}
 	s.ndocs = 0
 }
@@ -214,13 +218,15 @@ func (s *lazyState) load(text []byte, field string) (lua.LValue, error) {
 			stop = ctx.Err
 		}
 	}
-	if err := validateJSON(text, stop); err != nil {
-		return lua.LNil, err
-	}
 	if s.ndocs == len(s.docs) {
 		s.docs = append(s.docs, &lazyDoc{})
 	}
 	doc := s.docs[s.ndocs]
+	tape, err := scanJSON(text, stop, append(doc.tape[:0], jsonSpan{})[:0]) // not nil: kept
+	doc.tape = tape
+	if err != nil {
+		return lua.LNil, err
+	}
 	s.ndocs++
 	doc.text, doc.field, doc.stop = text, field, stop
 	doc.budget, doc.expansion = jsonBudget(len(text), s.in.expansion())
@@ -251,7 +257,7 @@ func (d *decoder) newObject(L *lua.LState, depth int) (lua.LValue, error) {
 	if err := d.charge(costTable + costLazyObject); err != nil {
 		return lua.LNil, err
 	}
-	d.pos = skipValue(d.data, start)
+	d.pos = skipValue(d.data, d.doc.tape, start)
 	s := d.lz
 	tb := L.CreateTable(0, 0)
 	tb.Metatable = s.meta
@@ -384,7 +390,7 @@ func (s *lazyState) buildIndex(o *lazyObj) {
 			p = spaceEnd(t, ke)
 			p = spaceEnd(t, p+1) // the colon
 			vs := p
-			p = skipValue(t, p)
+			p = skipValue(t, o.doc.tape, p)
 			s.members = append(s.members, lazyMember{keyStart: ks, keyEnd: ke - 1, valStart: vs, valEnd: p, escaped: escaped})
 			p = spaceEnd(t, p)
 			if t[p] == ',' {

@@ -5,7 +5,10 @@ package bridge
 // values of a text that was validated.
 
 import (
+	"cmp"
 	"fmt"
+	"math"
+	"slices"
 )
 
 // strSpecial marks the bytes that end the fast scan of a string: the quote, the backslash and
@@ -20,26 +23,48 @@ var strSpecial = func() (t [256]bool) {
 
 // scanner validates a JSON text.
 type scanner struct {
-	data []byte
-	pos  int
-	stop func() error
-	next int // the position at which stop is called next
+	data   []byte
+	pos    int
+	stop   func() error
+	next   int        // the position at which stop is called next
+	tape   []jsonSpan // the containers, in the order they open
+	record bool       // tape is kept
 }
+
+// jsonSpan is where a container of a validated text starts and ends (after its closing byte).
+type jsonSpan struct{ start, end int32 }
 
 // validateJSON reports whether data is a JSON text the decoder accepts: nil, a *SyntaxError at
 // the same offset the decoder would report it, or the error of stop (called every checkEvery
 // bytes scanned) wrapped as the decoder wraps it.
 func validateJSON(data []byte, stop func() error) error {
-	s := scanner{data: data, stop: stop, next: checkEvery}
+	_, err := scanJSON(data, stop, nil)
+	return err
+}
+
+// scanJSON is validateJSON that also lists the spans of the containers, appended to tape.
+// A text of 2 GiB or more gets no tape (its positions do not fit).
+func scanJSON(data []byte, stop func() error, tape []jsonSpan) ([]jsonSpan, error) {
+	s := scanner{data: data, stop: stop, next: checkEvery, tape: tape, record: tape != nil && len(data) < math.MaxInt32}
 	s.skipSpace()
 	if err := s.value(0); err != nil {
-		return err
+		return s.tape, err
 	}
 	s.skipSpace()
 	if s.pos < len(s.data) {
-		return s.errorf("unexpected %q after the value", s.data[s.pos])
+		return s.tape, s.errorf("unexpected %q after the value", s.data[s.pos])
 	}
-	return nil
+	return s.tape, nil
+}
+
+// spanEnd returns the end of the container that starts at p, from a tape scanJSON made (-1 if
+// it is not there).
+func spanEnd(tape []jsonSpan, p int) int {
+	i, ok := slices.BinarySearchFunc(tape, int32(p), func(sp jsonSpan, p int32) int { return cmp.Compare(sp.start, p) })
+	if !ok {
+		return -1
+	}
+	return int(tape[i].end)
 }
 
 func (s *scanner) errorf(format string, args ...any) error {
@@ -104,10 +129,15 @@ func (s *scanner) literal(word string) error {
 }
 
 func (s *scanner) object(depth int) error {
+	t := len(s.tape)
+	if s.record {
+		s.tape = append(s.tape, jsonSpan{start: int32(s.pos)})
+	}
 	s.pos++ // {
 	s.skipSpace()
 	if s.pos < len(s.data) && s.data[s.pos] == '}' {
 		s.pos++
+		s.close(t)
 		return nil
 	}
 	for {
@@ -136,6 +166,7 @@ func (s *scanner) object(depth int) error {
 			s.pos++
 		case '}':
 			s.pos++
+			s.close(t)
 			return nil
 		default:
 			return s.errorf("expected ',' or '}' in an object")
@@ -144,10 +175,15 @@ func (s *scanner) object(depth int) error {
 }
 
 func (s *scanner) array(depth int) error {
+	t := len(s.tape)
+	if s.record {
+		s.tape = append(s.tape, jsonSpan{start: int32(s.pos)})
+	}
 	s.pos++ // [
 	s.skipSpace()
 	if s.pos < len(s.data) && s.data[s.pos] == ']' {
 		s.pos++
+		s.close(t)
 		return nil
 	}
 	for {
@@ -164,6 +200,7 @@ func (s *scanner) array(depth int) error {
 			s.pos++
 		case ']':
 			s.pos++
+			s.close(t)
 			return nil
 		default:
 			return s.errorf("expected ',' or ']' in an array")
@@ -208,6 +245,12 @@ func (s *scanner) str() error {
 			s.pos--
 			return s.errorf("invalid escape \\%c", e)
 		}
+	}
+}
+
+func (s *scanner) close(t int) {
+	if s.record {
+		s.tape[t].end = int32(s.pos)
 	}
 }
 
@@ -288,13 +331,19 @@ func stringEnd(data []byte, p int) (int, bool) {
 	}
 }
 
-// skipValue returns the position after the value that starts at p.
-func skipValue(data []byte, p int) int {
+// skipValue returns the position after the value that starts at p (a container's end from tape,
+// when there is one).
+func skipValue(data []byte, tape []jsonSpan, p int) int {
 	switch data[p] {
 	case '"':
 		end, _ := stringEnd(data, p)
 		return end
 	case '{', '[':
+		if tape != nil {
+			if end := spanEnd(tape, p); end >= 0 {
+				return end
+			}
+		}
 		depth := 0
 		for {
 			c := data[p]
