@@ -72,6 +72,19 @@ func TestLazyResponseContent(t *testing.T) {
 		t.Errorf("ro: %d %q, want 500 naming allow_event_modification", r.status, msg)
 	}
 
+	if r = ts.do("GET", "/lz/labels", ""); r.status != 200 {
+		t.Errorf("labels: %d %s", r.status, r.body)
+	}
+	var labels []MetricLabel
+	for _, m := range ts.mw.Stats().Metrics {
+		if m.Name == "lazy_labels" {
+			labels = m.Labels
+		}
+	}
+	if !reflect.DeepEqual(labels, []MetricLabel{{"city", "London"}}) {
+		t.Errorf("labels from a lazily decoded object: %v, want city=London", labels)
+	}
+
 	want("keep", ts.do("GET", "/lz/keep", ""), 200, `{"kept":{"next":null,"count":2},"first":"Ada","n":2}`)
 	want("ret", ts.do("GET", "/lz/ret", ""), 201,
 		`{"first":{"id":1,"name":"Ada","email":"ada@example.com","address":{"city":"London"}},"meta":{"next":null,"count":9}}`)
