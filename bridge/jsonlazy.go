@@ -136,7 +136,7 @@ func (s *lazyState) reset() {
 		return
 	}
 	for i := 0; i*lazyChunk < s.nobjs; i++ {
-		clear(s.objs[i])
+		clear(s.objs[i][:min(lazyChunk, s.nobjs-i*lazyChunk)])
 	}
 	s.nobjs = 0
 	if len(s.byTable) > 4096 {

@@ -417,3 +417,26 @@ func FuzzLazyJSON(f *testing.F) {
 		checkLazy(t, text, randomScript(r, lazyPaths(v, "c", 0, nil)))
 	})
 }
+
+// The scanner that validates a body before it is decoded lazily, on 100 records (about 20 KB).
+func BenchmarkScanJSON(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"resource":[`)
+	for i := range 100 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"id":%d,"first_name":"User%d","last_name":"Example","email":"user%d@example.com","ssn":"078-05-%04d","salary":%d,"active":true,"tags":["a","b"],"address":{"city":"London","zip":"W1"}}`, i, i, i, i, 40000+i)
+	}
+	sb.WriteString(`]}`)
+	text := []byte(sb.String())
+	var tape []jsonSpan
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if tape, err = scanJSON(text, nil, tape[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
