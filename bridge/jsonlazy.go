@@ -484,7 +484,19 @@ func (s *lazyState) materialize(o *lazyObj) error {
 		return nil
 	}
 	s.buildIndex(o)
-	tb, doc := o.tb, o.doc
+	doc := o.doc
+	// Filled as a table of its own made to size (a first key given to an empty table makes a map
+	// for 32), then moved into the lazy object's table, which keeps its identity. A table that
+	// table.insert wrote into is filled in place.
+	tb := o.tb
+	inPlace := !rawEmpty(tb)
+	if !inPlace {
+		n := int(o.memN)
+		for e := o.editHead; e >= 0; e = s.edits[e].next {
+			n++
+		}
+		tb = s.L.CreateTable(0, n)
+	}
 	d := decoder{data: doc.text, in: s.in, lz: s, doc: doc,
 		budget: doc.budget, checkAt: doc.checkAt, expansion: doc.expansion, stop: doc.stop}
 	defer func() { doc.budget, doc.checkAt = d.budget, d.checkAt }()
@@ -492,7 +504,7 @@ func (s *lazyState) materialize(o *lazyObj) error {
 	for i := first; i < first+int(o.memN); i++ {
 		m := &s.members[i]
 		kb := s.keyBytes(doc, m)
-		if tb.RawGetString(unsafe.String(unsafe.SliceData(kb), len(kb))) != lua.LNil {
+		if o.dup && tb.RawGetString(unsafe.String(unsafe.SliceData(kb), len(kb))) != lua.LNil {
 			continue // an earlier occurrence placed it
 		}
 		if err := d.charge(keyCost(i-first+1) + len(kb)); err != nil {
@@ -530,7 +542,10 @@ func (s *lazyState) materialize(o *lazyObj) error {
 	}
 	o.materialized = true
 	o.editHead, o.editTail = -1, -1
-	tb.Metatable = lua.LNil
+	if !inPlace {
+		*o.tb = *tb
+	}
+	o.tb.Metatable = lua.LNil
 	return nil
 }
 
