@@ -85,6 +85,8 @@ func TestLazyResponseContent(t *testing.T) {
 		t.Errorf("labels from a lazily decoded object: %v, want city=London", labels)
 	}
 
+	want("loop", ts.do("GET", "/lz/loop", ""), 200, `{"i":100,"o":{"n":2}}`)
+
 	want("keep", ts.do("GET", "/lz/keep", ""), 200, `{"kept":{"next":null,"count":2},"first":"Ada","n":2}`)
 	want("ret", ts.do("GET", "/lz/ret", ""), 201,
 		`{"first":{"id":1,"name":"Ada","email":"ada@example.com","address":{"city":"London"}},"meta":{"next":null,"count":9}}`)

@@ -42,8 +42,24 @@ import (
 // record, its registry entry and its share of the member index.
 const costLazyObject = 96
 
+// A run keeps at most maxLazyDocs lazily decoded texts (a script that replaces and reads the
+// body again and again gets eager decodes past it, whose tables the GC takes when they are
+// dropped), and copies of replaced texts for their lazy objects up to maxDetachedBytes in all:
+// past it, a replaced text's lazy objects raise errLazyDropped instead of keeping it.
+const (
+	maxLazyDocs      = 64
+	maxDetachedBytes = 64 << 20
+)
+
+// errLazyDocs is load's answer past maxLazyDocs: decode eagerly.
+var errLazyDocs = errors.New("fastlua: too many lazily decoded JSON texts in one run")
+
+// errLazyDropped is raised by a lazy object of a text that was replaced when maxDetachedBytes of
+// copies were kept already.
+var errLazyDropped = errors.New("fastlua: this table of a decoded JSON body belongs to a body the script replaced after 64 MiB of earlier bodies had been kept for their tables")
+
 // errLazyGone is raised by a lazy object of an earlier run (or of a body that is gone).
-var errLazyGone = errors.New("this table of a decoded JSON body belongs to a body that is no longer there (an earlier run)")
+var errLazyGone = errors.New("fastlua: this table of a decoded JSON body belongs to a body that is no longer there (an earlier run)")
 
 type lazyState struct {
 	L       *lua.LState
@@ -57,7 +73,11 @@ type lazyState struct {
 	docs    []*lazyDoc
 	ndocs   int
 	next    *lua.LFunction // next for the tables __pairs materializes
-	scratch decoder        // for decoding keys that have escapes
+	// detached is the bytes of replaced texts kept for their lazy objects in this run, of at
+	// most maxDetached (maxDetachedBytes).
+	detached    int
+	maxDetached int
+	scratch     decoder // for decoding keys that have escapes
 }
 
 // lazyDoc is one body text and what decoding it may still take.
@@ -66,6 +86,7 @@ type lazyDoc struct {
 	tape      []jsonSpan // the spans of its containers (scanJSON)
 	own       []byte     // the copy text points into once detached
 	detached  bool
+	dropped   bool // detached past maxDetached: its lazy objects raise errLazyDropped
 	field     string
 	budget    int
 	checkAt   int
@@ -109,7 +130,7 @@ const lazyChunk = 128
 const keyMapAt = 24
 
 func newLazyState(L *lua.LState, in *Interner) *lazyState {
-	s := &lazyState{L: L, in: in, byTable: map[*lua.LTable]int32{}}
+	s := &lazyState{L: L, in: in, byTable: map[*lua.LTable]int32{}, maxDetached: maxDetachedBytes}
 	mt := protectedMeta("json.object")
 	mt.RawSetString("__index", L.NewFunction(s.index))
 	mt.RawSetString("__newindex", L.NewFunction(s.newindex))
@@ -157,17 +178,23 @@ func (s *lazyState) reset() {
 		}
 		*d = lazyDoc{own: own[:0], tape: tape[:0]}
 	}
-	s.ndocs = 0
+	s.ndocs, s.detached = 0, 0
 }
 
 // detach makes the documents that read a body text keep a copy of it, before the body changes.
 func (s *lazyState) detach() {
 	for _, d := range s.docs[:s.ndocs] {
-		if !d.detached {
-			d.own = append(d.own[:0], d.text...)
-			d.text = d.own
-			d.detached = true
+		if d.detached {
+			continue
 		}
+		d.detached = true
+		if s.detached+len(d.text) > s.maxDetached {
+			d.text, d.tape, d.dropped = nil, nil, true
+			continue
+		}
+		s.detached += len(d.text)
+		d.own = append(d.own[:0], d.text...)
+		d.text = d.own
 	}
 }
 
@@ -217,6 +244,9 @@ func (s *lazyState) load(text []byte, field string) (lua.LValue, error) {
 		if ctx := s.L.Context(); ctx != nil {
 			stop = ctx.Err
 		}
+	}
+	if s.ndocs == maxLazyDocs {
+		return lua.LNil, errLazyDocs
 	}
 	if s.ndocs == len(s.docs) {
 		s.docs = append(s.docs, &lazyDoc{})
@@ -278,7 +308,11 @@ func (s *lazyState) objOf(tb *lua.LTable) (*lazyObj, error) {
 	if !ok {
 		return nil, errLazyGone
 	}
-	return s.at(i), nil
+	o := s.at(i)
+	if o.doc.dropped {
+		return nil, errLazyDropped
+	}
+	return o, nil
 }
 
 // obj is objOf for the metamethods: the error is raised.

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -438,5 +439,71 @@ func BenchmarkScanJSON(b *testing.B) {
 		if tape, err = scanJSON(text, nil, tape[:0]); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A lazy object kept past the run that decoded it (Bind and Unbind forget them all) raises a
+// clear error when a script reads, writes or walks it, and the encoder refuses it: it never
+// reads another body's bytes.
+func TestLazyJSONObjectOfAnEarlierRun(t *testing.T) {
+	L := lazyTestState(t)
+	var in Interner
+	s := newLazyState(L, &in)
+	v, err := s.load([]byte(`{"a":{"b":1}}`), "event.response.content")
+	if err != nil {
+		t.Fatal(err)
+	}
+	L.SetGlobal("c", v)
+	if err := L.DoString(`old = c.a`); err != nil {
+		t.Fatal(err)
+	}
+	s.reset()
+	if _, err := s.load([]byte(`{"x":[1,2,3],"y":{"z":2}}`), "event.response.content"); err != nil {
+		t.Fatal(err)
+	}
+	for _, script := range []string{`return old.b`, `old.b = 2`, `for k in pairs(old) do end`, `return next(old)`, `return rawget(old, "b")`, `return json.encode(old)`} {
+		err := L.DoString(script)
+		if err == nil || !strings.Contains(err.Error(), "belongs to a body that is no longer there") {
+			t.Errorf("%s: %v, want the error of a table of an earlier run", script, err)
+		}
+	}
+	enc := Encoder{verbatim: true}
+	if _, err := enc.Encode(L.GetGlobal("old")); err == nil || !errors.Is(err, errLazyGone) {
+		t.Errorf("encoding it: %v, want errLazyGone", err)
+	}
+}
+
+// The copies of replaced texts kept for their lazy objects are bounded: past maxDetached, a
+// replaced text's objects raise errLazyDropped, and those kept before still read theirs.
+func TestLazyJSONDetachedCopiesAreBounded(t *testing.T) {
+	L := lazyTestState(t)
+	var in Interner
+	s := newLazyState(L, &in)
+	s.maxDetached = 30
+	body := []byte(`{"a":{"b":1}}`) // 13 bytes, replaced in place as a body is
+	load := func(global string) {
+		v, err := s.load(body, "event.response.content")
+		if err != nil {
+			t.Fatal(err)
+		}
+		L.SetGlobal(global, v)
+	}
+	load("first")
+	s.detach()
+	copy(body, `{"a":{"b":2}}`)
+	load("second")
+	s.detach()
+	copy(body, `{"a":{"b":3}}`)
+	load("third")
+	s.detach() // 13 + 13 + 13 > 30: dropped
+	copy(body, `{"x":"yyyyyyyyyy"}`[:13])
+	for script, want := range map[string]string{`return first.a.b`: "1", `return second.a.b`: "2"} {
+		if err := L.DoString(script); err != nil || L.Get(-1).String() != want {
+			t.Errorf("%s: %v %v, want %s", script, L.Get(-1), err, want)
+		}
+		L.Pop(1)
+	}
+	if err := L.DoString(`return third.a`); err == nil || !strings.Contains(err.Error(), "64 MiB of earlier bodies") {
+		t.Errorf("a dropped text's object: %v, want errLazyDropped", err)
 	}
 }

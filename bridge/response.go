@@ -95,7 +95,13 @@ func (r *response) contentValue(L *lua.LState) lua.LValue {
 			r.content = body{value: v, loaded: true, lazy: true}
 			return v
 		}
-		if _, ok := err.(*SyntaxError); !ok {
+		if err == errLazyDocs {
+			if r.content.load(L, &r.ev.intern, text, "event.response.content"); r.content.value != lua.LNil {
+				return r.content.value
+			}
+			err = nil // not JSON after all: the string
+		}
+		if _, ok := err.(*SyntaxError); !ok && err != nil {
 			L.RaiseError("event.response.content: %s", err.Error())
 		}
 		r.content.reset()
