@@ -92,13 +92,13 @@
 // leaves the body byte for byte as it was, and one that changes it in place
 // (event.request.payload.timestamp = os.time()) needs no assignment. JSON null is json.null; an
 // empty JSON array decodes to a table that encodes as [] again, and an array of any length
-// encodes as an array. event.response.content is decoded lazily: the text is checked once, and
-// each JSON object is decoded only when a script reads one of its fields (pairs, next, rawget,
-// rawset, getmetatable, setmetatable, json.encode and the like decode it whole, as the table
-// it always was); a changed content is written as the original text with the script's changes
-// spliced in: the objects it changed are written with their keys sorted, what it did not touch
-// keeps its bytes. So a script that changes one field of a large document does work in
-// proportion to what it touched, not to the document.
+// encodes as an array. event.request.payload and event.response.content are decoded lazily:
+// the text is checked once, and each JSON object is decoded only when a script reads one of its
+// fields (pairs, next, rawget, rawset, getmetatable, setmetatable, json.encode and the like
+// decode it whole, as the table it always was); a changed body is written as the original text
+// with the script's changes spliced in: the objects it changed are written with their keys
+// sorted, what it did not touch keeps its bytes. So a script that changes one field of a large
+// document does work in proportion to what it touched, not to the document.
 //
 // Scripts see a compressed body (Content-Encoding gzip, deflate, br or zstd: from a client, or
 // from a fasthttp.CompressHandler between the middleware and the handler) decompressed, never

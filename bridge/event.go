@@ -215,6 +215,7 @@ func (e *Event) Value() lua.LValue { return e.ud }
 func (e *Event) Bind(info Info, phase Phase, request *fasthttp.Request, response *fasthttp.Response) {
 	e.info, e.phase, e.request, e.response = info, phase, request, response
 	e.client, e.hasClient = Client{}, false
+	e.lazy.reset()
 	e.req.bind()
 	e.resp.bind()
 }
@@ -225,6 +226,7 @@ func (e *Event) Unbind() {
 	e.clearCached()
 	e.req.unbind()
 	e.resp.unbind()
+	e.lazy.reset() // every lazy object of the run is forgotten
 	e.info, e.request, e.response = nil, nil, nil
 	e.client, e.hasClient = Client{}, false
 	e.readOnly = false

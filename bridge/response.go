@@ -42,13 +42,12 @@ func newResponse(L *lua.LState, e *Event) *response {
 }
 
 func (r *response) bind() {
-	r.ev.lazy.reset()
 	r.content.reset()
 	r.plain = plainBody{}
 	r.answered, r.statusSet, r.contentSet = false, false, false
 }
 
-func (r *response) unbind() { r.content.reset(); r.plain = plainBody{}; r.ev.lazy.reset() }
+func (r *response) unbind() { r.content.reset(); r.plain = plainBody{} }
 
 // produced reports whether the response holds something a script may read.
 func (r *response) produced() bool { return r.ev.phase != PreProcess }
