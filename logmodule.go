@@ -41,7 +41,14 @@ func (st *state) newLogModule(L *lua.LState) *lua.LTable {
 			}
 			msg := st.logText(toText(L, L.CheckAny(1)))
 			attrs := st.logAttrs()
-			if fields := L.OptTable(2, nil); fields != nil {
+			if arg := L.Get(2); arg != lua.LNil {
+				// A table to walk from Go: a lazily decoded body's object materialized (its
+				// budget's error raised), an event's headers or parameters as their values.
+				bridge.MaterializeJSON(L, arg)
+				fields, ok := bridge.AsTable(arg)
+				if !ok {
+					L.ArgError(2, "the fields must be a table, not "+arg.Type().String())
+				}
 				fields.ForEach(func(k, v lua.LValue) {
 					if st.logged >= st.m.cfg.MaxLogSize {
 						return // the budget is spent: the remaining fields go

@@ -14,6 +14,13 @@ import (
 // (options.headers, a returned response's headers) carries every value as it came; otherwise
 // to the values joined with ",", as reading the object gives them. It is how every place that
 // takes a table takes the objects too.
+// AsTable returns v as a table Go code can walk with Next or ForEach: a table itself (a lazily
+// decoded JSON object materialized first, so that its members are really there; call
+// MaterializeJSON before it to raise the budget's error rather than get false), an event's
+// key/value object (headers, parameters) as a snapshot of its values joined as reading gives
+// them. Anything else is false. Go code that walks a table a script handed it goes through this.
+func AsTable(v lua.LValue) (*lua.LTable, bool) { return asTable(v, false) }
+
 func asTable(v lua.LValue, lists bool) (*lua.LTable, bool) {
 	switch v := v.(type) {
 	case *lua.LTable:
