@@ -41,6 +41,8 @@ type exchange struct {
 	trace       *trace // the runs of a traced request (trace.go), on the root; nil when not traced
 	preRan      int    // the pre_process scripts that ran (Match.Scripts)
 	match       Match  // what the handler sees under UserValueMatch (match.go)
+
+	spans spanSet // Config.Tracer's spans (tracing.go); zero without one
 }
 
 var exchangePool = sync.Pool{New: func() any {
@@ -64,6 +66,7 @@ func putExchange(x *exchange) {
 	x.answered, x.depth, x.phase, x.apiCalls = false, 0, bridge.PreProcess, 0
 	x.session, x.sessionDone, x.queueID, x.noState, x.trace = nil, false, "", false, nil
 	x.requestID, x.preRan, x.match.x = "", 0, nil
+	x.spans = spanSet{}
 	exchangePool.Put(x)
 }
 
@@ -77,6 +80,7 @@ func (m *Middleware) serveNested(ctx *fasthttp.RequestCtx, parent *exchange) {
 	}
 	x, _ := m.getExchange(rt, ctx, parent.next)
 	x.st, x.depth, x.root = parent.running, parent.depth+1, parent.rootExchange()
+	x.spans.parent = parent.spans.script // the calling script's span, with a Tracer
 	x.serve()
 	putExchange(x)
 }
@@ -107,6 +111,10 @@ func (x *exchange) serve() {
 		x.next(x.ctx)
 		return
 	}
+	if t := x.m.cfg.Tracer; t != nil && x.depth == 0 && x.spans.parent == nil {
+		x.tracedServe(t) // serve again, inside the request's span
+		return
+	}
 	pre, post, queued := x.phases()
 
 	ok := true
@@ -131,6 +139,9 @@ func (x *exchange) serve() {
 // runPhase runs one phase's scripts in order on one state. It reports false when a script
 // failed closed (the error response has been written).
 func (x *exchange) runPhase(phase bridge.Phase, scripts []*script) bool {
+	if t := x.m.cfg.Tracer; t != nil && x.spans.phase == nil {
+		return x.tracedPhase(t, phase, scripts) // runPhase again, inside the phase's span
+	}
 	x.phase = phase // before begin: fail answers or logs by the phase
 	lv, ok := x.begin()
 	if !ok {
@@ -217,6 +228,10 @@ func (x *exchange) runScript(lv *level, s *script) error {
 	if timed {
 		start = time.Now()
 	}
+	var endSpan func(SpanEnd)
+	if t := x.m.cfg.Tracer; t != nil {
+		endSpan = x.startScript(t, s)
+	}
 	ret, err := lv.st.run(s, lv)
 	if err == nil {
 		if err = lv.ev.EndScript(); err == nil {
@@ -227,6 +242,9 @@ func (x *exchange) runScript(lv *level, s *script) error {
 	}
 	if timed {
 		s.stats.observe(time.Since(start))
+	}
+	if endSpan != nil {
+		x.endScript(endSpan, s, lv, err)
 	}
 	return err
 }
@@ -260,6 +278,9 @@ func (x *exchange) fail(se *ScriptError, open bool) {
 	se.Phase, se.FailOpen, se.RequestID = x.phase.String(), open, x.RequestID()
 	if se.Event == "" && len(x.segs) > 0 {
 		se.Event = x.Name()
+	}
+	if !open {
+		x.spans.failure = se // the phase's and the request's span end with it (tracing.go)
 	}
 	if h := m.cfg.OnError; h != nil {
 		h(x.ctx, se)
