@@ -186,3 +186,13 @@ func (x *exchange) injectSpan(t Tracer, h *fasthttp.RequestHeader) {
 		t.Inject(c, h)
 	}
 }
+
+// Span returns the context of the span the handler runs in (with Config.Tracer): the request's,
+// or the calling script's for an in-process platform.api request, for the handler to carry into
+// its own calls (fastluaotel's Inject into an upstream request); nil without a Tracer.
+func (m *Match) Span() context.Context {
+	if m == nil || m.x == nil {
+		return nil
+	}
+	return m.x.spans.current()
+}

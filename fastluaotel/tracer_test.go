@@ -93,6 +93,7 @@ type setup struct {
 	mu       sync.Mutex
 	upstream []string // traceparent of each upstream request
 	nested   []string // traceparent of each in-process inventory request the handler got
+	handler  []string // the span the handler of each shop request ran in (Match.Span)
 }
 
 func newSetup(t *testing.T) *setup {
@@ -130,6 +131,9 @@ func newSetup(t *testing.T) *setup {
 			ctx.SetBodyString(`{"stock":3}`)
 			return
 		}
+		s.mu.Lock()
+		s.handler = append(s.handler, trace.SpanContextFromContext(fastlua.MatchOf(ctx).Span()).SpanID().String())
+		s.mu.Unlock()
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(fmt.Sprintf(`{"stock":%q,"price":%q}`, ctx.Request.Header.Peek("X-Stock"), ctx.Request.Header.Peek("X-Price")))
 	}))
@@ -286,8 +290,11 @@ func TestSpanTree(t *testing.T) {
 	// The in-process request (to the handler) and the outbound one carry the calling script's span.
 	want := traceparent(script.SpanContext)
 	s.mu.Lock()
-	upstream, nested := s.upstream, s.nested
+	upstream, nested, handler := s.upstream, s.nested, s.handler
 	s.mu.Unlock()
+	if len(handler) != 1 || handler[0] != req.SpanContext.SpanID().String() {
+		t.Errorf("the handler ran in span %q, want the request's %s", handler, req.SpanContext.SpanID())
+	}
 	if len(upstream) != 1 || upstream[0] != want {
 		t.Errorf("the upstream got traceparent %q, want %q", upstream, want)
 	}
