@@ -163,8 +163,9 @@ type Config struct {
 	// Logger receives errors, print output and log calls. Default slog.Default().
 	Logger *slog.Logger
 
-	// Clock, when set, is the time scripts see: os.time() and os.date without a time argument
-	// (script tests fix it with fastlua.clock). Default nil: the system clock.
+	// Clock, when set, is the time scripts see: os.time() and os.date without a time argument,
+	// time.now() and the timestamp of uuid.v7() (script tests fix it with fastlua.clock).
+	// Default nil: the system clock.
 	Clock func() time.Time
 
 	// DurationBuckets are the upper bounds of the buckets of each script's run-time histogram

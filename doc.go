@@ -92,7 +92,13 @@
 // leaves the body byte for byte as it was, and one that changes it in place
 // (event.request.payload.timestamp = os.time()) needs no assignment. JSON null is json.null; an
 // empty JSON array decodes to a table that encodes as [] again, and an array of any length
-// encodes as an array.
+// encodes as an array. event.request.payload and event.response.content are decoded lazily:
+// the text is checked once, and each JSON object is decoded only when a script reads one of its
+// fields (pairs, next, rawget, rawset, getmetatable, setmetatable, json.encode and the like
+// decode it whole, as the table it always was); a changed body is written as the original text
+// with the script's changes spliced in: the objects it changed are written with their keys
+// sorted, what it did not touch keeps its bytes. So a script that changes one field of a large
+// document does work in proportion to what it touched, not to the document.
 //
 // Scripts see a compressed body (Content-Encoding gzip, deflate, br or zstd: from a client, or
 // from a fasthttp.CompressHandler between the middleware and the handler) decompressed, never
@@ -372,6 +378,12 @@
 // read-only, also through rawset, table.insert, table.remove, table.sort and setmetatable, and
 // the string metatable is protected. setmetatable takes tables only (as in Lua 5.1). pairs
 // honours a __pairs metamethod.
+//
+// A number becomes text one way everywhere (tostring, .., print, log, table.concat, headers,
+// string.format's %s, gsub, json.encode): the shortest text that reads back as the same number,
+// without an exponent from 1e-6 to 1e21, as JavaScript writes numbers (gopher-lua's own
+// tostring wrote 1796226846.598926 as 1.796226846598926e+09). tonumber(s) reads Lua 5.1's forms
+// ("1e3", "0x1F", "010" as ten) and nothing else.
 //
 // Each run has a time limit: Config.TimeLimit (one second by default) or the script's own, which
 // may not exceed Config.MaxTimeLimit (30 seconds by default; a script asking for more or for no

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fastlua/fastlua/bridge"
@@ -41,15 +42,20 @@ type exchange struct {
 	trace       *trace // the runs of a traced request (trace.go), on the root; nil when not traced
 	preRan      int    // the pre_process scripts that ran (Match.Scripts)
 	match       Match  // what the handler sees under UserValueMatch (match.go)
+	shard       uint32 // fixed when made: the pool's hot slot and the counters' shard it uses
 
 	spans spanSet // Config.Tracer's spans (tracing.go); zero without one
 }
 
+// exchangePool keeps exchanges per P (sync.Pool), so an exchange's shard stands for a core.
 var exchangePool = sync.Pool{New: func() any {
-	x := &exchange{}
+	x := &exchange{shard: exchangeSeq.Add(1)}
 	x.route.init()
 	return x
 }}
+
+// exchangeSeq numbers the exchanges made, for their shards.
+var exchangeSeq atomic.Uint32
 
 // getExchange takes an exchange for a request and finds its route (routes.lookup). ok is false
 // when the request's path is outside the prefix or has no service segment; the exchange must
@@ -58,6 +64,14 @@ func (m *Middleware) getExchange(rt *routes, ctx *fasthttp.RequestCtx, next fast
 	x = exchangePool.Get().(*exchange)
 	x.m, x.ctx, x.next = m, ctx, next
 	return x, rt.lookup(ctx.Request.Header.Method(), ctx.Path(), &x.route)
+}
+
+// exchangeAt is getExchange for a request whose place routes.find found already.
+func (m *Middleware) exchangeAt(rt *routes, pl place, ctx *fasthttp.RequestCtx, next fasthttp.RequestHandler) *exchange {
+	x := exchangePool.Get().(*exchange)
+	x.m, x.ctx, x.next = m, ctx, next
+	rt.fill(pl, ctx.Request.Header.Method(), &x.route)
+	return x
 }
 
 func putExchange(x *exchange) {
@@ -74,11 +88,12 @@ func putExchange(x *exchange) {
 // parent's state, one level deeper, with the parent's handler and session.
 func (m *Middleware) serveNested(ctx *fasthttp.RequestCtx, parent *exchange) {
 	rt := m.routes.Load()
-	if !rt.mayMatch(ctx.Path()) {
+	pl, ok := rt.find(ctx.Path())
+	if !ok {
 		parent.next(ctx)
 		return
 	}
-	x, _ := m.getExchange(rt, ctx, parent.next)
+	x := m.exchangeAt(rt, pl, ctx, parent.next)
 	x.st, x.depth, x.root = parent.running, parent.depth+1, parent.rootExchange()
 	x.spans.parent = parent.spans.script // the calling script's span, with a Tracer
 	x.serve()
@@ -253,7 +268,7 @@ func (x *exchange) runScript(lv *level, s *script) error {
 // which delay no one, wait until a state is free (or Close gives up on them).
 func (x *exchange) acquire(phase bridge.Phase) (*state, error) {
 	for {
-		st, err := x.m.pool.get(x.m.cfg.PoolTimeout)
+		st, err := x.m.pool.getOn(x.shard, x.m.cfg.PoolTimeout)
 		if err == ErrPoolTimeout && phase == bridge.Queued && !x.m.queue.abort.Load() {
 			continue
 		}

@@ -39,7 +39,7 @@ func (st *state) newLogModule(L *lua.LState) *lua.LTable {
 			if !st.mayLog() {
 				return 0
 			}
-			msg := st.logText(L.ToStringMeta(L.CheckAny(1)).String())
+			msg := st.logText(toText(L, L.CheckAny(1)))
 			attrs := st.logAttrs()
 			if fields := L.OptTable(2, nil); fields != nil {
 				fields.ForEach(func(k, v lua.LValue) {
@@ -70,7 +70,7 @@ func (st *state) newLogModule(L *lua.LState) *lua.LTable {
 							val = v.String()
 						}
 					default:
-						val = L.ToStringMeta(v).String()
+						val = toText(L, v)
 					}
 					if s, ok := val.(string); ok {
 						val = st.logText(s)
@@ -96,7 +96,7 @@ func (st *state) print(L *lua.LState) int {
 		if i > 1 {
 			b.WriteByte('\t')
 		}
-		b.WriteString(L.ToStringMeta(L.Get(i)).String())
+		b.WriteString(toText(L, L.Get(i)))
 	}
 	st.m.logger.Info(st.logText(b.String()), st.logAttrs()...)
 	return 0

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/fastlua/fastlua/bridge"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -212,6 +213,7 @@ func metricLabels(L *lua.LState, n int) []MetricLabel {
 	if t == nil {
 		return nil
 	}
+	bridge.MaterializeJSON(L, t) // a lazily decoded JSON object: its labels, not an empty table
 	var labels []MetricLabel
 	t.ForEach(func(k, v lua.LValue) {
 		ks, ok := k.(lua.LString)

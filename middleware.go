@@ -40,8 +40,8 @@ type Middleware struct {
 	stats      counters
 	metrics    scriptMetrics // the metrics module's (metricsmodule.go)
 
-	closing atomic.Bool  // Close has begun: new requests that match scripts get 503
-	active  atomic.Int64 // requests between the closing check and their end
+	closing atomic.Bool    // Close has begun: new requests that match scripts get 503
+	active  shardedCounter // requests between the closing check and their end, by exchange shard
 	watcher *dirWatcher
 	source  *sourceSync // Config.ScriptSource
 
@@ -86,7 +86,8 @@ func New(cfg Config) (*Middleware, error) {
 		store:      cfg.Store,
 		httpClient: cfg.HTTPClient,
 	}
-	m.pool = statePool{m: m, max: cfg.MaxStates}
+	m.pool = newStatePool(m, cfg.MaxStates)
+	m.active = newShardedCounter()
 	m.routes.Store(newRoutes(m.prefix, map[string]*script{}))
 	scripts := slices.Clone(cfg.Scripts)
 	var errs []error
@@ -158,18 +159,20 @@ func normalizePrefix(p string) []byte {
 func (m *Middleware) Wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		rt := m.routes.Load()
-		if !rt.mayMatch(ctx.Path()) {
+		pl, ok := rt.find(ctx.Path())
+		if !ok {
 			next(ctx)
 			return
 		}
-		m.active.Add(1)
-		defer m.active.Add(-1)
+		x := m.exchangeAt(rt, pl, ctx, next)
+		m.active.add(x.shard, 1) // the exchange's shard: cores do not share the counter's line
+		defer m.active.add(x.shard, -1)
 		if m.closing.Load() {
+			putExchange(x)
 			clearBody(&ctx.Response) // headers set earlier in the chain (CORS) stay
 			WriteError(&ctx.Response, fasthttp.StatusServiceUnavailable, ErrClosed.Error())
 			return
 		}
-		x, _ := m.getExchange(rt, ctx, next)
 		if len(m.debugToken) > 0 && m.debugRequested(&ctx.Request) {
 			ctx.Request.Header.Del(DebugHeader) // the token goes no further than the middleware
 			x.trace = &trace{}
@@ -232,9 +235,9 @@ func (m *Middleware) Close(ctx context.Context) error {
 	}
 
 	var errs []error
-	for m.active.Load() > 0 {
+	for m.active.load() > 0 {
 		if ctx.Err() != nil {
-			errs = append(errs, fmt.Errorf("fastlua: Close: %d requests still running when the context ended", m.active.Load()))
+			errs = append(errs, fmt.Errorf("fastlua: Close: %d requests still running when the context ended", m.active.load()))
 			break
 		}
 		time.Sleep(time.Millisecond)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/fastlua/fastlua/bridge"
+	"github.com/fastlua/fastlua/internal/luanum"
 	"github.com/fastlua/fastlua/internal/modules"
 	lua "github.com/yuin/gopher-lua"
 	luar "layeh.com/gopher-luar"
@@ -57,9 +58,17 @@ func (st *state) openSandbox() {
 	st.G = G
 	st.protected = map[*lua.LTable]string{}
 
-	for _, name := range []string{"assert", "error", "ipairs", "next", "rawequal", "rawget",
-		"select", "tonumber", "tostring", "type", "getmetatable", "_VERSION"} {
+	for _, name := range []string{"assert", "error", "ipairs", "next", "rawequal",
+		"select", "type", "_VERSION"} {
 		G.RawSetString(name, global.RawGetString(name))
+	}
+	// rawget and getmetatable see a lazily decoded JSON object as the table it is (bridge.MaterializeJSON).
+	for _, name := range []string{"rawget", "getmetatable"} {
+		orig := global.RawGetString(name).(*lua.LFunction)
+		G.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+			bridge.MaterializeJSON(L, L.Get(1))
+			return callOriginal(L, orig)
+		}))
 	}
 	origUnpack := global.RawGetString("unpack").(*lua.LFunction)
 	baseNext := global.RawGetString("next").(*lua.LFunction)
@@ -73,9 +82,28 @@ func (st *state) openSandbox() {
 			L.ArgError(1, "table expected, got "+L.Get(1).Type().String())
 		}
 		st.checkTableWrite(L, tb, "setmetatable")
+		bridge.MaterializeJSON(L, tb)
 		return callOriginal(L, baseSetMetatable)
 	}))
 	G.RawSetString("print", L.NewFunction(st.print))
+	// tonumber without a base (or base 10) reads what Lua 5.1 reads ("1e3", "010" as ten, any
+	// magnitude) and what tostring writes; other bases are gopher-lua's.
+	origToNumber := global.RawGetString("tonumber").(*lua.LFunction)
+	G.RawSetString("tonumber", L.NewFunction(func(L *lua.LState) int {
+		if s, ok := L.CheckAny(1).(lua.LString); ok && (L.Get(2) == lua.LNil || L.Get(2) == lua.LNumber(10)) {
+			if f, ok := luanum.Parse(string(s)); ok {
+				L.Push(lua.LNumber(f))
+			} else {
+				L.Push(lua.LNil)
+			}
+			return 1
+		}
+		return callOriginal(L, origToNumber)
+	}))
+	G.RawSetString("tostring", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString(toText(L, L.CheckAny(1))))
+		return 1
+	}))
 	// pcall and xpcall: fastlua's, so that no catcher goes on after a Go panic (see protect).
 	st.openCatchers(L)
 	G.RawSetString("pcall", L.NewFunction(st.scriptPcall))
@@ -185,6 +213,7 @@ func (st *state) openSandbox() {
 		MaxString: st.m.cfg.MaxStringSize,
 		Step:      st.checkTime,
 		OnLimit:   func() { st.limitHit = true },
+		Now:       clock, // nil: the system clock
 	})
 	for _, name := range modules.Names() {
 		G.RawSetString(name, st.readOnly(L, name, mods[name]))
@@ -293,6 +322,7 @@ func (st *state) checkTableWrite(L *lua.LState, tb *lua.LTable, what string) {
 func (st *state) rawset(L *lua.LState) int {
 	tb := L.CheckTable(1)
 	st.checkTableWrite(L, tb, "rawset")
+	bridge.MaterializeJSON(L, tb)
 	for _, lv := range st.levels {
 		if lv.env == tb {
 			checkGlobalName(L, L.Get(2))

@@ -231,6 +231,30 @@ func TestModulesFromScripts(t *testing.T) {
 	}
 }
 
+// TestClockReachesEveryTimeFunction checks that Config.Clock is the time of os.time, os.date,
+// time.now and uuid.v7's timestamp alike, so a script test that fixes the clock is deterministic
+// whichever of them the script reads.
+func TestClockReachesEveryTimeFunction(t *testing.T) {
+	at := time.Date(2023, 11, 14, 22, 13, 20, 500_000_000, time.UTC)
+	ts := serve(t, Config{Scripts: scriptsFrom(t, "clock"), Clock: func() time.Time { return at }}, (&echo{}).handle)
+	r := ts.do("GET", "/clock", "")
+	if r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	want := map[string]any{
+		"os_time":  float64(at.Unix()),
+		"time_now": float64(at.UnixMilli()) / 1000,
+		"os_date":  "2023-11-14 22:13:20",
+		"v7_ms":    float64(at.UnixMilli()),
+	}
+	got := r.json(t)
+	for k, w := range want {
+		if g := got[k]; !reflect.DeepEqual(g, w) {
+			t.Errorf("%s = %#v, want %#v", k, g, w)
+		}
+	}
+}
+
 // The library modules are read-only like the other libraries, keep to the sandbox's string limit
 // (a broken limit is KindLimit, naming Config.MaxStringSize), check their arguments, and their
 // long iterations stop at the time limit even in a straight-line script (which runs without the

@@ -46,6 +46,7 @@ type state struct {
 	limitHit   bool   // a sandbox limit raised an error (KindLimit)
 	trace      string // a short traceback of the last error, from the error handler
 	broken     bool   // close instead of reuse
+	shard      uint32 // the pool's hot slot it goes back to (statePool.getOn)
 	catch      catchState
 }
 

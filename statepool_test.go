@@ -131,3 +131,45 @@ func TestPoolHandsOverToWaiters(t *testing.T) {
 		t.Errorf("a waiting request got %d", s)
 	}
 }
+
+// Each shard gets back the state it released last (its hot slot), so the requests of two
+// cores do not trade states and cache lines; every state is counted idle while parked.
+func TestPoolShardsKeepTheirStates(t *testing.T) {
+	m, err := New(Config{MaxStates: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	p := &m.pool
+	if len(p.hot) < 2 {
+		t.Skip("one shard only")
+	}
+	a, err := p.getOn(0, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.getOn(1, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.put(a)
+	p.put(b)
+	if s := m.Stats().Pool; s.Idle != 2 || s.Live != 2 {
+		t.Fatalf("after both went back: %+v", s)
+	}
+	for i := 0; i < 3; i++ {
+		gotB, err := p.getOn(1, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotA, err := p.getOn(0, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gotA != a || gotB != b {
+			t.Fatalf("round %d: shard 0 got %p (released %p), shard 1 got %p (released %p)", i, gotA, a, gotB, b)
+		}
+		p.put(gotA)
+		p.put(gotB)
+	}
+}

@@ -2,6 +2,7 @@ package fastlua
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,48 @@ func durationBuckets(b []time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// shards is the number of shards of the per-core structures (the pool's hot slots,
+// shardedCounter): twice GOMAXPROCS, rounded up to a power of two, so that the exchanges of two
+// cores rarely share one (see exchange.shard).
+func shards() int {
+	n := 1
+	for n < 2*runtime.GOMAXPROCS(0) && n < 256 {
+		n <<= 1
+	}
+	return n
+}
+
+// shardedCounter is a counter that every core writes: one cache line per shard, so that cores
+// do not pass one line back and forth, summed when read. A writer uses its exchange's shard,
+// the same for its +1 and its -1.
+type shardedCounter struct {
+	shards []paddedInt64
+	mask   uint32
+}
+
+// paddedInt64 is alone on its cache line (and the next: adjacent-line prefetch).
+type paddedInt64 struct {
+	n atomic.Int64
+	_ [128 - 8]byte
+}
+
+func newShardedCounter() shardedCounter {
+	n := shards()
+	return shardedCounter{shards: make([]paddedInt64, n), mask: uint32(n - 1)}
+}
+
+func (c *shardedCounter) add(shard uint32, d int64) { c.shards[shard&c.mask].n.Add(d) }
+
+// load sums the shards. Each shard's value is exact; the sum is a snapshot of values read one
+// after the other (Close reads it after closing: once it is 0, no request is left).
+func (c *shardedCounter) load() int64 {
+	var n int64
+	for i := range c.shards {
+		n += c.shards[i].n.Load()
+	}
+	return n
 }
 
 // scriptStats are one script name's counters.
@@ -147,8 +190,10 @@ func (m *Middleware) Stats() Stats {
 	p := &m.pool
 	p.mu.Lock()
 	idle := len(p.idle)
-	if p.hot.Load() != nil {
-		idle++
+	for i := range p.hot {
+		if p.hot[i].st.Load() != nil {
+			idle++
+		}
 	}
 	st.Pool = PoolStats{Live: p.live, Idle: idle, Max: p.max, Waiting: len(p.waiters), Created: m.stats.statesCreated.Load()}
 	p.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/fastlua/fastlua/internal/luanum"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -265,7 +266,7 @@ func fmtString(L *lua.LState, arg, top int, quote bool) string {
 		case lua.LString:
 			return string(v)
 		case lua.LNumber:
-			return v.String()
+			return luanum.String(float64(v))
 		default:
 			if !quote {
 				return v.String()

@@ -7,12 +7,12 @@ package fastlua
 // the time limit.
 
 import (
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/fastlua/fastlua/internal/luanum"
 	"github.com/fastlua/fastlua/internal/luapattern"
 	lua "github.com/yuin/gopher-lua"
 )
@@ -173,14 +173,19 @@ func (st *state) tableConcat(L *lua.LState) int {
 	return 1
 }
 
-// appendNumber appends v as gopher-lua's tostring writes it (LNumber.String: an integer's
-// digits, else Go's shortest %v).
-func appendNumber(dst []byte, v lua.LNumber) []byte {
-	f := float64(v)
-	if f == float64(int64(f)) {
-		return strconv.AppendInt(dst, int64(f), 10)
+// toText is tostring: a number as appendNumber writes it, anything else through its
+// __tostring metamethod or as gopher-lua writes it.
+func toText(L *lua.LState, v lua.LValue) string {
+	if n, ok := v.(lua.LNumber); ok {
+		return luanum.String(float64(n))
 	}
-	return strconv.AppendFloat(dst, f, 'g', -1, 64)
+	return L.ToStringMeta(v).String()
+}
+
+// appendNumber appends v as tostring writes it (internal/luanum: the shortest text that reads
+// back, in plain decimal from 1e-6 to 1e21, as JavaScript writes numbers).
+func appendNumber(dst []byte, v lua.LNumber) []byte {
+	return luanum.Append(dst, float64(v))
 }
 
 // Lua patterns.
@@ -386,7 +391,7 @@ func (st *state) addReplacement(L *lua.LState, m *luapattern.Matcher, b *gsubBuf
 	var v lua.LValue
 	switch r := repl.(type) {
 	case lua.LString, lua.LNumber:
-		news := r.String()
+		news := luanum.Text(r)
 		for i := 0; i < len(news); i++ {
 			if news[i] != '%' {
 				j := strings.IndexByte(news[i:], '%')
@@ -431,7 +436,7 @@ func (st *state) addReplacement(L *lua.LState, m *luapattern.Matcher, b *gsubBuf
 	case lua.LString:
 		b.write(string(v))
 	case lua.LNumber:
-		b.write(strconv.FormatFloat(float64(v), 'g', 14, 64))
+		b.write(luanum.String(float64(v)))
 	default:
 		L.RaiseError("invalid replacement value (a %s)", v.Type().String())
 	}

@@ -1,6 +1,7 @@
 package fastlua
 
 import (
+	"log/slog"
 	"math"
 	"math/rand"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/fastlua/fastlua/internal/luanum"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -74,8 +76,8 @@ func TestCountedSizes(t *testing.T) {
 	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1, 0.1, 1e15, 1e16, 1e20, 1e21, 2e22, 1.5e300, 5e-324, 123456789.125,
 		math.MaxInt64, math.MinInt64, 1 << 53, math.Inf(1), math.Inf(-1), math.NaN(), 1 / 3.0, -2.5e-7} {
 		v := lua.LNumber(f)
-		if got := string(appendNumber(nil, v)); got != v.String() {
-			t.Errorf("appendNumber(%v) = %q, tostring gives %q", f, got, v.String())
+		if got := string(appendNumber(nil, v)); got != luanum.String(f) {
+			t.Errorf("appendNumber(%v) = %q, tostring gives %q", f, got, luanum.String(f))
 		}
 	}
 	for i := 0; i < 20000; i++ {
@@ -83,9 +85,68 @@ func TestCountedSizes(t *testing.T) {
 		if i%2 == 0 {
 			v = lua.LNumber(rnd.Int63() >> rnd.Intn(63))
 		}
-		if got := string(appendNumber(nil, v)); got != v.String() {
-			t.Fatalf("appendNumber(%v) = %q, tostring gives %q", float64(v), got, v.String())
+		if got := string(appendNumber(nil, v)); got != luanum.String(float64(v)) {
+			t.Fatalf("appendNumber(%v) = %q, tostring gives %q", float64(v), got, luanum.String(float64(v)))
 		}
+	}
+}
+
+// TestNumbersHaveOneText checks that every way a script turns a number into text writes the
+// same text, internal/luanum's (JavaScript's: no exponent from 1e-6 to 1e21), and that it reads
+// back as the same number: tostring, "..", table.concat, string.format's %s, a gsub replacement,
+// json.encode and print; tonumber reads it back, and reads what Lua 5.1 reads ("1e3", "010" as
+// ten). gopher-lua's own tostring wrote a fractional timestamp as "1.796226846598926e+09", and
+// its tonumber refused "1e3" and read "010" as octal.
+func TestNumbersHaveOneText(t *testing.T) {
+	var logs syncBuffer
+	st, _ := sandboxState(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	const script = `local out = {}
+	for _, n in ipairs({1796226846.598926, 0.5, -2.25e-5, 1e-7, 1e20, 1e21, 12345678901234567890, 42}) do
+		local s = tostring(n)
+		local same = ("" .. n) == s and table.concat({n}) == s and string.format("%s", n) == s
+			and (("x"):gsub("x", n)) == s and json.encode(n) == s and tonumber(s) == n
+		print(n)
+		out[#out + 1] = same and s or ("differ: " .. s .. "/" .. n .. "/" .. string.format("%s", n) .. "/" .. json.encode(n))
+	end
+	assert(tonumber("010") == 10 and tonumber("1e3") == 1000 and tonumber(" 0x10 ") == 16, "tonumber")
+	assert(tonumber("ff", 16) == 255 and tonumber("1_0") == nil and tonumber("0b1") == nil, "tonumber")
+	return table.concat(out, " ")`
+	proto, err := compileSource("t", script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := runAtLevel(st, proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "1796226846.598926 0.5 -0.0000225 1e-7 100000000000000000000 1e+21 12345678901234567000 42"
+	if v.String() != want {
+		t.Errorf("got  %s\nwant %s", v, want)
+	}
+	for _, w := range strings.Fields(want) {
+		if !strings.Contains(logs.String(), "msg="+w+"\n") {
+			t.Errorf("print did not write %s: %s", w, logs.String())
+		}
+	}
+}
+
+// TestNumbersInHeadersAndParameters: a number assigned to a header or a parameter is the text
+// tostring writes (gopher-lua's LNumber.String wrote 1.796226846598926e+09).
+func TestNumbersInHeadersAndParameters(t *testing.T) {
+	e := &echo{}
+	ts := serve(t, Config{Scripts: scriptsFrom(t, "numbers")}, e.handle)
+	if r := ts.do("GET", "/numbers", ""); r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	got := e.lastSeen()
+	want := map[string]string{"x-stamp": "1796226846.598926", "x-list": "1e-7"}
+	for k, w := range want {
+		if got.Headers[k] != w {
+			t.Errorf("header %s = %q, want %q", k, got.Headers[k], w)
+		}
+	}
+	if got.Query["small"] != "0.0000225" || got.Query["big"] != "100000000000000000000" {
+		t.Errorf("query %v", got.Query)
 	}
 }
 

@@ -3,7 +3,6 @@ package fastlua
 import (
 	"bytes"
 	"slices"
-	"sync"
 	"unsafe"
 
 	"github.com/fastlua/fastlua/bridge"
@@ -12,7 +11,7 @@ import (
 // Finding a request's scripts: routes is the installed set as a segment trie, and lookup is the
 // one way every caller (Wrap, a nested platform.api call, a queued event, a delivery from a
 // queue backend, Match) goes from a method and a decoded path to the scripts that run, in
-// their order. mayMatch is the cheap test in front of it that lets other requests pass.
+// their order. find is its first half, the cheap test that lets other requests pass; fill the second.
 
 // routes is an immutable snapshot of the installed scripts: a segment trie from a request's
 // path segments to the scripts whose patterns match. Installing scripts builds a new snapshot and
@@ -140,29 +139,45 @@ func (r *route) phases() (pre, post, queued []*script) {
 	return r.matched[:i], r.matched[i:j], r.matched[j:]
 }
 
-// mayMatch reports whether a script could match a request for path (the decoded path,
-// ctx.Path()): false for paths outside the prefix, without a service segment, or of a service
-// no pattern names. It costs a prefix check and one map lookup, and lets every other request
-// pass straight on.
-func (rt *routes) mayMatch(path []byte) bool {
-	svc, _, ok := rt.service(path)
-	return ok && (rt.root.param != nil || rt.root.children[string(svc)] != nil)
+// place is where a request's path lands among the routes (find): the path from the service
+// on, and the service's node (nil when no pattern names the service literally).
+type place struct {
+	rest []byte
+	svc  *node
+}
+
+// find is the cheap test in front of lookup and its first half: ok is false for paths outside
+// the prefix, without a service segment, or of a service no pattern names. It costs a prefix
+// check and one map lookup, and lets every other request pass straight on; fill finishes the
+// lookup from the place it found.
+func (rt *routes) find(path []byte) (pl place, ok bool) {
+	svc, rest, ok := rt.service(path)
+	if !ok {
+		return place{}, false
+	}
+	n := rt.root.children[string(svc)]
+	return place{rest, n}, n != nil || rt.root.param != nil
 }
 
 // lookup is the one way a request finds its scripts: it fills r with the segments of path (the
 // decoded path, ctx.Path()), the verb of method and the active scripts that match, in the order
 // they run. It reports false, leaving r empty, for a path outside the prefix or without a
-// service segment.
+// service segment. A caller that ran find already goes on with fill.
 func (rt *routes) lookup(method, path []byte, r *route) bool {
 	svc, rest, ok := rt.service(path)
 	if !ok {
 		return false
 	}
-	r.path = rest
-	r.segs = splitSegments(r.segs[:0], rest)
-	r.verb = appendLower(r.verb[:0], method)
-	r.matched = rt.match(rt.root.children[string(svc)], rest, r.segs, r.verb, r.matched[:0])
+	rt.fill(place{rest, rt.root.children[string(svc)]}, method, r)
 	return true
+}
+
+// fill is lookup from the place find found: the service's node is not looked up again.
+func (rt *routes) fill(pl place, method []byte, r *route) {
+	r.path = pl.rest
+	r.segs = splitSegments(r.segs[:0], pl.rest)
+	r.verb = appendLower(r.verb[:0], method)
+	r.matched = rt.match(pl.svc, pl.rest, r.segs, r.verb, r.matched[:0])
 }
 
 // appendLower appends s in ASCII lower case to dst.
@@ -272,22 +287,22 @@ func (rt *routes) sortedScripts() []*script {
 // It allocates nothing unless fn does (or more than 8 scripts match): it serves tools and tests
 // that ask which scripts apply to a request.
 func (m *Middleware) Match(method, path string, fn func(Script)) {
-	r := routePool.Get().(*route)
-	defer func() { r.reset(); routePool.Put(r) }()
-	if !m.routes.Load().lookup(s2b(method), s2b(path), r) {
+	rt := m.routes.Load()
+	pl, ok := rt.find(s2b(path))
+	if !ok {
 		return
 	}
-	for _, s := range r.matched {
+	// fill's steps, on arrays on the stack (a route cannot stay there: its slices point into
+	// its own arrays, which escape analysis sends to the heap).
+	var segBuf [16]span
+	var verbBuf [16]byte
+	var matchBuf [8]*script
+	segs := splitSegments(segBuf[:0], pl.rest)
+	verb := appendLower(verbBuf[:0], s2b(method))
+	for _, s := range rt.match(pl.svc, pl.rest, segs, verb, matchBuf[:0]) {
 		fn(s.Script)
 	}
 }
-
-// routePool holds the routes of Match (a request's route is part of its exchange).
-var routePool = sync.Pool{New: func() any {
-	r := &route{}
-	r.init()
-	return r
-}}
 
 // s2b views a string as bytes for reading.
 func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

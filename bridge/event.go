@@ -97,6 +97,7 @@ type Event struct {
 
 	enc     Encoder
 	intern  Interner
+	lazy    *lazyState // event.response.content's lazy objects
 	canon   canonicalKeys
 	scratch []byte // the request line, when parameters are written (syncQuery)
 }
@@ -110,6 +111,7 @@ const (
 // NewEvent builds the event object for L. It is reused for every request the state serves.
 func NewEvent(L *lua.LState) *Event {
 	e := &Event{}
+	e.lazy = newLazyState(L, &e.intern)
 	e.inner = L.CreateTable(0, 4)
 	e.req = newRequest(L, e)
 	e.resp = newResponse(L, e)
@@ -213,6 +215,7 @@ func (e *Event) Value() lua.LValue { return e.ud }
 func (e *Event) Bind(info Info, phase Phase, request *fasthttp.Request, response *fasthttp.Response) {
 	e.info, e.phase, e.request, e.response = info, phase, request, response
 	e.client, e.hasClient = Client{}, false
+	e.lazy.reset()
 	e.req.bind()
 	e.resp.bind()
 }
@@ -223,6 +226,7 @@ func (e *Event) Unbind() {
 	e.clearCached()
 	e.req.unbind()
 	e.resp.unbind()
+	e.lazy.reset() // every lazy object of the run is forgotten
 	e.info, e.request, e.response = nil, nil, nil
 	e.client, e.hasClient = Client{}, false
 	e.readOnly = false

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/fastlua/fastlua/internal/luanum"
 	"github.com/valyala/fasthttp"
 	lua "github.com/yuin/gopher-lua"
 )
@@ -199,7 +200,7 @@ func (o *kvObject) set(key string, val lua.LValue) error {
 	case *lua.LNilType:
 		o.ev.scratch = removeHeader(o.header(), key, o.ev.scratch)
 	case lua.LString, lua.LNumber:
-		str := v.String()
+		str := luanum.Text(v)
 		if err := o.checkValue(key, str); err != nil {
 			return err
 		}
@@ -211,14 +212,14 @@ func (o *kvObject) set(key string, val lua.LValue) error {
 			if err := listItem(o.name, key, item); err != nil {
 				return err
 			}
-			if err := o.checkValue(key, item.String()); err != nil {
+			if err := o.checkValue(key, luanum.Text(item)); err != nil {
 				return err
 			}
 		}
 		h := o.header()
 		o.ev.scratch = removeHeader(h, key, o.ev.scratch)
 		for i := 1; i <= n; i++ {
-			h.Add(key, v.RawGetInt(i).String())
+			h.Add(key, luanum.Text(v.RawGetInt(i)))
 		}
 	default:
 		return fmt.Errorf("%s[%q] must be a string, a number, a list of strings or nil, not %s", o.name, key, describe(val))
@@ -249,7 +250,7 @@ func setParam(args *fasthttp.Args, name, key string, val lua.LValue) error {
 	case lua.LString, lua.LNumber:
 		// Not Set: it replaces the first of repeated values only.
 		args.Del(key)
-		args.Add(key, v.String())
+		args.Add(key, luanum.Text(v))
 	case *lua.LTable:
 		n := v.Len()
 		for i := 1; i <= n; i++ {
@@ -259,7 +260,7 @@ func setParam(args *fasthttp.Args, name, key string, val lua.LValue) error {
 		}
 		args.Del(key)
 		for i := 1; i <= n; i++ {
-			args.Add(key, v.RawGetInt(i).String())
+			args.Add(key, luanum.Text(v.RawGetInt(i)))
 		}
 	default:
 		return fmt.Errorf("%s[%q] must be a string, a number, a list of strings or nil, not %s", name, key, describe(val))
@@ -283,7 +284,7 @@ func SetParameters(req *fasthttp.Request, name string, v lua.LValue) error {
 	for k, v := tb.Next(lua.LNil); k != lua.LNil && err == nil; k, v = tb.Next(k) {
 		switch k.(type) {
 		case lua.LString, lua.LNumber:
-			err = setParam(args, name, k.String(), v)
+			err = setParam(args, name, luanum.Text(k), v)
 		default:
 			err = fmt.Errorf("%s: keys must be strings, not %s", name, describe(k))
 		}
@@ -317,10 +318,10 @@ func SetHeaders(h *fasthttp.RequestHeader, name string, v lua.LValue) error {
 		switch v := v.(type) {
 		case *lua.LTable:
 			for i := 1; i <= v.Len(); i++ {
-				h.Add(key, v.RawGetInt(i).String())
+				h.Add(key, luanum.Text(v.RawGetInt(i)))
 			}
 		default:
-			h.Add(key, v.String())
+			h.Add(key, luanum.Text(v))
 		}
 	}
 	return nil
@@ -406,15 +407,19 @@ func removeOtherCases(h httpHeader, key string, buf []byte) []byte {
 // cache.
 func (o *kvObject) writeOne(key string, canon []byte, value string) {
 	h := o.header()
-	o.ev.scratch = removeHeader(h, key, o.ev.scratch)
-	// DisableNormalizing reports the previous setting: when names were normalized, undo the
-	// call and set the name in its normal form directly. SetCanonical appends: no copy is left.
-	if !h.DisableNormalizing() {
-		h.EnableNormalizing()
-		h.SetCanonical(o.normal(key, canon), s2b(value))
+	// DisableNormalizing reports the previous setting.
+	if h.DisableNormalizing() {
+		o.ev.scratch = removeHeader(h, key, o.ev.scratch) // names as they came: any case
+		h.Add(key, value)
 		return
 	}
-	h.Add(key, value)
+	// Names are normalized: every copy of the header has the name's normal form. With
+	// normalizing off for the two calls, Del removes them all by that form without
+	// normalizing it again (as removeHeader's Del would), and SetCanonical appends.
+	n := o.normal(key, canon)
+	h.Del(b2s(n))
+	h.SetCanonical(n, s2b(value))
+	h.EnableNormalizing()
 }
 
 // normal returns canon, or when it is nil, the normal form of key.
@@ -569,7 +574,7 @@ func checkEntries(name string, headers bool, tb *lua.LTable) error {
 		}
 		switch v := v.(type) {
 		case lua.LString, lua.LNumber:
-			if err := checkValue(name, headers, string(ks), v.String()); err != nil {
+			if err := checkValue(name, headers, string(ks), luanum.Text(v)); err != nil {
 				return err
 			}
 		case *lua.LTable:
@@ -578,7 +583,7 @@ func checkEntries(name string, headers bool, tb *lua.LTable) error {
 				if err := listItem(name, string(ks), item); err != nil {
 					return err
 				}
-				if err := checkValue(name, headers, string(ks), item.String()); err != nil {
+				if err := checkValue(name, headers, string(ks), luanum.Text(item)); err != nil {
 					return err
 				}
 			}

@@ -103,6 +103,8 @@ type decoder struct {
 	checkAt   int         // the budget left at which charge next calls stop (or fails, at 0)
 	expansion int         // what the budget was computed with, for the error
 	stop      func() error
+	lz        *lazyState // set: objects are decoded as lazy objects of doc (jsonlazy.go)
+	doc       *lazyDoc
 }
 
 // checkEvery is how much memory a decode charges between two calls of Interner.Check (or of
@@ -296,6 +298,9 @@ func (d *decoder) value(L *lua.LState, depth int) (lua.LValue, error) {
 	case c == '{':
 		if depth >= maxJSONDepth {
 			return lua.LNil, d.errorf("nested deeper than %d", maxJSONDepth)
+		}
+		if d.lz != nil {
+			return d.newObject(L, depth)
 		}
 		return d.object(L, depth+1)
 	case c == '[':

@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/fastlua/fastlua/internal/luanum"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -26,8 +26,11 @@ type Encoder struct {
 	Max int
 	// MaxName is the setting Max comes from, for the error; "" means Config.MaxJSONSize.
 	MaxName string
-	buf     []byte
-	keys    [][]keyValue
+	// verbatim: a lazy object of a decoded body is written as its text with its edits spliced
+	// in (see jsonlazy.go), not materialized and encoded as a table.
+	verbatim bool
+	buf      []byte
+	keys     [][]keyValue
 }
 
 const (
@@ -93,6 +96,11 @@ func (e *Encoder) append(dst []byte, v lua.LValue, depth int) ([]byte, error) {
 	case *lua.LTable:
 		if depth >= maxJSONDepth {
 			return dst, &EncodeError{Msg: fmt.Sprintf("tables nested deeper than %d (or a table that contains itself)", maxJSONDepth)}
+		}
+		if v.Metatable != lua.LNil && v.Metatable != ArrayMeta {
+			if s := lazyStateOf(v); s != nil {
+				return e.appendLazy(dst, s, v, depth+1)
+			}
 		}
 		return e.table(dst, v, depth+1)
 	default:
@@ -209,18 +217,14 @@ func (e *Encoder) tooLong() error {
 }
 
 // appendNumber appends f as a JSON number: integral values without a fraction or exponent
-// (up to 1e21), others in the shortest form that reads back as the same float64.
+// (up to 1e21), others in the shortest form that reads back as the same float64, in plain
+// decimal from 1e-6 to 1e21 (internal/luanum: tostring writes numbers the same way, and
+// JavaScript and encoding/json do too).
 func appendNumber(dst []byte, f float64) ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return dst, &EncodeError{Msg: "NaN or an infinite number"}
 	}
-	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
-		if f == 0 {
-			return append(dst, '0'), nil // also for -0
-		}
-		return strconv.AppendFloat(dst, f, 'f', -1, 64), nil
-	}
-	return strconv.AppendFloat(dst, f, 'g', -1, 64), nil
+	return luanum.Append(dst, f), nil
 }
 
 const hexDigits = "0123456789abcdef"

@@ -32,6 +32,11 @@ func (d *decoder) equal(v lua.LValue, depth int) bool {
 		if !ok {
 			return false
 		}
+		if d.lz != nil {
+			if same, done := d.equalLazy(tb, depth); done {
+				return same
+			}
+		}
 		d.pos++
 		n := 0
 		d.skipSpace()

@@ -91,6 +91,9 @@ func jsonSize(v lua.LValue, limit, depth int) int {
 		if depth >= maxJSONDepth {
 			return 0
 		}
+		if materializeValue(v) != nil {
+			return 0 // the encoder reports it
+		}
 		n := tableLen(v)
 		if n == 0 {
 			return 2

@@ -14,6 +14,7 @@ type body struct {
 	value    lua.LValue // the decoded value (or what a script assigned)
 	loaded   bool       // value holds the decoded body
 	assigned bool       // a script assigned value; it must be encoded
+	lazy     bool       // value came from lazyState.load (event.response.content)
 	// canonical is what value encodes to when the text had a duplicate key, so that value
 	// does not describe the text: changes are then found against it, not against the text.
 	canonical []byte
@@ -147,7 +148,18 @@ func (r *request) payloadValue(L *lua.LState) lua.LValue {
 	r.payload = body{value: lua.LNil, loaded: true}
 	if ct := r.ev.request.Header.ContentType(); mayBeJSON(ct) {
 		if text := r.text(L, "event.request.payload"); sniffJSON(ct, text) {
-			r.payload.load(L, &r.ev.intern, text, "event.request.payload")
+			// Decoded as far as the script reads it (jsonlazy.go).
+			v, err := r.ev.lazy.load(text, "event.request.payload")
+			switch err.(type) {
+			case nil:
+				r.payload = body{value: v, loaded: true, lazy: true}
+			case *SyntaxError: // not JSON: nil
+			default:
+				if err != errLazyDocs {
+					L.RaiseError("event.request.payload: %s", err.Error())
+				}
+				r.payload.load(L, &r.ev.intern, text, "event.request.payload")
+			}
 		}
 	}
 	return r.payload.value
@@ -167,6 +179,7 @@ func (r *request) text(L *lua.LState, field string) []byte {
 // setText makes the request body text as scripts see it: compressed again with the request's
 // Content-Encoding, or without one (see encoded). owned: text is not reused by the caller.
 func (r *request) setText(text []byte, owned bool) {
+	r.ev.lazy.detach() // the lazy objects of the old text keep a copy of it
 	req := r.ev.request
 	b, drop := encoded(&r.plain, req.Header.ContentEncoding(), text, owned)
 	if drop {
@@ -259,7 +272,8 @@ func (r *request) flush() error {
 			return nil
 		}
 		// The text it was decoded from: nothing is decoded again here.
-		if src := e.request.Body(); !p.changed(r.plain.source(src)) {
+		src := r.plain.source(e.request.Body())
+		if p.lazy && e.lazy.sameLazy(p.value, src) || !p.lazy && !p.changed(src) {
 			return nil
 		}
 		if err := e.flushError("event.request.payload", true); err != nil {
@@ -270,7 +284,10 @@ func (r *request) flush() error {
 	if p.value == lua.LNil {
 		r.setText(nil, true)
 	} else {
+		// What the script did not touch is copied from the text it was decoded from.
+		e.enc.verbatim = true
 		b, err := e.enc.Encode(p.value)
+		e.enc.verbatim = false
 		if err != nil {
 			return &modificationError{Field: "event.request.payload", Reason: err.Error()}
 		}

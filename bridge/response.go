@@ -88,8 +88,20 @@ func (r *response) contentValue(L *lua.LState) lua.LValue {
 		L.RaiseError("event.response.content: %s", err.Error())
 	}
 	if isJSON(resp.Header.ContentType(), text) {
-		if r.content.load(L, &r.ev.intern, text, "event.response.content"); r.content.value != lua.LNil {
-			return r.content.value
+		// Decoded as far as the script reads it (jsonlazy.go).
+		v, err := r.ev.lazy.load(text, "event.response.content")
+		if err == nil {
+			r.content = body{value: v, loaded: true, lazy: true}
+			return v
+		}
+		if err == errLazyDocs {
+			if r.content.load(L, &r.ev.intern, text, "event.response.content"); r.content.value != lua.LNil {
+				return r.content.value
+			}
+			err = nil // not JSON after all: the string
+		}
+		if _, ok := err.(*SyntaxError); !ok && err != nil {
+			L.RaiseError("event.response.content: %s", err.Error())
 		}
 		r.content.reset()
 	}
@@ -100,6 +112,7 @@ func (r *response) contentValue(L *lua.LState) lua.LValue {
 // response's Content-Encoding, or without one (see encoded). owned: text is not reused by the
 // caller.
 func (r *response) setText(text []byte, owned bool) {
+	r.ev.lazy.detach() // the lazy objects of the old text keep a copy of it
 	resp := r.ev.response
 	b, drop := encoded(&r.plain, resp.Header.ContentEncoding(), text, owned)
 	if drop {
@@ -191,14 +204,18 @@ func (r *response) flush() error {
 			return nil
 		}
 		// The text it was decoded from: nothing is decoded again here.
-		if src := e.response.Body(); !c.changed(r.plain.source(src)) {
+		src := r.plain.source(e.response.Body())
+		if c.lazy && e.lazy.sameLazy(c.value, src) || !c.lazy && !c.changed(src) {
 			return nil
 		}
 		if err := e.flushError("event.response.content", false); err != nil {
 			return err
 		}
 	}
+	// What the script did not touch is copied from the text it was decoded from.
+	e.enc.verbatim = true
 	b, err := e.enc.Encode(c.value)
+	e.enc.verbatim = false
 	if err != nil {
 		return &modificationError{Field: "event.response.content", Reason: err.Error()}
 	}

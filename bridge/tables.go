@@ -17,6 +17,9 @@ import (
 func asTable(v lua.LValue, lists bool) (*lua.LTable, bool) {
 	switch v := v.(type) {
 	case *lua.LTable:
+		if materializeValue(v) != nil {
+			return nil, false
+		}
 		return v, true
 	case *lua.LUserData:
 		if o, ok := v.Value.(*kvObject); ok {
@@ -169,7 +172,7 @@ func renderValue(b []byte, v lua.LValue, depth int) []byte {
 		}
 		return strconv.AppendQuote(b, string(v))
 	case *lua.LTable:
-		if depth >= 8 {
+		if depth >= 8 || materializeValue(v) != nil {
 			return append(b, "{...}"...)
 		}
 		b = append(b, '{')
@@ -223,6 +226,7 @@ func isIdent(s string) bool {
 // where it would on a table.
 func NextFunction(L *lua.LState, base *lua.LFunction) *lua.LFunction {
 	return L.NewFunction(func(L *lua.LState) int {
+		MaterializeJSON(L, L.Get(1)) // a lazy object of a decoded body
 		if ud, ok := L.Get(1).(*lua.LUserData); ok {
 			if tb, ok := asTable(ud, false); ok {
 				k, v := tb.Next(L.Get(2))
