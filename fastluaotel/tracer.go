@@ -12,7 +12,9 @@
 // the queued scripts' phase is a child of the request's span (its traceparent travels in the
 // queued copy of the request, through a queue backend too). Outbound platform.api requests, and
 // in-process ones, carry the calling script's span in their traceparent header, unless the
-// script sets one in options.headers.
+// script sets one in options.headers. The wrapped handler finds the span it runs in with
+// fastlua.MatchOf(ctx).Span(), and sends it on with Tracer.Inject (examples/gateway does, to its
+// upstream).
 //
 // Attributes: fastlua.event (the concrete event), fastlua.phase, fastlua.script, fastlua.outcome
 // ("ok", "answered", or the failure's kind), fastlua.error.kind, fastlua.status (the failure's
