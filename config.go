@@ -145,6 +145,13 @@ type Config struct {
 	// body would carry. Default nil: WriteError(&ctx.Response, err.Status, that message).
 	ErrorWriter func(ctx *fasthttp.RequestCtx, err *ScriptError)
 
+	// Tracer, when set, makes spans of each request's work: the request through the
+	// middleware, each phase, each script run (see Tracer), parented on the request's
+	// traceparent, and carried into the platform.api calls and queued scripts of the request.
+	// fastluaotel.New makes one for OpenTelemetry. Default nil: no spans, and a nil check per
+	// phase and per script.
+	Tracer Tracer
+
 	// MaxScriptMetrics bounds the metric names scripts may make with the metrics module; a
 	// call naming a new one past it raises an error naming this field. Default 256.
 	MaxScriptMetrics int

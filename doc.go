@@ -179,6 +179,22 @@
 // AdminHandlerWith(AdminOptions{Mount: "/admin/scripts", Verify: f}) mounts the admin API at a
 // path of the program's choice and lets in the requests f accepts, besides Config.AdminToken.
 //
+// # Tracing
+//
+// Config.Tracer, when set, makes spans of a request's work (Tracer; the fastluaotel package is
+// the OpenTelemetry one, so the core depends on no tracing library): a request span for a
+// request that matches scripts, a child of the span in its traceparent header; in it a span per
+// phase, and in each a span per script run, with the script's pattern, the concrete event, the
+// phase, the outcome ("ok", "answered", or the failure's kind) and the failure (SpanEnd). An
+// in-process platform.api request's phases are children of the calling script's span; the
+// queued phase is a child of the request span, whose traceparent the queued copy of the request
+// carries (through a queue backend too: its queued scripts see that traceparent, not the
+// client's). In-process and outbound platform.api requests carry the calling script's span as
+// their traceparent (Tracer.Inject), unless the script sets one in options.headers; the handler
+// finds the span it runs in with MatchOf(ctx).Span(), to carry into its own calls. The log
+// records tied to a request also get the running span's trace_id and span_id (Tracer.LogAttrs).
+// Without a Tracer nothing of this runs: a nil check per phase and per script.
+//
 // # platform, json and log
 //
 // platform.api.get|post|put|patch|delete(path, payload, options) calls another endpoint;

@@ -59,7 +59,7 @@ event.response.headers["x-fields"] = table.concat({ r.method, r.uri, r.path, r.s
 	}
 
 	r = ts.do("GET", "/b/pairs", "")
-	if want := "content,headers,host,method,name,parameters,params,path,remote_addr,request,resource,response,scheme,service,uri"; r.headers["x-keys"] != want {
+	if want := "content,headers,host,id,method,name,parameters,params,path,remote_addr,request,resource,response,scheme,service,uri"; r.headers["x-keys"] != want {
 		t.Errorf("pairs: %q, want %q (%d %s)", r.headers["x-keys"], want, r.status, r.body)
 	}
 	// A response header set in pre_process without answering stays on the handler's response.

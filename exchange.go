@@ -43,6 +43,8 @@ type exchange struct {
 	preRan      int    // the pre_process scripts that ran (Match.Scripts)
 	match       Match  // what the handler sees under UserValueMatch (match.go)
 	shard       uint32 // fixed when made: the pool's hot slot and the counters' shard it uses
+
+	spans spanSet // Config.Tracer's spans (tracing.go); zero without one
 }
 
 // exchangePool keeps exchanges per P (sync.Pool), so an exchange's shard stands for a core.
@@ -78,6 +80,7 @@ func putExchange(x *exchange) {
 	x.answered, x.depth, x.phase, x.apiCalls = false, 0, bridge.PreProcess, 0
 	x.session, x.sessionDone, x.queueID, x.noState, x.trace = nil, false, "", false, nil
 	x.requestID, x.preRan, x.match.x = "", 0, nil
+	x.spans = spanSet{}
 	exchangePool.Put(x)
 }
 
@@ -92,6 +95,7 @@ func (m *Middleware) serveNested(ctx *fasthttp.RequestCtx, parent *exchange) {
 	}
 	x := m.exchangeAt(rt, pl, ctx, parent.next)
 	x.st, x.depth, x.root = parent.running, parent.depth+1, parent.rootExchange()
+	x.spans.parent = parent.spans.script // the calling script's span, with a Tracer
 	x.serve()
 	putExchange(x)
 }
@@ -122,6 +126,10 @@ func (x *exchange) serve() {
 		x.next(x.ctx)
 		return
 	}
+	if t := x.m.cfg.Tracer; t != nil && x.depth == 0 && x.spans.parent == nil {
+		x.tracedServe(t) // serve again, inside the request's span
+		return
+	}
 	pre, post, queued := x.phases()
 
 	ok := true
@@ -146,6 +154,9 @@ func (x *exchange) serve() {
 // runPhase runs one phase's scripts in order on one state. It reports false when a script
 // failed closed (the error response has been written).
 func (x *exchange) runPhase(phase bridge.Phase, scripts []*script) bool {
+	if t := x.m.cfg.Tracer; t != nil && x.spans.phase == nil {
+		return x.tracedPhase(t, phase, scripts) // runPhase again, inside the phase's span
+	}
 	x.phase = phase // before begin: fail answers or logs by the phase
 	lv, ok := x.begin()
 	if !ok {
@@ -232,6 +243,10 @@ func (x *exchange) runScript(lv *level, s *script) error {
 	if timed {
 		start = time.Now()
 	}
+	var endSpan func(SpanEnd)
+	if t := x.m.cfg.Tracer; t != nil {
+		endSpan = x.startScript(t, s)
+	}
 	ret, err := lv.st.run(s, lv)
 	if err == nil {
 		if err = lv.ev.EndScript(); err == nil {
@@ -242,6 +257,9 @@ func (x *exchange) runScript(lv *level, s *script) error {
 	}
 	if timed {
 		s.stats.observe(time.Since(start))
+	}
+	if endSpan != nil {
+		x.endScript(endSpan, s, lv, err)
 	}
 	return err
 }
@@ -275,6 +293,9 @@ func (x *exchange) fail(se *ScriptError, open bool) {
 	se.Phase, se.FailOpen, se.RequestID = x.phase.String(), open, x.RequestID()
 	if se.Event == "" && len(x.segs) > 0 {
 		se.Event = x.Name()
+	}
+	if !open {
+		x.spans.failure = se // the phase's and the request's span end with it (tracing.go)
 	}
 	if h := m.cfg.OnError; h != nil {
 		h(x.ctx, se)

@@ -151,3 +151,74 @@ func TestErrorWriterReplacesTheBody(t *testing.T) {
 		t.Fatalf("default body: got %d %s", r.status, r.body)
 	}
 }
+
+// A request no Lua state became free for reaches Config.OnError as KindUnavailable (503),
+// before the answer is written. The one state is held by a script whose in-process call waits
+// in the handler until the test lets it go, so the second request meets a busy pool for
+// certain, whatever the machine's speed: PoolTimeout only says how long it waits.
+func TestOnErrorSeesUnavailable(t *testing.T) {
+	var log errorLog
+	entered, release := make(chan struct{}), make(chan struct{})
+	handler := func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/inner/hold" {
+			close(entered)
+			<-release
+		}
+		ctx.SetBodyString("{}")
+	}
+	scripts := hookScripts(t)
+	for i := range scripts {
+		if scripts[i].Name == "h.hold.get.pre_process" {
+			scripts[i].TimeLimit = 30 * time.Second // held by the test, not by its own time
+		}
+	}
+	var statusAtHook int
+	ts := serve(t, Config{Scripts: scripts, MaxStates: 1, PoolTimeout: 10 * time.Millisecond,
+		OnError: func(ctx *fasthttp.RequestCtx, err *ScriptError) {
+			statusAtHook = ctx.Response.StatusCode()
+			log.hook(ctx, err)
+		}}, handler)
+
+	type result struct {
+		status int
+		held   string
+		err    error
+	}
+	held := make(chan result, 1)
+	go func() {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.SetRequestURI("http://" + ts.addr + "/h/hold")
+		err := fasthttp.DoTimeout(req, resp, time.Minute)
+		held <- result{resp.StatusCode(), string(resp.Header.Peek("X-Held")), err}
+	}()
+	select {
+	case <-entered: // the only state is taken until release
+	case h := <-held:
+		t.Fatalf("the holding request ended before its call reached the handler: %+v", h)
+	case <-time.After(time.Minute):
+		t.Fatal("the holding request's call never reached the handler")
+	}
+	r := ts.do("GET", "/h/runtime", "", "X-Request-Id", "busy-1")
+	close(release)
+	if r.status != 503 || !strings.Contains(r.errorMessage(t), "MaxStates") {
+		t.Fatalf("busy pool: %d %s", r.status, r.body)
+	}
+	errs, paths := log.take()
+	if len(errs) != 1 {
+		t.Fatalf("OnError called %d times, want once: %+v", len(errs), errs)
+	}
+	se := errs[0]
+	if se.Kind != KindUnavailable || se.Status != 503 || se.Phase != "pre_process" || se.Script != "" ||
+		se.Event != "h.runtime.get.pre_process" || se.RequestID != "busy-1" || paths[0] != "/h/runtime" || se.FailOpen {
+		t.Fatalf("hook saw %+v at %s", se, paths[0])
+	}
+	if se.Err != ErrPoolTimeout {
+		t.Fatalf("hook's error wraps %v, want ErrPoolTimeout", se.Err)
+	}
+	if statusAtHook != 200 {
+		t.Fatalf("the hook ran after the answer was written (status %d)", statusAtHook)
+	}
+	if h := <-held; h.err != nil || h.status != 200 || h.held != "200" {
+		t.Fatalf("the holding request: %+v", h)
+	}
+}

@@ -37,6 +37,9 @@ func (p *platform) external(L *lua.LState, method, target string, payload lua.LV
 	defer fasthttp.ReleaseResponse(resp)
 	req.SetRequestURI(target)
 	req.Header.SetMethod(method)
+	if t := m.cfg.Tracer; t != nil {
+		p.lv.x.injectSpan(t, &req.Header) // the calling script's span (traceparent)
+	}
 	if err := p.fillRequest(L, req, payload, opts); err != nil {
 		L.RaiseError("platform.api.%s(%q): %s", strings.ToLower(method), target, err.Error())
 	}

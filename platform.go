@@ -175,6 +175,9 @@ func (p *platform) call(L *lua.LState, method string) int {
 			req.Header.AddBytesKV(k, v)
 		}
 	}
+	if t := m.cfg.Tracer; t != nil {
+		x.injectSpan(t, &req.Header) // the calling script's span, not the client's traceparent
+	}
 	req.Header.SetMethod(method)
 	req.SetRequestURIBytes(reqURI)
 	if !bytes.Equal(req.URI().Path(), path) {

@@ -83,6 +83,9 @@ func (m *Middleware) enqueue(x *exchange, scripts []*script) {
 	ev.init(m, x.ctx.RemoteAddr(), x.ctx.LocalAddr())
 	x.ctx.Request.CopyTo(&ev.ctx.Request)
 	x.ctx.Response.CopyTo(&ev.ctx.Response)
+	if t := m.cfg.Tracer; t != nil && x.spans.parent != nil {
+		t.Inject(x.spans.parent, &ev.ctx.Request.Header) // its queued spans are children of the request's
+	}
 	ev.next = x.next
 	ev.scripts = append(ev.scripts[:0], scripts...)
 	ev.session, ev.hasSess = x.sessionValue()

@@ -58,10 +58,16 @@ func saneRequestID(id []byte) bool {
 
 // requestAttrs appends the attributes that tie a log record to its request: the (top-level)
 // request's method, path and client address (its IP, behind Config's trusted proxies too: see
-// Client), and its id.
+// Client), and its id; with a Config.Tracer, what it ties to the running span.
 func (x *exchange) requestAttrs(attrs []any) []any {
 	r := x.rootExchange()
 	ctx := r.ctx
-	return append(attrs, slog.String("method", string(ctx.Method())), slog.String("path", string(ctx.Path())),
+	attrs = append(attrs, slog.String("method", string(ctx.Method())), slog.String("path", string(ctx.Path())),
 		slog.String("client", r.Client().Addr), slog.String("request_id", x.RequestID()))
+	if t := x.m.cfg.Tracer; t != nil {
+		if c := x.spans.current(); c != nil {
+			attrs = t.LogAttrs(c, attrs) // trace_id and span_id, with fastluaotel
+		}
+	}
+	return attrs
 }

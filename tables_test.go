@@ -24,7 +24,7 @@ func TestEventObjectsAsTables(t *testing.T) {
 	}
 
 	// A raw request: the response headers it gets must show both ids.
-	resp := rawGet(t, ts.addr, "/api/v2/tables/show?ids=1&ids=2&b=x")
+	resp := rawGet(t, ts.addr, "/api/v2/tables/show?ids=1&ids=2&b=x", "X-Request-Id: tables-1")
 	if resp.StatusCode() != 200 {
 		t.Fatalf("%d %s", resp.StatusCode(), resp.Body())
 	}
@@ -46,6 +46,7 @@ func TestEventObjectsAsTables(t *testing.T) {
 		Encoded map[string]string `json:"encoded"`
 		Request struct {
 			Method     string            `json:"method"`
+			ID         string            `json:"id"`
 			Path       string            `json:"path"`
 			Headers    map[string]string `json:"headers"`
 			Parameters map[string]string `json:"parameters"`
@@ -63,7 +64,7 @@ func TestEventObjectsAsTables(t *testing.T) {
 	if !mapsEqual(c.Params, want) || !mapsEqual(c.Encoded, want) || !mapsEqual(c.Request.Parameters, want) {
 		t.Errorf("json.encode: %v %v %v", c.Params, c.Encoded, c.Request.Parameters)
 	}
-	if c.Request.Method != "GET" || c.Request.Path != "/api/v2/tables/show" || c.Request.Headers["host"] == "" {
+	if c.Request.Method != "GET" || c.Request.ID != "tables-1" || c.Request.Path != "/api/v2/tables/show" || c.Request.Headers["host"] == "" {
 		t.Errorf("json.encode(event.request): %+v", c.Request)
 	}
 	if c.Str != `event.request.parameters {ids = "1,2", b = "x"}` {

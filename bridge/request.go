@@ -67,7 +67,7 @@ type request struct {
 	plain   plainBody // the body decoded from its Content-Encoding, once read
 }
 
-var requestFields = []string{"method", "uri", "path", "service", "content_type", "remote_addr", "scheme", "host", "headers", "parameters", "payload", "content"}
+var requestFields = []string{"method", "uri", "path", "service", "id", "content_type", "remote_addr", "scheme", "host", "headers", "parameters", "payload", "content"}
 
 func newRequest(L *lua.LState, e *Event) *request {
 	r := &request{ev: e}

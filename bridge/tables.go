@@ -102,6 +102,7 @@ func objectTable(v any) (*lua.LTable, bool) {
 		tb.RawSetString("path", lua.LString(req.URI().Path()))
 		if e.info != nil {
 			tb.RawSetString("service", lua.LString(e.info.Service()))
+			tb.RawSetString("id", lua.LString(e.info.RequestID()))
 		}
 		if ct := req.Header.ContentType(); len(ct) > 0 {
 			tb.RawSetString("content_type", lua.LString(ct))

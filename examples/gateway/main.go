@@ -12,8 +12,10 @@
 // platform.session holds the request's API key and session token (-api-key-header,
 // -session-token-header); with -session-url URL (DreamFactory's /api/v2/user/session, answers
 // cached for -session-ttl) or -jwt-key FILE (an HMAC secret or a PEM public key; -jwt-role-claim,
-// -jwt-issuer, -jwt-audience), also the user and role of that token. It prints "listening on
-// ADDR" once it serves.
+// -jwt-issuer, -jwt-audience), also the user and role of that token. With -otlp URL (an
+// OTLP/HTTP collector, http://collector:4318), a span per request, phase and script run is
+// exported (fastluaotel), parented on the client's W3C traceparent, and the upstream call carries
+// the request's span. It prints "listening on ADDR" once it serves.
 package main
 
 import (
@@ -34,6 +36,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fastlua/fastlua"
+	"github.com/fastlua/fastlua/fastluaotel"
 	"github.com/fastlua/fastlua/fastluaprom"
 	"github.com/fastlua/fastlua/redisstore"
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,6 +68,7 @@ type options struct {
 	shareScripts                                  bool
 	scriptResync                                  time.Duration
 	claimIdle                                     time.Duration
+	otlpURL                                       string
 	session                                       *sessionOptions
 }
 
@@ -88,6 +92,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.claimIdle, "redis-claim-idle", 30*time.Second, "with -redis: how long the queued events of an instance that stopped wait before another instance claims them")
 	fs.BoolVar(&o.shareScripts, "share-scripts", false, "with -redis: keep the scripts on Redis, shared with the other instances (-scripts is then this instance's last-known-good copy, and seeds an empty Redis)")
 	fs.DurationVar(&o.scriptResync, "script-resync", 30*time.Second, "with -share-scripts: how often the whole shared set is read, whatever was announced")
+	fs.StringVar(&o.otlpURL, "otlp", "", "OTLP/HTTP collector URL (http://host:4318; the path defaults to /v1/traces): export a span per request, phase and script run (off when empty)")
 	o.session = addSessionFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -122,6 +127,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 		PoolTimeout:  o.poolTimeout,
 		MemoryLimit:  o.memoryLimit,
 		Logger:       logger,
+	}
+	if o.otlpURL != "" {
+		tracer, shutdown, err := newTracing(o.otlpURL, "fastlua-gateway")
+		if err != nil {
+			return err
+		}
+		defer func() { // after Close: the queued scripts' spans are flushed too
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := shutdown(ctx); err != nil {
+				logger.Warn("the last spans could not be exported", "otlp", o.otlpURL, "error", err)
+			}
+		}()
+		cfg.Tracer, proxy.tracer = tracer, tracer
 	}
 	sessions, err := o.session.builder(logger)
 	if err != nil {
@@ -243,6 +262,7 @@ type proxy struct {
 	host    string
 	tls     bool
 	timeout time.Duration
+	tracer  *fastluaotel.Tracer // -otlp: the upstream request carries the request's span
 }
 
 func newProxy(upstream string, timeout time.Duration) (*proxy, error) {
@@ -305,6 +325,11 @@ func (p *proxy) handle(ctx *fasthttp.RequestCtx) {
 	ctx.Request.CopyTo(req)
 	for _, h := range hopHeaders {
 		req.Header.Del(h)
+	}
+	if p.tracer != nil {
+		if span := fastlua.MatchOf(ctx).Span(); span != nil {
+			p.tracer.Inject(span, &req.Header) // a child of the request's span, not of the client's
+		}
 	}
 	// The upstream decodes the path once into exactly the path the scripts matched
 	// (fastlua.AppendPath: a client's %252e%252e stays the text %2e%2e, never ".."), and gets

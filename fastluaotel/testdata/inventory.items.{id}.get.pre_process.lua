@@ -1,0 +1,2 @@
+-- The in-process call's own script.
+event.request.headers["x-inventory-checked"] = "yes"

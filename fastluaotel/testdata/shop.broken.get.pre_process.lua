@@ -1,0 +1,2 @@
+local order = nil
+return order.total

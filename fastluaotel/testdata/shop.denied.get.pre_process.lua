@@ -1,0 +1,1 @@
+error({ status_code = 403, message = "not your order" })

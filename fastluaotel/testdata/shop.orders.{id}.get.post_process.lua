@@ -1,0 +1,1 @@
+event.response.headers["x-post"] = "done"

@@ -1,0 +1,1 @@
+log.info("order audited", { order = event.params.id })
