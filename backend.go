@@ -110,7 +110,8 @@ type eventRecord struct {
 	Session    json.RawMessage `json:"session,omitempty"`
 	HasSession bool            `json:"has_session,omitempty"`
 	Remote     string          `json:"remote,omitempty"`
-	Accepted   int64           `json:"accepted"` // unix nanoseconds
+	Accepted   int64           `json:"accepted"`             // unix nanoseconds
+	RequestID  string          `json:"request_id,omitempty"` // made before it was queued
 	// Scripts are the queued scripts that matched where the event was accepted, in the order
 	// they run; nil in a record published before they were carried.
 	Scripts []scriptRef `json:"scripts"`
@@ -135,6 +136,7 @@ func (m *Middleware) record(ev *queuedEvent) ([]byte, error) {
 		Method: string(req.Header.Method()), URI: string(req.RequestURI()), Host: string(req.Host()),
 		Body: req.Body(), Status: resp.StatusCode(), RespBody: resp.Body(),
 		HasSession: ev.hasSess, Remote: ev.conn.remote.String(), Accepted: time.Now().UnixNano(),
+		RequestID: ev.requestID,
 	}
 	r.Scripts = make([]scriptRef, len(ev.scripts))
 	for i, s := range ev.scripts {
@@ -187,6 +189,9 @@ func (ev *queuedEvent) restore(data []byte) ([]scriptRef, error) {
 	}
 	if addr, err := net.ResolveTCPAddr("tcp", r.Remote); err == nil {
 		ev.conn.remote = addr
+	}
+	if saneRequestID([]byte(r.RequestID)) {
+		ev.requestID = r.RequestID // its records carry its request's id on this instance too
 	}
 	return r.Scripts, nil
 }
@@ -270,7 +275,7 @@ func (q *queue) handleDelivery(d Delivery) Outcome {
 		return q.deadLetter(d, request, fmt.Sprintf("delivered %d times, more than Config.QueueMaxAttempts: its consumers stopped before it finished", d.Attempt))
 	}
 	x.session, x.sessionDone = ev.session, ev.hasSess
-	x.queueID = d.ID
+	x.queueID, x.requestID = d.ID, ev.requestID
 	q.delivered.Add(1)
 	if !x.runPhase(bridge.Queued, ev.scripts) {
 		if x.noState {

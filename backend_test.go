@@ -132,6 +132,25 @@ platform.store.set("seen", {
 	}
 }
 
+// TestQueueBackendKeepsTheRequestID: an event consumed from a backend runs with the id its
+// request had, one made for it included (not in its headers), as an event run in process does.
+func TestQueueBackendKeepsTheRequestID(t *testing.T) {
+	store := NewMemoryStore()
+	ts := serve(t, Config{Store: store, QueueBackend: newChanBackend(), Scripts: []Script{
+		{Name: "r.post.pre_process", Source: `platform.store.set("pre", event.request.id)`},
+		{Name: "r.post.queued", Source: `platform.store.set("queued", event.request.id)`},
+	}}, (&echo{}).handle)
+	if r := ts.do("POST", "/r", `{}`); r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	waitFor(t, "the delivered event", func() bool { _, ok, _ := store.Get(context.Background(), "queued"); return ok })
+	pre, _, _ := store.Get(context.Background(), "pre")
+	queued, _, _ := store.Get(context.Background(), "queued")
+	if p, q := fmt.Sprint(pre), fmt.Sprint(queued); p != q || len(p) < 4 {
+		t.Fatalf("the request's id %s, the queued run's %s", pre, queued)
+	}
+}
+
 func TestQueueBackendFallbackDrop(t *testing.T) {
 	store := NewMemoryStore()
 	backend := newChanBackend()
