@@ -373,8 +373,8 @@ func (m *Middleware) adminSave(ctx *fasthttp.RequestCtx, status int, scripts []S
 	for _, sc := range scripts {
 		if dir := m.cfg.ScriptDir; dir != "" {
 			if pat, err := parsePattern(sc.Name); err == nil {
-				if len(pat.text)+len(".lua") > 255 {
-					msgs = append(msgs, fmt.Sprintf("the name %.40q... is %d bytes; a script file's name holds at most 251", pat.text, len(pat.text)))
+				if err := nameFitsFile(pat.text); err != nil {
+					msgs = append(msgs, err.Error())
 					continue
 				}
 				sc.Name = pat.text

@@ -22,7 +22,8 @@ import (
 //
 // A PATCH is made on the set as it was when the PATCH read it: if another change came first,
 // the answer is 409 and nothing changed (read and PATCH again); a POST replaces, the later
-// write (by version) winning everywhere.
+// write (by version) winning everywhere. A DELETE (or a rollback to a deletion) of a script the
+// source does not hold is 404 and changes nothing (ErrSourceNoScript).
 
 // adminSourceTimeout bounds one admin request's calls to the source.
 const adminSourceTimeout = 10 * time.Second
@@ -194,6 +195,9 @@ func (m *Middleware) adminApply(ctx *fasthttp.RequestCtx, change ScriptChange) (
 	case errors.As(err, &refusal):
 		adminError(ctx, 400, err.Error())
 		return 0, false
+	case errors.Is(err, ErrSourceNoScript):
+		adminError(ctx, 404, err.Error()+": nothing was changed")
+		return 0, false
 	case errors.Is(err, ErrSourceConflict):
 		adminError(ctx, 409, err.Error()+": nothing was changed; read the script and send the change again")
 		return 0, false
@@ -207,14 +211,10 @@ func (m *Middleware) adminApply(ctx *fasthttp.RequestCtx, change ScriptChange) (
 
 // adminDeleteShared removes a script from the source. m.adminMu is held.
 func (m *Middleware) adminDeleteShared(ctx *fasthttp.RequestCtx, name string) {
+	// The source says whether it holds the script (a delete of nothing is 404 and makes no
+	// version), not this instance: it may run a script deleted meanwhile, or not run one it
+	// refused.
 	name = canonicalName(name)
-	c, cancel := context.WithTimeout(context.Background(), adminSourceTimeout)
-	m.source.sync(c) // a script created through another instance a moment ago is found
-	cancel()
-	if _, found := m.Script(name); !found {
-		adminError(ctx, 404, "no script "+name)
-		return
-	}
 	v, ok := m.adminApply(ctx, ScriptChange{Delete: []string{name}})
 	if !ok {
 		return

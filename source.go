@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,7 +42,9 @@ type ScriptSource interface {
 	Load(ctx context.Context) (ScriptSet, error)
 	// Apply makes a change, all of it or nothing, as one new version of the set; it returns
 	// that version. With ScriptChange.IfVersion set, it changes nothing and returns
-	// ErrSourceConflict unless the set is still at that version.
+	// ErrSourceConflict unless the set is still at that version. A change that deletes a
+	// script the set does not hold changes nothing and returns ErrSourceNoScript. The names
+	// in a change fastlua makes are canonical (CanonicalName).
 	Apply(ctx context.Context, change ScriptChange) (uint64, error)
 	// History returns the versions kept of one script, newest first (a deletion is one too).
 	History(ctx context.Context, name string) ([]ScriptVersion, error)
@@ -81,6 +85,35 @@ type ScriptChange struct {
 
 // ErrSourceConflict is the error of a conditional ScriptChange whose set had another version.
 var ErrSourceConflict = errors.New("fastlua: the shared script set changed meanwhile")
+
+// ErrSourceNoScript is the error of a ScriptChange that deletes a script the set does not hold:
+// the change is not made (a delete of nothing makes no version).
+var ErrSourceNoScript = errors.New("fastlua: the shared script set holds no such script")
+
+// CanonicalName returns the one spelling of a script's name (an event pattern) that every
+// name for the same script has: the verb in lower case. Two names with one canonical name are
+// one script; a ScriptSource keeps each script under its canonical name. It fails for a name
+// that is not an event pattern.
+func CanonicalName(name string) (string, error) {
+	pat, err := parsePattern(name)
+	if err != nil {
+		return "", err
+	}
+	return pat.text, nil
+}
+
+// maxScriptName is the longest canonical name a script may have where it has a file (a
+// directory it is written to, the last-known-good directory of a shared set): a file's name
+// holds at most 255 bytes, ".lua" included.
+const maxScriptName = 255 - len(".lua")
+
+// nameFitsFile refuses a canonical name too long for a script file's name.
+func nameFitsFile(name string) error {
+	if len(name) > maxScriptName {
+		return fmt.Errorf("the name %.40q... is %d bytes; a script file's name holds at most %d", name, len(name), maxScriptName)
+	}
+	return nil
+}
 
 // ScriptSourceStats describe this instance's use of Config.ScriptSource.
 type ScriptSourceStats struct {
@@ -288,7 +321,7 @@ func (ss *sourceSync) install(set ScriptSet) {
 	refused := map[string]string{}
 	versions := map[string]uint64{}
 	var add []*script
-	for _, sv := range set.Scripts {
+	for _, sv := range ss.latest(set.Scripts) {
 		sc := ss.normal(sv.Script)
 		name := sc.Name
 		if pat, err := parsePattern(name); err == nil {
@@ -309,7 +342,7 @@ func (ss *sourceSync) install(set ScriptSet) {
 			versions[name] = ss.versions[name]
 			continue
 		}
-		s, err := m.prepare(sc)
+		s, err := ss.prepare(sc)
 		if err != nil {
 			refused[name] = err.Error() + key
 			versions[name] = ss.versions[name]
@@ -349,6 +382,30 @@ func (ss *sourceSync) install(set ScriptSet) {
 		default:
 		}
 	}
+}
+
+// latest is the scripts of a set with one version of each script: of entries whose names
+// are spellings of one script (a source must not hold them: see CanonicalName), the one of
+// the latest version, so that every instance installs the same one.
+func (ss *sourceSync) latest(scripts []ScriptVersion) []ScriptVersion {
+	at := map[string]int{}
+	out := make([]ScriptVersion, 0, len(scripts))
+	for _, sv := range scripts {
+		name, err := CanonicalName(sv.Name)
+		if err != nil {
+			out = append(out, sv) // refused by install
+			continue
+		}
+		if i, dup := at[name]; dup {
+			if sv.Version > out[i].Version || sv.Version == out[i].Version && sv.Name > out[i].Name {
+				out[i] = sv
+			}
+			continue
+		}
+		at[name] = len(out)
+		out = append(out, sv)
+	}
+	return out
 }
 
 // lkgLoop writes the last-known-good directory after the changes installed, the latest set
@@ -443,9 +500,15 @@ func (m *Middleware) applySource(ctx context.Context, change ScriptChange) (uint
 	ss := m.source
 	var msgs []string
 	for i, sc := range change.Put {
+		// Every spelling of a name is one script, kept under its canonical name: two entries
+		// for one script would run the one read last, which need not be the one written last.
+		if name, err := CanonicalName(sc.Name); err == nil {
+			sc.Name = name
+			change.Put[i].Name = name
+		}
 		sc.File = ""
 		sc = ss.normal(sc)
-		if _, err := m.prepare(sc); err != nil {
+		if _, err := ss.prepare(sc); err != nil {
 			msgs = append(msgs, err.Error())
 		}
 		change.Put[i].Source = StripDirectives(change.Put[i].Source)
@@ -454,12 +517,29 @@ func (m *Middleware) applySource(ctx context.Context, change ScriptChange) (uint
 	if len(msgs) > 0 {
 		return 0, &sourceRefusal{strings.Join(msgs, "; ")}
 	}
+	change.Delete = slices.Clone(change.Delete)
+	for i, name := range change.Delete {
+		if c, err := CanonicalName(name); err == nil {
+			change.Delete[i] = c
+		}
+	}
 	v, err := ss.src.Apply(ctx, change)
 	if err != nil {
 		return 0, err
 	}
 	ss.sync(ctx)
 	return v, nil
+}
+
+// prepare compiles a script of the shared set as this instance would install it: its name
+// must also fit a file's (every instance may keep it in a last-known-good directory).
+func (ss *sourceSync) prepare(sc Script) (*script, error) {
+	if name, err := CanonicalName(sc.Name); err == nil {
+		if err := nameFitsFile(name); err != nil {
+			return nil, &PatternError{Pattern: sc.Name, Msg: err.Error()}
+		}
+	}
+	return ss.m.prepare(sc)
 }
 
 // sourceRefusal is the error of a change refused before it was written (a script that does

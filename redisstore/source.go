@@ -138,6 +138,11 @@ func (s *ScriptSource) Load(ctx context.Context) (fastlua.ScriptSet, error) {
 		if !sv.Deleted && sv.Script.Name != name {
 			return fastlua.ScriptSet{}, fmt.Errorf("redisstore: the entry stored as script %.200q names the script %.200q: an entry's name must be its field's", name, sv.Script.Name)
 		}
+		// And a script is stored under its canonical name only (Apply writes no other): two
+		// spellings of one name would be two entries for one script.
+		if c, err := fastlua.CanonicalName(name); err == nil && c != name {
+			return fastlua.ScriptSet{}, fmt.Errorf("redisstore: the entry stored as script %.200q is not under its canonical name %.200q: an entry's field is the canonical name", name, c)
+		}
 		set.Scripts = append(set.Scripts, sv)
 	}
 	slices.SortFunc(set.Scripts, func(a, b fastlua.ScriptVersion) int { return strings.Compare(a.Script.Name, b.Script.Name) })
@@ -146,11 +151,17 @@ func (s *ScriptSource) Load(ctx context.Context) (fastlua.ScriptSet, error) {
 
 // applyScript makes one change. KEYS: version, set, then one history key per operation.
 // ARGV: the version required ("" for none), the versions kept, the time (ms), the channel,
-// then per operation its name and its JSON ("-" to delete).
+// then per operation its name and its JSON ("-" to delete). A delete of a name the set does
+// not hold fails the change before anything is written (NOTFOUND).
 var applyScript = redis.NewScript(`
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= cur then
   return redis.error_reply('CONFLICT ' .. cur)
+end
+for i = 5, #ARGV, 2 do
+  if ARGV[i + 1] == '-' and redis.call('HEXISTS', KEYS[2], ARGV[i]) == 0 then
+    return redis.error_reply('NOTFOUND ' .. ARGV[i])
+  end
 end
 local v = redis.call('INCR', KEYS[1])
 local keep = tonumber(ARGV[2])
@@ -179,8 +190,17 @@ func (s *ScriptSource) Apply(ctx context.Context, c fastlua.ScriptChange) (uint6
 		ifv = strconv.FormatUint(*c.IfVersion, 10)
 	}
 	args := []any{ifv, s.cfg.Keep, time.Now().UnixMilli(), s.channel()}
+	// Names are stored canonical (fastlua.CanonicalName), whoever calls Apply: two spellings
+	// of one script would be two entries, and a delete of one would leave the other.
+	canonical := func(name string) string {
+		if c, err := fastlua.CanonicalName(name); err == nil {
+			return c
+		}
+		return name
+	}
 	seen := map[string]bool{}
 	for _, sc := range c.Put {
+		sc.Name = canonical(sc.Name)
 		if seen[sc.Name] {
 			return 0, fmt.Errorf("redisstore: the script %s is given twice in one change", sc.Name)
 		}
@@ -194,6 +214,7 @@ func (s *ScriptSource) Apply(ctx context.Context, c fastlua.ScriptChange) (uint6
 		args = append(args, sc.Name, string(js))
 	}
 	for _, name := range c.Delete {
+		name = canonical(name)
 		if seen[name] {
 			return 0, fmt.Errorf("redisstore: the script %s is given twice in one change", name)
 		}
@@ -205,6 +226,9 @@ func (s *ScriptSource) Apply(ctx context.Context, c fastlua.ScriptChange) (uint6
 		return applyScript.Run(ctx, s.rdb, keys, args...).Int64()
 	})
 	if err != nil {
+		if name, ok := strings.CutPrefix(err.Error(), "NOTFOUND "); ok {
+			return 0, fmt.Errorf("%w: %s", fastlua.ErrSourceNoScript, name)
+		}
 		if strings.HasPrefix(err.Error(), "CONFLICT") {
 			return 0, fmt.Errorf("%w (it is at version %s)", fastlua.ErrSourceConflict, strings.TrimPrefix(err.Error(), "CONFLICT "))
 		}
