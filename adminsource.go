@@ -129,6 +129,9 @@ func (m *Middleware) adminStatus() map[string]any {
 	if st.LastError != "" {
 		out["last_error"] = st.LastError
 	}
+	if st.LastKnownGoodError != "" {
+		out["last_known_good_error"] = st.LastKnownGoodError
+	}
 	return out
 }
 

@@ -108,12 +108,16 @@ func New(cfg Config) (*Middleware, error) {
 		// Compiled even when some files could not be read, so that every problem is reported at once.
 		errs = append(errs, m.Set(scripts...))
 	}
-	if err := joinScriptErrors(errs); err != nil {
+	if err := joinScriptErrors(errs); err != nil && cfg.ScriptSource == nil {
 		m.watchdog.close()
 		return nil, err
-	}
-	if cfg.ScriptSource != nil {
-		m.startSource(cfg.ScriptSource) // ScriptDir is its last-known-good directory, not watched
+	} else if cfg.ScriptSource != nil {
+		// ScriptDir is its last-known-good directory, not watched; one that does not load
+		// matters only when the source cannot be read either (startSource).
+		if err := m.startSource(cfg.ScriptSource, err); err != nil {
+			m.watchdog.close()
+			return nil, err
+		}
 	} else if cfg.ScriptDir != "" {
 		w, err := m.watchDir(cfg.ScriptDir)
 		if err != nil {

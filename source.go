@@ -31,7 +31,11 @@ import (
 // last ran; written, all or nothing (fileTx), after every change installed; not watched
 // (the source is where scripts change). A source that was never written (version 0: a new or
 // emptied Redis) is not installed over a non-empty running set: that would remove every
-// script, auth scripts included; it is logged instead. While the source cannot be read the
+// script, auth scripts included; it is logged instead. A directory that does not load (a file that does
+// not compile, an empty one) does not stop an instance that can read the source: the source's
+// set replaces it (logged, and written to it); New fails only when the source cannot give a
+// set either. A write of the directory that fails is logged and kept in
+// ScriptSourceStats.LastKnownGoodError until one succeeds. While the source cannot be read the
 // instance keeps serving what it runs, logs that once, counts it (ScriptSourceStats), and
 // tries again every second until it can.
 
@@ -138,6 +142,9 @@ type ScriptSourceStats struct {
 	// Refused are the scripts whose version in the source is not installed here, each with
 	// its error (a compile error, a time limit above Config.MaxTimeLimit).
 	Refused map[string]string
+	// LastKnownGoodError is why the last write of the last-known-good directory failed, while
+	// it holds an older set than the one running ("" once a write succeeds).
+	LastKnownGoodError string
 }
 
 // ScriptSourceStats returns the state of Config.ScriptSource (zero without one).
@@ -149,7 +156,7 @@ func (m *Middleware) ScriptSourceStats() ScriptSourceStats {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	st := ScriptSourceStats{Shared: true, Version: ss.version, LastSync: ss.lastSync, Reachable: !ss.down, LastError: ss.lastErr,
-		Failures: ss.failures.Load(), Syncs: ss.syncs.Load(), Refused: map[string]string{}}
+		Failures: ss.failures.Load(), Syncs: ss.syncs.Load(), Refused: map[string]string{}, LastKnownGoodError: ss.lkgErr}
 	if ss.version == 0 {
 		st.LastKnownGood = ss.lkgVersion
 	}
@@ -195,23 +202,35 @@ type sourceSync struct {
 	patchBase  uint64 // the version a PATCH read (m.adminMu)
 	lkgWritten bool   // the directory was written, at version lkgAt
 	lkgAt      uint64
+	lkgErr     string // the last write of the directory failed so
 
 	failures, syncs atomic.Uint64
 }
 
-func (m *Middleware) startSource(src ScriptSource) {
+// startSource starts following src. lkgErr is what reading the last-known-good directory
+// failed with (its files did not all load): then the instance starts only if it installs the
+// source's set now (the directory is rewritten from it); if the source cannot be read either,
+// New fails with both errors rather than serve part of a set.
+func (m *Middleware) startSource(src ScriptSource, lkgErr error) error {
 	ss := &sourceSync{m: m, src: src, resync: m.cfg.ScriptResync, kick: make(chan struct{}, 1), lkgKick: make(chan struct{}, 1),
 		versions: map[string]uint64{}, refused: map[string]string{}}
 	if m.cfg.ScriptDir != "" {
 		ss.dir = filepath.Clean(m.cfg.ScriptDir)
-		if b, err := os.ReadFile(filepath.Join(ss.dir, lkgMeta)); err == nil {
-			var info lkgInfo
-			if json.Unmarshal(b, &info) == nil {
-				ss.lkgVersion = info.Version
-				for name, v := range info.Versions {
-					ss.versions[name] = v
-				}
+		meta := filepath.Join(ss.dir, lkgMeta)
+		b, err := os.ReadFile(meta)
+		var info lkgInfo
+		if err == nil {
+			err = json.Unmarshal(b, &info)
+		}
+		switch {
+		case err == nil:
+			ss.lkgVersion = info.Version
+			for name, v := range info.Versions {
+				ss.versions[name] = v
 			}
+		case !errors.Is(err, os.ErrNotExist):
+			m.logger.Warn("fastlua: the last-known-good directory's version file cannot be read: its set's version is taken as unknown (0)",
+				slog.String("file", meta), slog.Any("error", err))
 		}
 	}
 	m.source = ss
@@ -220,6 +239,22 @@ func (m *Middleware) startSource(src ScriptSource) {
 	first, firstCancel := context.WithTimeout(ctx, 5*time.Second)
 	ss.sync(first)
 	firstCancel()
+	if lkgErr != nil {
+		ss.mu.Lock()
+		version, lastErr := ss.version, ss.lastErr
+		ss.mu.Unlock()
+		if version == 0 {
+			cancel()
+			m.source = nil
+			why := "it is empty (never written)"
+			if lastErr != "" {
+				why = "it cannot be read: " + lastErr
+			}
+			return fmt.Errorf("%w; and the shared script source, which would replace them, has no set to serve: %s", lkgErr, why)
+		}
+		m.logger.Warn("fastlua: the last-known-good directory does not load; the shared set is installed instead and the directory is written from it: "+lkgErr.Error(),
+			slog.String("dir", ss.dir), slog.Uint64("version", version))
+	}
 	ss.done.Add(3)
 	go ss.lkgLoop(ctx)
 	go func() {
@@ -227,6 +262,7 @@ func (m *Middleware) startSource(src ScriptSource) {
 		_ = src.Watch(ctx, ss.poke)
 	}()
 	go ss.loop(ctx)
+	return nil
 }
 
 func (ss *sourceSync) poke() {
@@ -446,10 +482,13 @@ func (ss *sourceSync) writeLKG() {
 	ss.mu.Unlock()
 	if err := ss.writeDir(run, info); err != nil {
 		ss.m.logger.Error("fastlua: writing the last-known-good script directory failed; it keeps the set it held: "+err.Error(), slog.String("dir", ss.dir))
+		ss.mu.Lock()
+		ss.lkgErr = err.Error()
+		ss.mu.Unlock()
 		return
 	}
 	ss.mu.Lock()
-	ss.lkgWritten, ss.lkgAt = true, info.Version
+	ss.lkgWritten, ss.lkgAt, ss.lkgErr = true, info.Version, ""
 	ss.mu.Unlock()
 }
 

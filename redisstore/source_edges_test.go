@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,4 +147,82 @@ func TestScriptSourceNameTooLongForAFile(t *testing.T) {
 	if _, found := a.mw.Script(long); found {
 		t.Fatal("the script with a name too long for a file is installed")
 	}
+}
+
+// A last-known-good directory that does not load (a file that does not compile, an empty one,
+// a version file that is not JSON) does not stop an instance whose source can be read: it
+// serves the shared set, says why in its log, and the directory is written again from the
+// set. With the source down too, New fails and names both problems, rather than serve part of
+// a set. Before, New failed whenever the directory did not load, Redis up or not (red-team
+// finding).
+func TestScriptSourceBrokenLastKnownGood(t *testing.T) {
+	srv := redistest.Start(t)
+	a := startInstance(t, srv, "", fastlua.Config{})
+	if st, body := a.do(t, "POST", "/_fastlua/event_script", post(xScript, answer("v1"))); st != 201 {
+		t.Fatalf("POST: %d %s", st, body)
+	}
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(xScript+".lua", "if then")
+	write("api.e.get.pre_process.lua", "")
+	write(".fastlua-source.json", "{half a")
+	logs := &syncBuffer{}
+	b := startInstance(t, srv, dir, fastlua.Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if got := b.serves(t); got != "v1" {
+		t.Fatalf("serves %q, want the shared v1", got)
+	}
+	for _, want := range []string{"does not load; the shared set is installed instead", "does not compile", "is empty", "version file cannot be read"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log does not say %q:\n%s", want, logs.String())
+		}
+	}
+	waitFor(t, "the directory written from the shared set", 10*time.Second, func() bool {
+		src, err := os.ReadFile(filepath.Join(dir, xScript+".lua"))
+		_, empty := os.Stat(filepath.Join(dir, "api.e.get.pre_process.lua"))
+		return err == nil && strings.Contains(string(src), answer("v1")) && empty != nil
+	})
+
+	write(xScript+".lua", "if then")
+	srv.Stop()
+	_, err := fastlua.New(fastlua.Config{ScriptDir: dir, ScriptSource: redisstore.NewScriptSource(newClient(t, srv), redisstore.ScriptSourceConfig{}),
+		Logger: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.Contains(err.Error(), "does not compile") || !strings.Contains(err.Error(), "cannot be read") {
+		t.Fatalf("New with a broken last-known-good directory and Redis down: %v", err)
+	}
+}
+
+// A last-known-good directory that cannot be written (here: removed under the instance) is
+// an error logged and shown in the status while the instance keeps serving; the next write
+// that succeeds clears it.
+func TestScriptSourceLastKnownGoodUnwritable(t *testing.T) {
+	srv := redistest.Start(t)
+	a := startInstance(t, srv, "", fastlua.Config{})
+	if err := os.RemoveAll(a.dir); err != nil {
+		t.Fatal(err)
+	}
+	if st, body := a.do(t, "POST", "/_fastlua/event_script", post(xScript, answer("v1"))); st != 201 {
+		t.Fatalf("POST: %d %s", st, body)
+	}
+	waitFor(t, "the status saying the directory cannot be written", 10*time.Second, func() bool {
+		_, body := a.do(t, "GET", "/_fastlua/event_script/_status", "")
+		return strings.Contains(body, `"last_known_good_error"`)
+	})
+	if got := a.serves(t); got != "v1" {
+		t.Fatalf("serves %q", got)
+	}
+	if err := os.Mkdir(a.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if st, body := a.do(t, "POST", "/_fastlua/event_script", post(xScript, answer("v2"))); st != 201 {
+		t.Fatalf("POST: %d %s", st, body)
+	}
+	waitFor(t, "the error cleared by a write that succeeds", 10*time.Second, func() bool {
+		_, body := a.do(t, "GET", "/_fastlua/event_script/_status", "")
+		return !strings.Contains(body, `"last_known_good_error"`)
+	})
 }
