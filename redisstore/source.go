@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,10 @@ type ScriptSourceConfig struct {
 	Prefix string
 	// Keep is how many versions of each script are kept (its history, for rollbacks). Default 20.
 	Keep int
+	// KeepAlive is how long the subscription to changes may be idle before it is checked (a
+	// PING), and how long the check may go unanswered before the subscription is replaced: a
+	// connection dropped without a word is found within twice KeepAlive. Default one second.
+	KeepAlive time.Duration
 }
 
 // ScriptSource is a fastlua.ScriptSource on Redis: the scripts several instances share (see
@@ -49,6 +54,9 @@ func NewScriptSource(rdb redis.UniversalClient, cfg ScriptSourceConfig) *ScriptS
 	}
 	if cfg.Keep <= 0 {
 		cfg.Keep = 20
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = time.Second
 	}
 	return &ScriptSource{rdb: rdb, cfg: cfg, honours: honoursContext(rdb)}
 }
@@ -260,17 +268,40 @@ func (s *ScriptSource) History(ctx context.Context, name string) ([]fastlua.Scri
 // Watch implements fastlua.ScriptSource: it subscribes to the channel and calls changed for
 // every message, every (re)subscription (messages published while it was disconnected are
 // lost: the full read that follows makes them good) and the first error of a disconnection
-// (the read that follows tells fastlua that Redis is down).
+// (the read that follows tells fastlua that Redis is down). A subscription idle for
+// ScriptSourceConfig.KeepAlive is sent a PING; when no answer comes within as long again, its
+// connection is taken for dead (one dropped without a word, a stalled Redis) and replaced by a
+// new subscription: without that, a socket a middlebox forgot would wait for ever, and every
+// change would reach this instance only at fastlua's next full resync.
 func (s *ScriptSource) Watch(ctx context.Context, changed func()) error {
+	for ctx.Err() == nil {
+		s.subscribe(ctx, changed)
+	}
+	return nil
+}
+
+// subscribe is one subscription of Watch; it returns when ctx ends or its connection is taken
+// for dead.
+func (s *ScriptSource) subscribe(ctx context.Context, changed func()) {
 	ps := s.rdb.Subscribe(ctx, s.channel())
 	stop := context.AfterFunc(ctx, func() { ps.Close() }) // a Receive blocked on the socket ends
 	defer stop()
 	defer ps.Close()
-	failing := false
+	failing, pinged := false, false
 	for {
-		msg, err := ps.Receive(ctx)
+		msg, err := ps.ReceiveTimeout(ctx, s.cfg.KeepAlive)
 		if ctx.Err() != nil {
-			return nil
+			return
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			if pinged {
+				changed() // what was published meanwhile is lost: a read makes it good
+				return
+			}
+			pinged = true
+			_ = ps.Ping(ctx) // its answer, or an error, ends the next Receive
+			continue
 		}
 		if err != nil {
 			if !failing {
@@ -281,12 +312,12 @@ func (s *ScriptSource) Watch(ctx context.Context, changed func()) error {
 			// is not dialled in a loop.
 			select {
 			case <-ctx.Done():
-				return nil
+				return
 			case <-time.After(200 * time.Millisecond):
 			}
 			continue
 		}
-		failing = false
+		failing, pinged = false, false
 		switch msg.(type) {
 		case *redis.Message, *redis.Subscription:
 			changed()

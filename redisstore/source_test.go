@@ -40,10 +40,16 @@ func newClient(t *testing.T, srv *redistest.Server) *redis.Client {
 
 func startInstance(t *testing.T, srv *redistest.Server, dir string, cfg fastlua.Config) *instance {
 	t.Helper()
+	return startInstanceOn(t, redisstore.NewScriptSource(newClient(t, srv), redisstore.ScriptSourceConfig{}), dir, cfg)
+}
+
+// startInstanceOn is startInstance with its own script source.
+func startInstanceOn(t *testing.T, src fastlua.ScriptSource, dir string, cfg fastlua.Config) *instance {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	cfg.ScriptSource = redisstore.NewScriptSource(newClient(t, srv), redisstore.ScriptSourceConfig{})
+	cfg.ScriptSource = src
 	cfg.ScriptDir, cfg.AdminToken = dir, adminToken
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
