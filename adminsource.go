@@ -119,6 +119,9 @@ func (m *Middleware) adminStatus() map[string]any {
 	out["version"] = st.Version
 	out["last_known_good"] = st.LastKnownGood
 	out["reachable"] = st.Reachable
+	if st.Unreadable {
+		out["unreadable"] = true
+	}
 	out["failures"] = st.Failures
 	out["refused"] = st.Refused
 	if !st.LastSync.IsZero() {
@@ -168,6 +171,13 @@ func (m *Middleware) adminSaveShared(ctx *fasthttp.RequestCtx, status int, scrip
 	if !ok {
 		return
 	}
+	names := make([]string, len(scripts))
+	for i, sc := range scripts {
+		names[i] = canonicalName(sc.Name)
+	}
+	if m.adminNotInstalled(ctx, v, names...) {
+		return
+	}
 	out := make([]adminSharedOut, 0, len(scripts))
 	for _, sc := range scripts {
 		name := canonicalName(sc.Name)
@@ -182,6 +192,20 @@ func (m *Middleware) adminSaveShared(ctx *fasthttp.RequestCtx, status int, scrip
 		return
 	}
 	adminJSON(ctx, status, map[string]any{"resource": out})
+}
+
+// adminNotInstalled answers 202 when this instance does not run version v, which a change
+// through it just wrote (it could not read the set back: ScriptSourceStats.LastError), and
+// reports whether it answered: the change is made, and every instance installs it once it can
+// read the set; a 201 or 200 showing the running record would say it runs here.
+func (m *Middleware) adminNotInstalled(ctx *fasthttp.RequestCtx, v uint64, names ...string) bool {
+	st := m.ScriptSourceStats()
+	if st.Version >= v {
+		return false
+	}
+	adminJSON(ctx, 202, map[string]any{"version": v, "installed": false, "scripts": names, "running_version": st.Version,
+		"message": fmt.Sprintf("the change is written as version %d, but this instance cannot read the set back and runs version %d: %s", v, st.Version, st.LastError)})
+	return true
 }
 
 // adminApply makes change in the source and answers the errors; it returns the new version.
@@ -220,6 +244,9 @@ func (m *Middleware) adminDeleteShared(ctx *fasthttp.RequestCtx, name string) {
 	name = canonicalName(name)
 	v, ok := m.adminApply(ctx, ScriptChange{Delete: []string{name}})
 	if !ok {
+		return
+	}
+	if m.adminNotInstalled(ctx, v, name) {
 		return
 	}
 	m.logger.Info("fastlua: script deleted through the admin API, in the shared source", slog.String("script", name), slog.Uint64("version", v))
@@ -265,7 +292,7 @@ func (m *Middleware) adminRollback(ctx *fasthttp.RequestCtx, name string) {
 		change = ScriptChange{Delete: []string{name}}
 	}
 	v, ok := m.adminApply(ctx, change)
-	if !ok {
+	if !ok || m.adminNotInstalled(ctx, v, name) {
 		return
 	}
 	m.logger.Info("fastlua: script rolled back through the admin API", slog.String("script", name), slog.Uint64("to", to.Version), slog.Uint64("version", v))

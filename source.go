@@ -90,6 +90,11 @@ type ScriptChange struct {
 // ErrSourceConflict is the error of a conditional ScriptChange whose set had another version.
 var ErrSourceConflict = errors.New("fastlua: the shared script set changed meanwhile")
 
+// ErrSourceUnreadable is the error (wrapped) of a ScriptSource.Load that reached the source but
+// found an entry it cannot read (not written by fastlua, or damaged): nothing of the set is
+// installed until the entry is written again; the source is reachable.
+var ErrSourceUnreadable = errors.New("fastlua: the shared script set holds an entry that cannot be read")
+
 // ErrSourceNoScript is the error of a ScriptChange that deletes a script the set does not hold:
 // the change is not made (a delete of nothing makes no version).
 var ErrSourceNoScript = errors.New("fastlua: the shared script set holds no such script")
@@ -131,8 +136,12 @@ type ScriptSourceStats struct {
 	LastKnownGood uint64
 	// LastSync is when the source was last read successfully (zero: never).
 	LastSync time.Time
-	// Reachable is false while the source cannot be read.
+	// Reachable is false while the source cannot be reached (a read fails for another reason
+	// than Unreadable).
 	Reachable bool
+	// Unreadable is true while the source answers but holds an entry that cannot be read
+	// (ErrSourceUnreadable, in LastError): no change is installed until it is written again.
+	Unreadable bool
 	// LastError is the error of the last read that failed, while Reachable is false.
 	LastError string
 	// Failures counts the reads of the source that failed.
@@ -155,7 +164,7 @@ func (m *Middleware) ScriptSourceStats() ScriptSourceStats {
 	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	st := ScriptSourceStats{Shared: true, Version: ss.version, LastSync: ss.lastSync, Reachable: !ss.down, LastError: ss.lastErr,
+	st := ScriptSourceStats{Shared: true, Version: ss.version, LastSync: ss.lastSync, Reachable: !ss.down || ss.unreadable, Unreadable: ss.down && ss.unreadable, LastError: ss.lastErr,
 		Failures: ss.failures.Load(), Syncs: ss.syncs.Load(), Refused: map[string]string{}, LastKnownGoodError: ss.lkgErr}
 	if ss.version == 0 {
 		st.LastKnownGood = ss.lkgVersion
@@ -196,7 +205,8 @@ type sourceSync struct {
 	versions   map[string]uint64 // script → the version that wrote what runs
 	refused    map[string]string // script → "problem\x00source" of the version not installed
 	lastSync   time.Time
-	down       bool
+	down       bool // the last read failed
+	unreadable bool // it failed on an entry (ErrSourceUnreadable), not reaching the source
 	lastErr    string
 	emptyLog   bool   // the empty-source warning was logged
 	patchBase  uint64 // the version a PATCH read (m.adminMu)
@@ -317,15 +327,19 @@ func (ss *sourceSync) sync(ctx context.Context) {
 		}
 		ss.failures.Add(1)
 		ss.lastErr = err.Error()
-		if !ss.down {
-			ss.down = true
-			m.logger.Error("fastlua: the shared script source cannot be read; this instance keeps serving the scripts it runs and tries again every second",
-				slog.Uint64("version", ss.version), slog.Uint64("last_known_good", ss.lkgVersion), slog.Any("error", err))
+		unreadable := errors.Is(err, ErrSourceUnreadable)
+		if !ss.down || unreadable != ss.unreadable {
+			msg := "fastlua: the shared script source cannot be read; this instance keeps serving the scripts it runs and tries again every second"
+			if unreadable {
+				msg = "fastlua: the shared script set holds an entry that cannot be read: no change is installed until it is written again (through the admin API, or by hand); this instance keeps serving the scripts it runs"
+			}
+			m.logger.Error(msg, slog.Uint64("version", ss.version), slog.Uint64("last_known_good", ss.lkgVersion), slog.Any("error", err))
 		}
+		ss.down, ss.unreadable = true, unreadable
 		return
 	}
 	if ss.down {
-		ss.down = false
+		ss.down, ss.unreadable = false, false
 		ss.lastErr = ""
 		m.logger.Info("fastlua: the shared script source can be read again", slog.Uint64("version", set.Version))
 	}

@@ -99,7 +99,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.created, prometheus.CounterValue, float64(p.Created))
 	if src := c.m.ScriptSourceStats(); src.Shared {
 		up := 0.0
-		if src.Reachable {
+		if src.Reachable && !src.Unreadable { // "can be read": an unreadable entry is down too
 			up = 1
 		}
 		ch <- prometheus.MustNewConstMetric(c.sourceUp, prometheus.GaugeValue, up)

@@ -132,24 +132,24 @@ func (s *ScriptSource) Load(ctx context.Context) (fastlua.ScriptSet, error) {
 	}
 	ver, err := strconv.ParseUint(r.v, 10, 64)
 	if err != nil {
-		return fastlua.ScriptSet{}, fmt.Errorf("redisstore: %s is not a version: %q", s.versionKey(), r.v)
+		return fastlua.ScriptSet{}, fmt.Errorf("%w: redisstore: %s is not a version: %q", fastlua.ErrSourceUnreadable, s.versionKey(), r.v)
 	}
 	set := fastlua.ScriptSet{Version: ver}
 	for name, e := range r.set {
 		sv, err := parseEntry(e)
 		if err != nil {
-			return fastlua.ScriptSet{}, fmt.Errorf("%w (script %s)", err, name)
+			return fastlua.ScriptSet{}, fmt.Errorf("%w: %w (script %s)", fastlua.ErrSourceUnreadable, err, name)
 		}
 		// The hash field is the script's name, once: an entry whose JSON names another script
 		// (written to Redis by hand) would make two entries one script, and which of them ran
 		// would follow the map's order from one read to the next.
 		if !sv.Deleted && sv.Script.Name != name {
-			return fastlua.ScriptSet{}, fmt.Errorf("redisstore: the entry stored as script %.200q names the script %.200q: an entry's name must be its field's", name, sv.Script.Name)
+			return fastlua.ScriptSet{}, fmt.Errorf("%w: redisstore: the entry stored as script %.200q names the script %.200q: an entry's name must be its field's", fastlua.ErrSourceUnreadable, name, sv.Script.Name)
 		}
 		// And a script is stored under its canonical name only (Apply writes no other): two
 		// spellings of one name would be two entries for one script.
 		if c, err := fastlua.CanonicalName(name); err == nil && c != name {
-			return fastlua.ScriptSet{}, fmt.Errorf("redisstore: the entry stored as script %.200q is not under its canonical name %.200q: an entry's field is the canonical name", name, c)
+			return fastlua.ScriptSet{}, fmt.Errorf("%w: redisstore: the entry stored as script %.200q is not under its canonical name %.200q: an entry's field is the canonical name", fastlua.ErrSourceUnreadable, name, c)
 		}
 		set.Scripts = append(set.Scripts, sv)
 	}

@@ -226,3 +226,47 @@ func TestScriptSourceLastKnownGoodUnwritable(t *testing.T) {
 		return !strings.Contains(body, `"last_known_good_error"`)
 	})
 }
+
+// An entry in Redis that cannot be read blocks every update (safe: nothing half-read is
+// installed), and the status says which and that Redis itself is reachable; a change written
+// through the admin API meanwhile is answered 202 (written, not running here), not 201 with
+// the record this instance still runs; writing the entry again through the admin API unblocks
+// every instance. Before, the status said reachable: false, and the POST answered 201 showing
+// the old content as if the new one ran (red-team finding).
+func TestScriptSourceUnreadableEntry(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := startInstance(t, srv, "", fastlua.Config{}), startInstance(t, srv, "", fastlua.Config{})
+	if st, body := a.do(t, "POST", "/_fastlua/event_script", post(xScript, answer("v1"))); st != 201 {
+		t.Fatalf("POST: %d %s", st, body)
+	}
+	waitServes(t, b, "v1")
+	const bad = "api.z.get.pre_process"
+	if err := newClient(t, srv).HSet(context.Background(), "{fastlua}:scripts:set", bad, "garbage").Err(); err != nil {
+		t.Fatal(err)
+	}
+	st, body := a.do(t, "POST", "/_fastlua/event_script", post(xScript, answer("v2")))
+	if st != 202 || !strings.Contains(body, `"installed":false`) || !strings.Contains(body, "cannot be read") || strings.Contains(body, "v1") {
+		t.Fatalf("POST while an entry cannot be read: %d %s", st, body)
+	}
+	for _, in := range []*instance{a, b} {
+		waitFor(t, in.addr+" reporting the unreadable entry", 10*time.Second, func() bool {
+			_, body := in.do(t, "GET", "/_fastlua/event_script/_status", "")
+			return strings.Contains(body, `"unreadable":true`) && strings.Contains(body, `"reachable":true`) &&
+				strings.Contains(body, "(script "+bad+")")
+		})
+		if got := in.serves(t); got != "v1" {
+			t.Fatalf("%s serves %q while the set cannot be read; want the running v1", in.addr, got)
+		}
+	}
+	if st, body := b.do(t, "POST", "/_fastlua/event_script", post(bad, answer("z"))); st != 201 {
+		t.Fatalf("POST of the unreadable entry's script: %d %s", st, body)
+	}
+	waitServes(t, a, "v2")
+	waitServes(t, b, "v2")
+	for _, in := range []*instance{a, b} {
+		waitFor(t, in.addr+" clear", 10*time.Second, func() bool {
+			_, body := in.do(t, "GET", "/_fastlua/event_script/_status", "")
+			return !strings.Contains(body, "unreadable") && strings.Contains(body, `"reachable":true`)
+		})
+	}
+}
