@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -44,7 +45,8 @@ import (
 // Requests never wait for the backend: the copy goes on the local bounded queue as before, and
 // the queue's workers publish it. When publishing fails, Config.QueueFallback says what happens:
 // the event runs in this process (FallbackLocal, the default) or is dropped, logged and counted
-// (FallbackDrop).
+// (FallbackDrop). After a Publish that ran out of time (a stalled backend), the events of the
+// next second take the fallback without being offered to it (publishData).
 
 // QueueBackend carries serialized queued events between processes.
 //
@@ -201,9 +203,7 @@ func (q *queue) publish(ev *queuedEvent) {
 	m := q.m
 	data, err := m.record(ev)
 	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.HTTPTimeout)
-		err = m.cfg.QueueBackend.Publish(ctx, data)
-		cancel()
+		err = q.publishData(data)
 	}
 	if err == nil {
 		q.published.Add(1)
@@ -219,8 +219,50 @@ func (q *queue) publish(ev *queuedEvent) {
 		ev.release()
 		return
 	}
-	m.logger.Warn("fastlua: the queue backend refused a queued event: running it here (FallbackLocal)", slog.Any("error", err))
+	level := slog.LevelWarn
+	if errors.Is(err, errBackendPaused) {
+		level = slog.LevelDebug // the failure that paused the backend was logged
+	}
+	m.logger.Log(context.Background(), level, "fastlua: the queue backend refused a queued event: running it here (FallbackLocal)", slog.Any("error", err))
 	q.run(ev)
+}
+
+// backendPause is how long after a Publish that ran out of time events take the fallback
+// without trying the backend (then one Publish tries it again).
+const backendPause = time.Second
+
+// errBackendPaused is the error of an event not offered to a backend that stalled a moment ago.
+var errBackendPaused = errors.New("fastlua: the queue backend did not answer in time a moment ago: not tried again yet")
+
+// publishData publishes one serialized event, unless the backend stalled a moment ago: a
+// backend that stalls (a Redis that answers nothing) would otherwise hold each event, on one of
+// the queue's workers, for all of Config.HTTPTimeout before the fallback, and the queue would
+// fill with events it promised to run here. After a Publish that ran out of time, events take
+// the fallback at once for backendPause; then one Publish at a time tries the backend, and the
+// first that does not run out of time ends the pause. A quick refusal (a full stream, a Redis
+// refusing connections) pauses nothing: the next event costs no more.
+func (q *queue) publishData(data []byte) error {
+	probe := false
+	if until := q.backendDownUntil.Load(); until != 0 {
+		if time.Now().UnixNano() < until || !q.probing.CompareAndSwap(false, true) {
+			return errBackendPaused
+		}
+		probe = true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), q.m.cfg.HTTPTimeout)
+	err := q.m.cfg.QueueBackend.Publish(ctx, data)
+	stalled := ctx.Err() != nil // a quick refusal (full, down) costs the next event nothing
+	cancel()
+	switch {
+	case err != nil && stalled:
+		q.backendDownUntil.Store(time.Now().Add(backendPause).UnixNano())
+	case q.backendDownUntil.Load() != 0:
+		q.backendDownUntil.Store(0)
+	}
+	if probe {
+		q.probing.Store(false)
+	}
+	return err
 }
 
 // consume runs the consumer loops until Close.

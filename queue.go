@@ -62,9 +62,13 @@ type queue struct {
 	// queued script matched here), events dead-lettered here.
 	published, fallbacks, delivered atomic.Uint64
 	retried, deadLettered           atomic.Uint64
-	consumers                       sync.WaitGroup
-	stopConsuming                   context.CancelFunc      // set by Consume, under mu
-	consumeNext                     fasthttp.RequestHandler // the handler Consume was given
+	// The backend failed a Publish: until backendDownUntil (unix ns; 0 while it works),
+	// events take the fallback without trying it; then one Publish at a time (probing) tries.
+	backendDownUntil atomic.Int64
+	probing          atomic.Bool
+	consumers        sync.WaitGroup
+	stopConsuming    context.CancelFunc      // set by Consume, under mu
+	consumeNext      fasthttp.RequestHandler // the handler Consume was given
 }
 
 func newQueue(m *Middleware, size, workers int) *queue {
