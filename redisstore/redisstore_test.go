@@ -287,7 +287,9 @@ func TestQueueRedisDown(t *testing.T) {
 func TestQueueSlowEventsRunOnce(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client()
-	cfg := redisstore.QueueConfig{Stream: "q:slow", Block: 50 * time.Millisecond, ClaimIdle: 300 * time.Millisecond}
+	// A renewal is due every ClaimIdle/3: a margin of 800 ms for a loaded machine (with 300 ms
+	// the full suite on two cores saw a live consumer's entries claimed).
+	cfg := redisstore.QueueConfig{Stream: "q:slow", Block: 50 * time.Millisecond, ClaimIdle: 1200 * time.Millisecond, Batch: 4}
 	ctx, cancel := context.WithCancel(context.Background())
 	var (
 		mu   sync.Mutex
@@ -295,7 +297,7 @@ func TestQueueSlowEventsRunOnce(t *testing.T) {
 		wg   sync.WaitGroup
 	)
 	handle := func(d fastlua.Delivery) fastlua.Outcome {
-		time.Sleep(400 * time.Millisecond) // longer than ClaimIdle
+		time.Sleep(1300 * time.Millisecond) // longer than ClaimIdle
 		mu.Lock()
 		runs[d.ID]++
 		mu.Unlock()
@@ -337,7 +339,7 @@ func TestQueueSlowEventsRunOnce(t *testing.T) {
 		return len(runs), n
 	}
 	waitFor(t, "the events", 20*time.Second, func() bool { ids, _ := total(); return ids == 12 })
-	time.Sleep(time.Second) // a claim of a live consumer's entry would run it again by now
+	time.Sleep(2 * cfg.ClaimIdle) // a claim of a live consumer's entry would run it again by now
 	cancel()
 	wg.Wait()
 	if ids, n := total(); n != ids || released.Load() == 0 {
