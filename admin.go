@@ -174,16 +174,16 @@ func (m *Middleware) AdminHandlerWith(o AdminOptions) fasthttp.RequestHandler {
 			adminError(ctx, 404, "not an admin API path (an event_script path, or below AdminOptions.Mount)")
 			return
 		}
+		if len(ctx.Request.Body()) > maxAdminBody {
+			adminError(ctx, 413, fmt.Sprintf("the body is larger than %d bytes", maxAdminBody))
+			return
+		}
 		if m.adminShared(ctx, rest) { // with Config.ScriptSource, or its status and rollback paths
 			return
 		}
 		name, hasName, ok := adminPath(rest)
 		if !ok {
 			adminError(ctx, 404, "not an event_script path")
-			return
-		}
-		if len(ctx.Request.Body()) > maxAdminBody {
-			adminError(ctx, 413, fmt.Sprintf("the body is larger than %d bytes", maxAdminBody))
 			return
 		}
 		switch method := string(ctx.Method()); {

@@ -109,6 +109,11 @@ func TestScriptSourceDeleteOfNothingIsNotAChange(t *testing.T) {
 	if v := version(); v != before {
 		t.Fatalf("deletes of nothing moved the version from %d to %d", before, v)
 	}
+	// A rollback body past the admin API's bound is refused like any other admin body.
+	big := `{"version": 1, "pad": "` + strings.Repeat("x", 3<<20) + `"}`
+	if st, body := b.do(t, "POST", path+"/rollback", big); st != 413 {
+		t.Fatalf("an oversized rollback body: %d %.200s", st, body)
+	}
 	// A rollback of the deleted script to a version it had brings it back.
 	if st, body := b.do(t, "POST", path+"/rollback", fmt.Sprintf(`{"version": %d}`, h[1].Version)); st != 200 {
 		t.Fatalf("rollback of a deleted script to a version it had: %d %s", st, body)
