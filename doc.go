@@ -269,7 +269,10 @@
 // event is dropped, logged and counted (QueueDrop), or the request waits up to Config.QueueWait
 // (QueueBlock). Close runs what was accepted until its context ends, and logs and reports (as
 // ErrQueueClosed) every accepted event it could not run. A queued script's errors are logged and
-// counted. event.queue_id names the queued event ("local-N" in process).
+// counted. event.queue_id names the queued event ("local-N" in process). Queued scripts run for
+// every request their pattern matches, also one a pre_process script refused or failed (when
+// post_process scripts do not run): a script that acts only on success checks
+// event.response.status_code.
 //
 // With Config.QueueBackend (package redisstore has one on Redis Streams) the workers serialize
 // each queued event and publish it instead of running it. Consume(next) starts
