@@ -36,6 +36,7 @@ type CompileError struct {
 // Unwrap returns the underlying error.
 func (e *CompileError) Unwrap() error { return e.Err }
 
+// Error returns the error's text.
 func (e *CompileError) Error() string {
 	var b strings.Builder
 	if e.File != "" {

@@ -59,6 +59,7 @@ const (
 
 var kindNames = [...]string{"runtime", "raised", "timeout", "limit", "panic", "modification", "unavailable"}
 
+// String returns the ErrorKind's name.
 func (k ErrorKind) String() string {
 	if int(k) < len(kindNames) {
 		return kindNames[k]
@@ -83,10 +84,12 @@ type ScriptError struct {
 	Err       error  // the underlying error, if any
 }
 
+// Error returns the error's text.
 func (e *ScriptError) Error() string {
 	return "fastlua: " + e.describe()
 }
 
+// Unwrap returns the underlying error (errors.Is and errors.As see through the ScriptError).
 func (e *ScriptError) Unwrap() error { return e.Err }
 
 // describe is the message with the script and line in front.

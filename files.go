@@ -123,6 +123,7 @@ type ScriptsError struct {
 	Errors []error
 }
 
+// Error returns the error's text.
 func (e *ScriptsError) Error() string {
 	return errors.Join(e.Errors...).Error()
 }
@@ -369,6 +370,7 @@ type FileError struct {
 	Err    error  // the underlying error, if any
 }
 
+// Error returns the error's text.
 func (e *FileError) Error() string {
 	if e.Err == errEmpty {
 		return "fastlua: " + e.File + " " + e.Reason

@@ -23,6 +23,7 @@ const (
 
 var metricKindNames = [...]string{"counter", "gauge", "summary"}
 
+// String returns the MetricKind's name.
 func (k MetricKind) String() string {
 	if int(k) < len(metricKindNames) {
 		return metricKindNames[k]

@@ -42,6 +42,7 @@ type PatternError struct {
 	Msg     string
 }
 
+// Error returns the error's text.
 func (e *PatternError) Error() string {
 	return fmt.Sprintf("fastlua: invalid event pattern %q: %s", e.Pattern, e.Msg)
 }

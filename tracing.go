@@ -55,6 +55,7 @@ const (
 
 var spanKindNames = [...]string{"", "request", "phase", "script"}
 
+// String returns the SpanKind's name.
 func (k SpanKind) String() string {
 	if int(k) < len(spanKindNames) && k > 0 {
 		return spanKindNames[k]

@@ -23,6 +23,7 @@ type SyntaxError struct {
 	Msg    string
 }
 
+// Error returns the error's text.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("invalid JSON at byte %d: %s", e.Offset, e.Msg)
 }

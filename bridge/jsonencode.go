@@ -50,6 +50,7 @@ type EncodeError struct {
 	Limit int
 }
 
+// Error returns the error's text.
 func (e *EncodeError) Error() string { return "cannot encode to JSON: " + e.Msg }
 
 // Encode returns the JSON text of v. The slice is reused by the next call.

@@ -39,6 +39,7 @@ const (
 // with '%')", "invalid capture index", "pattern too complex", ...).
 type Error struct{ msg string }
 
+// Error returns the error's text.
 func (e *Error) Error() string { return e.msg }
 
 // matchError carries an error out of a match: the engine's own or the Step hook's.
