@@ -97,7 +97,8 @@
 // fields (pairs, next, rawget, rawset, getmetatable, setmetatable, json.encode and the like
 // decode it whole, as the table it always was); a changed body is written as the original text
 // with the script's changes spliced in: the objects it changed are written with their keys
-// sorted, what it did not touch keeps its bytes. So a script that changes one field of a large
+// sorted, what it did not touch keeps its bytes (but an object it read from that has a key
+// twice is written with only the copy it read, also when nothing changed). So a script that changes one field of a large
 // document does work in proportion to what it touched, not to the document.
 //
 // Scripts see a compressed body (Content-Encoding gzip, deflate, br or zstd: from a client, or

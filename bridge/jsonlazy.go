@@ -595,6 +595,15 @@ func (s *lazyState) sameLazy(v lua.LValue, text []byte) bool {
 	return d.pos == len(d.data)
 }
 
+// readDup reports whether a script looked into an object of the document of text that has a
+// key twice: the body is then written in its normal form even if it is the same, so that
+// what the script read is the only copy forwarded (a parser that takes the first copy of a
+// key would read another value than the script did).
+func (s *lazyState) readDup(text []byte) bool {
+	doc := s.docOf(text)
+	return doc != nil && doc.hasDup
+}
+
 // docOf returns the live document of text, nil if none.
 func (s *lazyState) docOf(text []byte) *lazyDoc {
 	for _, d := range s.docs[:s.ndocs] {
@@ -696,7 +705,7 @@ func (e *Encoder) appendLazy(dst []byte, s *lazyState, tb *lua.LTable, depth int
 		return e.table(dst, tb, depth)
 	}
 	t := o.doc.text
-	if o.editHead < 0 {
+	if o.editHead < 0 && !o.dup {
 		return e.appendRaw(dst, t[o.start:o.end])
 	}
 	s.buildIndex(o)
@@ -750,7 +759,7 @@ func (e *Encoder) appendLazy(dst []byte, s *lazyState, tb *lua.LTable, depth int
 			if dst, err = e.appendRaw(dst, t[m.keyStart-1:m.keyEnd+1]); err != nil {
 				return dst, err
 			}
-			if ed.cached {
+			if ed.cached && !o.doc.hasDup { // (else its text may hold a copy the script did not read)
 				sub := decoder{data: t, pos: m.valStart, lz: s, doc: o.doc}
 				if sub.equal(ed.val, depth+1) {
 					dst = append(dst, ':')

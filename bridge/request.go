@@ -45,6 +45,15 @@ func (b *body) load(L *lua.LState, in *Interner, text []byte, field string) {
 	}
 }
 
+// readDup reports whether the script read a copy of a key the text has twice (see
+// lazyState.readDup): the body must then be written in its normal form, with the copy read.
+func (b *body) readDup(e *Event, text []byte) bool {
+	if b.lazy {
+		return e.lazy.readDup(text)
+	}
+	return b.canonical != nil
+}
+
 // changed reports whether the decoded value no longer describes text.
 func (b *body) changed(text []byte) bool {
 	if _, isTable := b.value.(*lua.LTable); !isTable {
@@ -274,9 +283,12 @@ func (r *request) flush() error {
 		// The text it was decoded from: nothing is decoded again here.
 		src := r.plain.source(e.request.Body())
 		if p.lazy && e.lazy.sameLazy(p.value, src) || !p.lazy && !p.changed(src) {
-			return nil
-		}
-		if err := e.flushError("event.request.payload", true); err != nil {
+			// Unchanged; written without the duplicate keys the script read (not a change of
+			// the script's: also when read-only), while the request is still to be sent.
+			if !p.readDup(e, src) || e.phase == PostProcess {
+				return nil
+			}
+		} else if err := e.flushError("event.request.payload", true); err != nil {
 			return err
 		}
 	}

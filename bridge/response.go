@@ -206,9 +206,12 @@ func (r *response) flush() error {
 		// The text it was decoded from: nothing is decoded again here.
 		src := r.plain.source(e.response.Body())
 		if c.lazy && e.lazy.sameLazy(c.value, src) || !c.lazy && !c.changed(src) {
-			return nil
-		}
-		if err := e.flushError("event.response.content", false); err != nil {
+			// Unchanged; written without the duplicate keys the script read (see
+			// request.flush).
+			if !c.readDup(e, src) {
+				return nil
+			}
+		} else if err := e.flushError("event.response.content", false); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,89 @@
+package fastlua
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// firstWins reads key from a JSON object the way a parser that keeps the first copy of a
+// duplicate key does.
+func firstWins(t *testing.T, body, key string) any {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("not an object: %s", body)
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		if k == key {
+			return v
+		}
+	}
+	return nil
+}
+
+// A body with a key twice: what a script read is what the handler (or the client) gets, for a
+// parser that takes the first copy as for one that takes the last. The object a script read
+// is forwarded without the copies it did not see, also by a read-only script; an escaped
+// spelling of the key is the same key (red team of the lazy body).
+func TestLazyDuplicateKeyReadIsForwarded(t *testing.T) {
+	var scripts []Script
+	for _, sc := range scriptsFrom(t, "lazyred") {
+		parsed, err := ParseScriptFile(sc.Name+".lua", []byte(sc.Source))
+		if err != nil {
+			t.Fatal(err)
+		}
+		scripts = append(scripts, parsed)
+	}
+	var e echo
+	var respBody string
+	ts := serve(t, Config{Scripts: scripts}, func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Method()) == "GET" {
+			ctx.SetContentType("application/json")
+			ctx.SetBodyString(respBody)
+			return
+		}
+		e.handle(ctx)
+	})
+	for _, body := range []string{
+		`{"role":"admin","role":"user"}`,
+		`{"role":"admin","\u0072ole":"user"}`,
+		`{"role":"admin","x":1,"role":"user"}`,
+	} {
+		r := ts.do("POST", "/dup/role", body, "Content-Type", "application/json")
+		if r.status == 403 {
+			continue // refused: what it read was not "user"
+		}
+		got := e.lastSeen().Body
+		if r.status != 200 || firstWins(t, got, "role") != "user" {
+			t.Errorf("role %s: %d, the handler got %s: a first-wins parser reads another role than the script", body, r.status, got)
+		}
+	}
+	r := ts.do("POST", "/dup/nested", `{"other":{"a":1,"a":2},"user":{"role":"admin","name":"x","role":"user"}}`, "Content-Type", "application/json")
+	if r.status != 200 {
+		t.Fatalf("nested: %d %s", r.status, r.body)
+	}
+	got := e.lastSeen().Body
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(got), &top); err != nil {
+		t.Fatal(err)
+	}
+	if firstWins(t, string(top["user"]), "role") != "user" {
+		t.Errorf("nested: the handler got %s", got)
+	}
+	respBody = `{"role":"admin","role":"user"}`
+	r = ts.do("GET", "/dup/resp", "")
+	if r.status != 200 || firstWins(t, r.body, "role") != "user" {
+		t.Errorf("resp: %d %s, a first-wins client reads another role than the script", r.status, r.body)
+	}
+}
