@@ -188,6 +188,8 @@ func scriptErrorFrom(s *script, err error) *ScriptError {
 // with neither, a status that is not a whole number from 400 to 599, a message that is not a
 // string or a number. Such a table fails closed (a runtime error: 500, hidden by HideErrors).
 func readRaised(obj *lua.LTable) (status int, msg string, problem string) {
+	// A lazily decoded JSON object (a part of a body) is read as the table it is.
+	bridge.AsTable(obj)
 	statusKey, statusV := "status_code", obj.RawGetString("status_code")
 	if statusV == lua.LNil {
 		statusKey, statusV = "code", obj.RawGetString("code")
@@ -196,7 +198,7 @@ func readRaised(obj *lua.LTable) (status int, msg string, problem string) {
 	if msgV == lua.LNil {
 		msgKey, msgV = "error", obj.RawGetString("error")
 	}
-	if inner, ok := msgV.(*lua.LTable); ok && msgKey == "error" {
+	if inner, ok := bridge.AsTable(msgV); ok && msgKey == "error" {
 		if statusV == lua.LNil {
 			statusKey, statusV = "error.code", inner.RawGetString("code")
 		}

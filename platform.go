@@ -139,6 +139,7 @@ func (p *platform) call(L *lua.LState, method string) int {
 	var opts *lua.LTable
 	if o := L.Get(3); o != lua.LNil {
 		opts = L.CheckTable(3)
+		bridge.MaterializeJSON(L, opts) // a part of a decoded body: its fields are read raw
 	}
 	if strings.HasPrefix(target, "http://") || strings.HasPrefix(target, "https://") {
 		return p.external(L, method, target, payload, opts)

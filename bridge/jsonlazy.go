@@ -15,7 +15,9 @@ package bridge
 // A lazy object is materialized (its members decoded into the table itself, in the text's
 // order, its overlay applied, its metatable removed) by anything that looks at a table's raw
 // contents: pairs, next, rawget, rawset, getmetatable, setmetatable, the normal encoder
-// (json.encode, platform.store, platform.api, log fields), asTable and tostring's rendering.
+// (json.encode, platform.store, platform.api, log fields), asTable and tostring's rendering,
+// and Go code that reads a script's table by its fields (a returned response, a table given
+// to error(), platform.api's options).
 // After that it is an ordinary table, as the eager decoder would have made it.
 //
 // After the script, sameLazy tells whether the value still describes the text (a lazy object

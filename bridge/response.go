@@ -245,6 +245,10 @@ func (e *Event) ApplyReturn(v lua.LValue) error {
 	if e.readOnly {
 		return &modificationError{Field: "event.response", Reason: "the script has allow_event_modification = false (it returned a table)"}
 	}
+	// A lazily decoded JSON object (the body, or a part of it) is read as the table it is.
+	if err := materializeValue(tb); err != nil {
+		return err
+	}
 	r := e.resp
 	status, content := tb.RawGetString("status_code"), tb.RawGetString("content")
 	if status == lua.LNil && content == lua.LNil {
