@@ -2,8 +2,10 @@ package fastlua
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -85,5 +87,37 @@ func TestLazyDuplicateKeyReadIsForwarded(t *testing.T) {
 	r = ts.do("GET", "/dup/resp", "")
 	if r.status != 200 || firstWins(t, r.body, "role") != "user" {
 		t.Errorf("resp: %d %s, a first-wins client reads another role than the script", r.status, r.body)
+	}
+}
+
+// lazyServe serves body as a JSON response under the post_process script testdata/lazyred/name
+// (its file name without .lua), with a time limit of 30 s.
+func lazyServe(t *testing.T, name, body string) *testServer {
+	sc, err := ParseScriptFile(name+".lua", []byte(luaFile(t, "x", "lazyred/"+name+".lua").Source))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serve(t, Config{Scripts: []Script{sc}, TimeLimit: 30 * time.Second}, func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(body)
+	})
+}
+
+// A script that reads every member of a large lazily decoded object (200,000 keys) does as much
+// work as the eager decoder's table lookups, not a walk of the members it read before at each
+// read (quadratic: minutes, past the time limit). The time limit is generous: the walk took
+// far more, the lookups take a small part of it even under -race (red team of the lazy body).
+func TestLazyManyKeysRead(t *testing.T) {
+	const keys = 200000
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"n":%d`, keys)
+	for i := 1; i <= keys; i++ {
+		fmt.Fprintf(&b, `,"k%d":{}`, i)
+	}
+	b.WriteString("}")
+	body := b.String()
+	r := lazyServe(t, "many.keys.get.post_process", body).do("GET", "/many/keys", "")
+	if r.status != 200 || r.headers["x-found"] != fmt.Sprint(keys) || r.body != body {
+		t.Errorf("%d %q %.200s, want 200, %d and the body as it was", r.status, r.headers["x-found"], r.body, keys)
 	}
 }

@@ -110,6 +110,8 @@ type lazyObj struct {
 	dup          bool // a key appears twice: the members before the last are shadowed
 	materialized bool
 	keyMap       map[string]int32 // for large objects: key -> member (the last occurrence)
+	nedits       int32
+	editMap      map[string]int32 // past editMapAt edits: key -> edit
 }
 
 type lazyMember struct {
@@ -128,8 +130,12 @@ type lazyEdit struct {
 
 const lazyChunk = 128
 
-// keyMapAt is the member count from which an object's index gets a map.
-const keyMapAt = 24
+// keyMapAt is the member count from which an object's index gets a map, editMapAt the number
+// of edits from which its edits do (a script that reads every member of a large object).
+const (
+	keyMapAt  = 24
+	editMapAt = 16
+)
 
 func newLazyState(L *lua.LState, in *Interner) *lazyState {
 	s := &lazyState{L: L, in: in, byTable: map[*lua.LTable]int32{}, maxDetached: maxDetachedBytes}
@@ -392,6 +398,12 @@ func (s *lazyState) pairs(L *lua.LState) int {
 }
 
 func (s *lazyState) findEdit(o *lazyObj, key string) int32 {
+	if o.editMap != nil {
+		if e, ok := o.editMap[key]; ok {
+			return e
+		}
+		return -1
+	}
 	for e := o.editHead; e >= 0; e = s.edits[e].next {
 		if s.edits[e].key == key {
 			return e
@@ -409,6 +421,14 @@ func (s *lazyState) addEdit(o *lazyObj, key string, val lua.LValue, cached bool)
 		o.editHead = i
 	}
 	o.editTail = i
+	if o.nedits++; o.editMap != nil {
+		o.editMap[key] = i
+	} else if o.nedits > editMapAt {
+		o.editMap = make(map[string]int32, 2*o.nedits)
+		for e := o.editHead; e >= 0; e = s.edits[e].next {
+			o.editMap[s.edits[e].key] = e
+		}
+	}
 }
 
 // buildIndex lists the members of o (once).
@@ -577,7 +597,7 @@ func (s *lazyState) materialize(o *lazyObj) error {
 		tb.RawSetString(ed.key, ed.val)
 	}
 	o.materialized = true
-	o.editHead, o.editTail = -1, -1
+	o.editHead, o.editTail, o.nedits, o.editMap = -1, -1, 0, nil
 	if !inPlace {
 		*o.tb = *tb
 	}
