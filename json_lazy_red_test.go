@@ -121,3 +121,13 @@ func TestLazyManyKeysRead(t *testing.T) {
 		t.Errorf("%d %q %.200s, want 200, %d and the body as it was", r.status, r.headers["x-found"], r.body, keys)
 	}
 }
+
+// A long string member read 400 times is decoded and charged to the JSON memory budget once,
+// as the eager decoder does, not 400 times past Config.MaxJSONExpansion (red team).
+func TestLazyMemberReadAgain(t *testing.T) {
+	body := `{"s":"` + strings.Repeat("x", 200000) + `","t":1}`
+	r := lazyServe(t, "many.reads.get.post_process", body).do("GET", "/many/reads", "")
+	if r.status != 200 || r.headers["x-found"] != fmt.Sprint(400*200000) || r.body != body {
+		t.Errorf("%d %q %.200s, want 200, %d and the body as it was", r.status, r.headers["x-found"], r.body, 400*200000)
+	}
+}

@@ -357,9 +357,9 @@ func (s *lazyState) index(L *lua.LState) int {
 	if err != nil {
 		s.raise(L, o, err)
 	}
-	if _, isTable := v.(*lua.LTable); isTable {
-		s.addEdit(o, string(key), v, true) // the same table next time
-	}
+	// Kept: the same table next time, and a member is decoded (and charged to the budget) once
+	// however often it is read.
+	s.addEdit(o, string(key), v, true)
 	L.Push(v)
 	return 1
 }
