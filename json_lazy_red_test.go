@@ -91,13 +91,13 @@ func TestLazyDuplicateKeyReadIsForwarded(t *testing.T) {
 }
 
 // lazyServe serves body as a JSON response under the post_process script testdata/lazyred/name
-// (its file name without .lua), with a time limit of 30 s.
+// (its file name without .lua), with a time limit of 8 s (below the test client's 10 s).
 func lazyServe(t *testing.T, name, body string) *testServer {
 	sc, err := ParseScriptFile(name+".lua", []byte(luaFile(t, "x", "lazyred/"+name+".lua").Source))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serve(t, Config{Scripts: []Script{sc}, TimeLimit: 30 * time.Second}, func(ctx *fasthttp.RequestCtx) {
+	return serve(t, Config{Scripts: []Script{sc}, TimeLimit: 8 * time.Second}, func(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(body)
 	})
