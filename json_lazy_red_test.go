@@ -3,6 +3,7 @@ package fastlua
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -48,10 +49,15 @@ func TestLazyDuplicateKeyReadIsForwarded(t *testing.T) {
 		scripts = append(scripts, parsed)
 	}
 	var e echo
-	var respBody string
+	var respBody, coding string
 	ts := serve(t, Config{Scripts: scripts}, func(ctx *fasthttp.RequestCtx) {
 		if string(ctx.Method()) == "GET" {
 			ctx.SetContentType("application/json")
+			if coding != "" {
+				ctx.Response.Header.Set("Content-Encoding", coding)
+				ctx.SetBody(compressAs(coding, []byte(respBody)))
+				return
+			}
 			ctx.SetBodyString(respBody)
 			return
 		}
@@ -71,7 +77,11 @@ func TestLazyDuplicateKeyReadIsForwarded(t *testing.T) {
 			t.Errorf("role %s: %d, the handler got %s: a first-wins parser reads another role than the script", body, r.status, got)
 		}
 	}
-	r := ts.do("POST", "/dup/nested", `{"other":{"a":1,"a":2},"user":{"role":"admin","name":"x","role":"user"}}`, "Content-Type", "application/json")
+	r := ts.do("POST", "/dup/eager?body="+url.QueryEscape(`{"role":"admin","role":"user"}`), `{}`, "Content-Type", "application/json")
+	if got := e.lastSeen().Body; r.status != 200 || firstWins(t, got, "role") != "user" {
+		t.Errorf("eager: %d, the handler got %s", r.status, got)
+	}
+	r = ts.do("POST", "/dup/nested", `{"other":{"a":1,"a":2},"user":{"role":"admin","name":"x","role":"user"}}`, "Content-Type", "application/json")
 	if r.status != 200 {
 		t.Fatalf("nested: %d %s", r.status, r.body)
 	}
@@ -87,6 +97,11 @@ func TestLazyDuplicateKeyReadIsForwarded(t *testing.T) {
 	r = ts.do("GET", "/dup/resp", "")
 	if r.status != 200 || firstWins(t, r.body, "role") != "user" {
 		t.Errorf("resp: %d %s, a first-wins client reads another role than the script", r.status, r.body)
+	}
+	coding = "br" // compressed again in its coding
+	r = ts.do("GET", "/dup/resp", "")
+	if got := string(decompressAs(t, "br", []byte(r.body))); r.status != 200 || r.headers["content-encoding"] != "br" || firstWins(t, got, "role") != "user" {
+		t.Errorf("resp, br: %d %q %s", r.status, r.headers["content-encoding"], got)
 	}
 }
 
