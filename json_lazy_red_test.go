@@ -108,11 +108,16 @@ func TestLazyDuplicateKeyReadIsForwarded(t *testing.T) {
 // lazyServe serves body as a JSON response under the post_process script testdata/lazyred/name
 // (its file name without .lua), with a time limit of 8 s (below the test client's 10 s).
 func lazyServe(t *testing.T, name, body string) *testServer {
+	return lazyServeConfig(t, Config{}, name, body)
+}
+
+func lazyServeConfig(t *testing.T, cfg Config, name, body string) *testServer {
 	sc, err := ParseScriptFile(name+".lua", []byte(luaFile(t, "x", "lazyred/"+name+".lua").Source))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serve(t, Config{Scripts: []Script{sc}, TimeLimit: 8 * time.Second}, func(ctx *fasthttp.RequestCtx) {
+	cfg.Scripts, cfg.TimeLimit = []Script{sc}, 8*time.Second
+	return serve(t, cfg, func(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(body)
 	})
@@ -144,5 +149,23 @@ func TestLazyMemberReadAgain(t *testing.T) {
 	r := lazyServe(t, "many.reads.get.post_process", body).do("GET", "/many/reads", "")
 	if r.status != 200 || r.headers["x-found"] != fmt.Sprint(400*200000) || r.body != body {
 		t.Errorf("%d %q %.200s, want 200, %d and the body as it was", r.status, r.headers["x-found"], r.body, 400*200000)
+	}
+}
+
+// The index of a large object's members, made when a script reads one of them, is charged to
+// the JSON memory budget: with Config.MaxJSONExpansion at 2, reading one member of an object of
+// 300,000 (an index of tens of MB from a text of 4 MB) fails with the limit's error, as the
+// eager decoder does, instead of passing the limit uncounted (red team of the lazy body).
+func TestLazyIndexCharged(t *testing.T) {
+	const keys = 300000
+	var b strings.Builder
+	b.WriteString(`{"k0":0`)
+	for i := 1; i <= keys; i++ {
+		fmt.Fprintf(&b, `,"k%d":0`, i)
+	}
+	b.WriteString("}")
+	r := lazyServeConfig(t, Config{MaxJSONExpansion: 2}, "budget.index.get.post_process", b.String()).do("GET", "/budget/index", "")
+	if r.status != 500 || !strings.Contains(r.errorMessage(t), "MaxJSONExpansion") {
+		t.Errorf("%d %.300s, want 500 naming Config.MaxJSONExpansion", r.status, r.body)
 	}
 }

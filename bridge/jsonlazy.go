@@ -348,6 +348,9 @@ func (s *lazyState) index(L *lua.LState) int {
 		L.Push(s.edits[e].val)
 		return 1
 	}
+	if err := s.buildIndex(o); err != nil {
+		s.raise(L, o, err)
+	}
 	m := s.findMember(o, string(key))
 	if m < 0 {
 		L.Push(lua.LNil)
@@ -431,16 +434,33 @@ func (s *lazyState) addEdit(o *lazyObj, key string, val lua.LValue, cached bool)
 	}
 }
 
-// buildIndex lists the members of o (once).
-func (s *lazyState) buildIndex(o *lazyObj) {
+// What the index of a lazy object's members costs, charged against the budget: a member's
+// record, and for a large object its entry in the key map, besides the key's bytes.
+const (
+	costMember = 48
+	costMapped = 64
+)
+
+// buildIndex lists the members of o (once), charging the index to the document's budget (it is
+// memory made from the text: for an object of many members, as much as their values); an
+// error (the budget, the time limit) leaves o without an index. The functions that look members
+// up (index, materialize, appendLazy, sameEdits) build it first and pass its error on.
+func (s *lazyState) buildIndex(o *lazyObj) error {
 	if o.indexed {
-		return
+		return nil
 	}
+	doc := o.doc
+	d := decoder{data: doc.text, budget: doc.budget, checkAt: doc.checkAt, expansion: doc.expansion, stop: doc.stop}
+	defer func() { doc.budget, doc.checkAt = d.budget, d.checkAt }()
 	t := o.doc.text
 	first := len(s.members)
 	p := spaceEnd(t, o.start+1)
 	if t[p] != '}' {
 		for {
+			if err := d.charge(costMember); err != nil {
+				s.members = s.members[:first]
+				return err
+			}
 			ks := p + 1
 			ke, escaped := stringEnd(t, p)
 			p = spaceEnd(t, ke)
@@ -456,9 +476,17 @@ func (s *lazyState) buildIndex(o *lazyObj) {
 			break // }
 		}
 	}
+	ms := s.members[first:]
+	if len(ms) >= keyMapAt {
+		for i := range ms {
+			if err := d.charge(costMapped + ms[i].keyEnd - ms[i].keyStart); err != nil {
+				s.members = s.members[:first]
+				return err
+			}
+		}
+	}
 	o.memFirst, o.memN = int32(first), int32(len(s.members)-first)
 	o.indexed = true
-	ms := s.members[first:]
 	if len(ms) >= keyMapAt {
 		o.keyMap = make(map[string]int32, len(ms))
 		for i := range ms {
@@ -483,6 +511,7 @@ func (s *lazyState) buildIndex(o *lazyObj) {
 	if o.dup {
 		o.doc.hasDup = true
 	}
+	return nil
 }
 
 // keyBytes returns a member's key as the decoder decodes it; valid until the next call.
@@ -506,7 +535,9 @@ func (s *lazyState) sameKey(doc *lazyDoc, a, b *lazyMember) bool {
 // findMember returns the index in s.members of the member of o named key (its last occurrence),
 // or -1.
 func (s *lazyState) findMember(o *lazyObj, key string) int {
-	s.buildIndex(o)
+	if !o.indexed && s.buildIndex(o) != nil {
+		return -1 // (every caller built the index first and reported its error)
+	}
 	first := int(o.memFirst)
 	if o.keyMap != nil {
 		if i, ok := o.keyMap[key]; ok {
@@ -539,7 +570,9 @@ func (s *lazyState) materialize(o *lazyObj) error {
 	if o.materialized {
 		return nil
 	}
-	s.buildIndex(o)
+	if err := s.buildIndex(o); err != nil {
+		return err
+	}
 	doc := o.doc
 	// Filled as a table of its own made to size (a first key given to an empty table makes a map
 	// for 32), then moved into the lazy object's table, which keeps its identity. A table that
@@ -692,6 +725,9 @@ func (d *decoder) equalLazy(tb *lua.LTable, depth int) (same, done bool) {
 
 // sameEdits reports whether the edits of a lazy object at its own place leave it as its text.
 func (s *lazyState) sameEdits(o *lazyObj, depth int) bool {
+	if o.editHead >= 0 && s.buildIndex(o) != nil {
+		return false // (encoding it fails with the error)
+	}
 	for e := o.editHead; e >= 0; e = s.edits[e].next {
 		ed := &s.edits[e]
 		m := s.findMember(o, ed.key)
@@ -730,7 +766,9 @@ func (e *Encoder) appendLazy(dst []byte, s *lazyState, tb *lua.LTable, depth int
 	if o.editHead < 0 && !o.dup {
 		return e.appendRaw(dst, t[o.start:o.end])
 	}
-	s.buildIndex(o)
+	if err := s.buildIndex(o); err != nil {
+		return dst, err
+	}
 	// The members in key order, as the encoder writes any table: those the script did not touch
 	// as their text, edited ones encoded, deleted ones left out.
 	var buf [16]lazyEntry
