@@ -169,3 +169,14 @@ func TestLazyIndexCharged(t *testing.T) {
 		t.Errorf("%d %.300s, want 500 naming Config.MaxJSONExpansion", r.status, r.body)
 	}
 }
+
+// A body larger than Config.MaxJSONSize that a read-only script only read, with a key twice in
+// the object it read: written in normal form without that limit (it is for what scripts make),
+// as the eager decoder's normal form is, not refused as a change.
+func TestLazyDuplicateKeyLargeBody(t *testing.T) {
+	body := `{"role":"admin","role":"user","pad":"` + strings.Repeat("x", 4000) + `"}`
+	r := lazyServeConfig(t, Config{MaxJSONSize: 1000}, "dup.resp.get.post_process", body).do("GET", "/dup/resp", "")
+	if r.status != 200 || firstWins(t, r.body, "role") != "user" {
+		t.Errorf("%d %.300s, want 200 and the role the script read", r.status, r.body)
+	}
+}

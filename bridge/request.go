@@ -276,6 +276,7 @@ func clientField(c Client, key string) lua.LValue {
 func (r *request) flush() error {
 	e := r.ev
 	p := &r.payload
+	normal := false // only written in normal form: Config.MaxJSONSize is for what scripts make
 	if !p.assigned {
 		if !p.loaded {
 			return nil
@@ -288,6 +289,7 @@ func (r *request) flush() error {
 			if !p.readDup(e, src) || e.phase == PostProcess {
 				return nil
 			}
+			normal = true
 		} else if err := e.flushError("event.request.payload", true); err != nil {
 			return err
 		}
@@ -298,8 +300,12 @@ func (r *request) flush() error {
 	} else {
 		// What the script did not touch is copied from the text it was decoded from.
 		e.enc.verbatim = true
+		limit := e.enc.Max
+		if normal {
+			e.enc.Max = 0
+		}
 		b, err := e.enc.Encode(p.value)
-		e.enc.verbatim = false
+		e.enc.verbatim, e.enc.Max = false, limit
 		if err != nil {
 			return &modificationError{Field: "event.request.payload", Reason: err.Error()}
 		}

@@ -199,6 +199,7 @@ func (r *response) markAnswered() {
 func (r *response) flush() error {
 	e := r.ev
 	c := &r.content
+	normal := false // only written in normal form (see request.flush)
 	if !c.assigned {
 		if !c.loaded {
 			return nil
@@ -211,14 +212,19 @@ func (r *response) flush() error {
 			if !c.readDup(e, src) {
 				return nil
 			}
+			normal = true
 		} else if err := e.flushError("event.response.content", false); err != nil {
 			return err
 		}
 	}
 	// What the script did not touch is copied from the text it was decoded from.
 	e.enc.verbatim = true
+	limit := e.enc.Max
+	if normal {
+		e.enc.Max = 0
+	}
 	b, err := e.enc.Encode(c.value)
-	e.enc.verbatim = false
+	e.enc.verbatim, e.enc.Max = false, limit
 	if err != nil {
 		return &modificationError{Field: "event.response.content", Reason: err.Error()}
 	}
