@@ -170,7 +170,8 @@
 // Config.MaxScriptMetricSeries the label sets of one name (MaxMetricLabels, MaxMetricNameLength
 // and MaxMetricValueSize bound a call); past them a call raises an error naming the bound.
 // Stats().Metrics reports them; fastluaprom.NewScriptMetrics exports them as
-// fastlua_script_metric_<name>[_total].
+// fastlua_script_metric_<name>[_total], fastluaotel.RegisterScriptMetrics through an
+// OpenTelemetry meter.
 //
 // While the wrapped handler runs, ctx.UserValue(UserValueMatch) (or MatchOf(ctx)) is the *Match
 // of a request that matched scripts: Param("table_name") and Params() give the placeholder

@@ -28,6 +28,9 @@
 //
 // The log records fastlua ties to a request (what scripts log, the failures it logs) get
 // trace_id and span_id, of the running script's span.
+//
+// RegisterScriptMetrics observes the scripts' own metrics (the metrics module) through an
+// OpenTelemetry meter.
 package fastluaotel
 
 import (
