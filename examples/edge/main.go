@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/fastlua/fastlua"
+	"github.com/fastlua/fastlua/fastluaotel/otlphttp"
 	"github.com/fastlua/fastlua/fastluaprom"
 	"github.com/fastlua/fastlua/redisstore"
 	"github.com/prometheus/client_golang/prometheus"
@@ -132,9 +133,9 @@ func run(getenv func(string) string, stdout, stderr io.Writer) error {
 		PlatformConfig: map[string]any{"audit_url": s.auditURL},
 	}
 	if s.otlpURL != "" {
-		tracer, shutdown, err := newTracing(s.otlpURL, "fastlua-edge")
+		tracer, shutdown, err := otlphttp.New(s.otlpURL, "fastlua-edge")
 		if err != nil {
-			return err
+			return fmt.Errorf("EDGE_OTLP_URL=%w", err)
 		}
 		defer func() { // after Close: the queued scripts' spans are flushed too
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

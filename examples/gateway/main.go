@@ -37,6 +37,7 @@ import (
 
 	"github.com/fastlua/fastlua"
 	"github.com/fastlua/fastlua/fastluaotel"
+	"github.com/fastlua/fastlua/fastluaotel/otlphttp"
 	"github.com/fastlua/fastlua/fastluaprom"
 	"github.com/fastlua/fastlua/redisstore"
 	"github.com/prometheus/client_golang/prometheus"
@@ -129,9 +130,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		Logger:       logger,
 	}
 	if o.otlpURL != "" {
-		tracer, shutdown, err := newTracing(o.otlpURL, "fastlua-gateway")
+		tracer, shutdown, err := otlphttp.New(o.otlpURL, "fastlua-gateway")
 		if err != nil {
-			return err
+			return fmt.Errorf("-otlp %w", err)
 		}
 		defer func() { // after Close: the queued scripts' spans are flushed too
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
