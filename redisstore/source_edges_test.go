@@ -192,9 +192,13 @@ func TestScriptSourceBrokenLastKnownGood(t *testing.T) {
 		return err == nil && strings.Contains(string(src), answer("v1")) && empty != nil
 	})
 
-	write(xScript+".lua", "if then")
+	// A directory of its own: b, still running, may write dir again at any moment.
+	broken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(broken, xScript+".lua"), []byte("if then"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	srv.Stop()
-	_, err := fastlua.New(fastlua.Config{ScriptDir: dir, ScriptSource: redisstore.NewScriptSource(newClient(t, srv), redisstore.ScriptSourceConfig{}),
+	_, err := fastlua.New(fastlua.Config{ScriptDir: broken, ScriptSource: redisstore.NewScriptSource(newClient(t, srv), redisstore.ScriptSourceConfig{}),
 		Logger: slog.New(slog.DiscardHandler)})
 	if err == nil || !strings.Contains(err.Error(), "does not compile") || !strings.Contains(err.Error(), "cannot be read") {
 		t.Fatalf("New with a broken last-known-good directory and Redis down: %v", err)
