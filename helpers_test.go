@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	lua "github.com/yuin/gopher-lua"
 )
 
 // scriptsFrom reads every <pattern>.lua file of a testdata directory as a Script.
@@ -242,4 +243,16 @@ func serveOn(t testing.TB, srv *fasthttp.Server, ln net.Listener) {
 		_ = ln.Close()
 		<-done
 	})
+}
+
+// loadChunk compiles src as gopher-lua alone does, in st's sandbox globals, for benchmarks that
+// call it again and again.
+func loadChunk(tb testing.TB, st *state, src string) *lua.LFunction {
+	tb.Helper()
+	fn, err := st.L.LoadString(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fn.Env = st.G
+	return fn
 }

@@ -150,21 +150,8 @@ func BenchmarkPcall(b *testing.B) {
 		{"coroutine", `for i = 1, 50 do local co = coroutine.create(function(a) return a end) coroutine.resume(co, i) end`},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			m, err := New(Config{TimeLimit: -1, Scripts: []Script{{Name: "b.x.get.pre_process", Source: c.src}}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer m.Close(b.Context())
-			st, err := m.pool.get(time.Second)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer m.pool.put(st)
-			fn, err := st.L.LoadString(c.src)
-			if err != nil {
-				b.Fatal(err)
-			}
-			fn.Env = st.G
+			st, _ := sandboxState(b, Config{TimeLimit: -1, Scripts: []Script{{Name: "b.x.get.pre_process", Source: c.src}}})
+			fn := loadChunk(b, st, c.src)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

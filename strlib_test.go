@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 	"unicode"
 
 	"github.com/fastlua/fastlua/internal/luanum"
@@ -27,21 +26,8 @@ func BenchmarkStringPatterns(b *testing.B) {
 		{"gsub_function", `local s = "a b c d e f" local f = function(c) return c end for i = 1, 100 do s:gsub("%a", f) end`},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			m, err := New(Config{TimeLimit: -1})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer m.Close(b.Context())
-			st, err := m.pool.get(time.Second)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer m.pool.put(st)
-			fn, err := st.L.LoadString(c.src)
-			if err != nil {
-				b.Fatal(err)
-			}
-			fn.Env = st.G
+			st, _ := sandboxState(b, Config{TimeLimit: -1})
+			fn := loadChunk(b, st, c.src)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
